@@ -1,0 +1,255 @@
+/**
+ * The composition root: builds every part from the validated config, starts the listeners and
+ * stops everything in reverse order. No other file knows the whole system.
+ */
+import type { AddressInfo } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { resolvePaths } from './config/load.js';
+import type { HeraldConfig } from './config/schema.js';
+import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
+import { KeyRing } from './crypto/keyring.js';
+import { newChannelId, newUaid, sealEndpointToken } from './crypto/tokens.js';
+import { Metrics } from './ops/metrics.js';
+import { registerHealthRoutes, registerMetricsRoute } from './ops/routes.js';
+import { SessionRegistry } from './push/connection/registry.js';
+import { SocketServer } from './push/connection/socket-server.js';
+import type { Bus } from './push/delivery/bus.js';
+import { LocalBus } from './push/delivery/local-bus.js';
+import { Sweeper } from './push/delivery/sweeper.js';
+import { EndpointError } from './push/endpoint/errors.js';
+import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
+import { VapidChecker } from './push/endpoint/vapid-check.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/types.js';
+
+export interface HeraldOptions {
+  config: HeraldConfig;
+  /** Defaults to a pino logger at config.log.level on stdout. */
+  logger?: Logger;
+  /** Injected clock for tests; defaults to Date.now. */
+  now?: () => number;
+  /** Use these key rings instead of the data folder's (tests). */
+  secrets?: Secrets;
+}
+
+export interface Listeners {
+  /** ws://… URL devices connect to. */
+  connectionUrl: string;
+  /** Origin that push endpoints carry. */
+  endpointOrigin: string;
+  connectionPort: number;
+  endpointPort: number;
+  adminPort: number | null;
+}
+
+export class Herald {
+  readonly config: HeraldConfig;
+  readonly logger: Logger;
+  readonly metrics = new Metrics();
+  readonly registry = new SessionRegistry();
+  private readonly now: () => number;
+  private store: Store | undefined;
+  private bus: Bus | undefined;
+  private sweeper: Sweeper | undefined;
+  private socketServer: SocketServer | undefined;
+  private readonly servers: FastifyInstance[] = [];
+  private listenersInfo: Listeners | undefined;
+
+  constructor(private readonly options: HeraldOptions) {
+    this.config = options.config;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? pino({ level: this.config.log.level, base: { service: 'herald' } });
+  }
+
+  get listeners(): Listeners {
+    if (!this.listenersInfo) throw new Error('Herald is not started');
+    return this.listenersInfo;
+  }
+
+  /** The store in use (tests inspect it; nothing else should reach around the parts). */
+  get storage(): Store {
+    if (!this.store) throw new Error('Herald is not started');
+    return this.store;
+  }
+
+  sweep(): ReturnType<Sweeper['sweep']> {
+    if (!this.sweeper) throw new Error('Herald is not started');
+    return this.sweeper.sweep();
+  }
+
+  async start(): Promise<Listeners> {
+    const { config } = this;
+    const paths = resolvePaths(config);
+    const secrets = this.options.secrets ?? this.bootstrapSecrets(paths.dataDir);
+    const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
+    const messageIds = new KeyRing(secrets.messageIds, 'message-id');
+
+    const store = await openStore(paths.storeUrl);
+    this.store = store;
+    const bus = new LocalBus(this.registry);
+    this.bus = bus;
+
+    const separateEndpoint = config.server.endpointPort !== null && config.server.endpointPort !== config.server.port;
+    const connectionApp = this.makeServer();
+    const endpointApp = separateEndpoint ? this.makeServer() : connectionApp;
+    const adminApp = config.server.adminPort !== null ? this.makeServer() : null;
+
+    // The origin is known only once the endpoint listener has its port (port 0 in tests).
+    let origin = config.server.publicOrigin ?? '';
+    const getOrigin = () => origin;
+
+    for (const app of new Set([connectionApp, endpointApp])) registerHealthRoutes(app, store);
+    if (adminApp) {
+      registerHealthRoutes(adminApp, store);
+      registerMetricsRoute(adminApp, this.metrics);
+    } else {
+      registerMetricsRoute(connectionApp, this.metrics);
+    }
+
+    await registerEndpointRoutes(endpointApp, {
+      store,
+      bus,
+      endpointTokens,
+      messageIds,
+      vapid: new VapidChecker({
+        audience: getOrigin,
+        clockSkewSeconds: config.push.vapidClockSkewSeconds,
+        cacheEntries: config.push.vapidCacheEntries,
+      }),
+      origin: getOrigin,
+      maxTtlSeconds: config.push.maxTtlSeconds,
+      maxBodyBytes: config.push.maxBodyBytes,
+      now: this.now,
+      observe: {
+        accepted: (outcome, seconds) => {
+          this.metrics.messagesAccepted.inc({ outcome });
+          this.metrics.acceptSeconds.observe(seconds);
+        },
+        failed: (errno) => this.metrics.endpointErrors.inc({ errno: String(errno) }),
+      },
+    });
+
+    this.socketServer = new SocketServer(
+      {
+        store,
+        now: this.now,
+        newUaid,
+        newChannelId,
+        endpointFor: (uaid, channelId, senderKeyHash) => {
+          const { version, token } = sealEndpointToken(endpointTokens, { uaid, channelId, senderKeyHash });
+          return `${getOrigin()}/wpush/v${version}/${token}`;
+        },
+        claimDevice: (uaid, session) => this.registry.claim(uaid, session),
+        releaseDevice: (uaid, session) => this.registry.release(uaid, session),
+        broadcasts: () => config.push.broadcasts,
+        observe: {
+          delivered: (count, fromStorage) => this.metrics.messagesDelivered.inc({ source: fromStorage ? 'storage' : 'live' }, count),
+          acked: (code) => this.metrics.messagesAcked.inc({ code: String(code ?? 100) }),
+          reset: () => this.metrics.deviceResets.inc(),
+          violation: (reason) => {
+            this.metrics.protocolViolations.inc();
+            this.logger.debug({ reason }, 'socket closed for a protocol violation');
+          },
+        },
+      },
+      {
+        msgLimit: config.push.msgLimit,
+        batchSize: config.push.batchSize,
+        clientPingIntervalMs: config.push.clientPingIntervalSeconds * 1000,
+        helloTimeoutMs: config.push.helloTimeoutMs,
+        wsPingIntervalMs: config.push.wsPingIntervalSeconds * 1000,
+        wsPongTimeoutMs: config.push.wsPongTimeoutSeconds * 1000,
+        maxFrameBytes: config.push.maxFrameBytes,
+        perMessageDeflate: config.push.perMessageDeflate,
+      },
+      {
+        opened: () => this.metrics.connections.inc(),
+        closed: () => this.metrics.connections.dec(),
+      },
+    );
+    this.socketServer.attach(connectionApp.server);
+
+    const host = config.server.host;
+    const connectionPort = await listen(connectionApp, host, config.server.port);
+    const endpointPort = separateEndpoint ? await listen(endpointApp, host, config.server.endpointPort as number) : connectionPort;
+    const adminPort = adminApp ? await listen(adminApp, config.server.adminHost, config.server.adminPort as number) : null;
+
+    if (!config.server.publicOrigin) {
+      origin = resolvePaths({ ...config, server: { ...config.server, endpointPort } }).publicOrigin;
+    }
+
+    this.sweeper = new Sweeper(
+      store,
+      { intervalMs: config.push.sweepIntervalSeconds * 1000, deviceIdleMs: config.push.deviceIdleDays * 86_400_000, now: this.now },
+      (result) => {
+        if (result instanceof Error) {
+          this.logger.error({ err: result.message }, 'sweep failed');
+          return;
+        }
+        this.metrics.messagesExpired.inc(result.expiredMessages);
+        this.metrics.devicesSwept.inc(result.idleDevices);
+        if (result.expiredMessages || result.idleDevices) this.logger.info(result, 'swept expired messages and idle devices');
+      },
+    );
+    this.sweeper.start();
+
+    const connectionHost = host.includes(':') ? `[${host}]` : host;
+    this.listenersInfo = {
+      connectionUrl: `ws://${connectionHost}:${connectionPort}/`,
+      endpointOrigin: origin,
+      connectionPort,
+      endpointPort,
+      adminPort,
+    };
+    this.logger.info(
+      {
+        devices: this.listenersInfo.connectionUrl,
+        endpoint: `${host}:${endpointPort}`,
+        publicOrigin: origin,
+        admin: adminPort === null ? 'metrics on the device port' : `${config.server.adminHost}:${adminPort}`,
+        store: paths.storeUrl.startsWith('sqlite:') ? paths.storeUrl : paths.storeUrl.replace(/\/\/[^@]*@/, '//***@'),
+      },
+      `Herald listening: devices ${this.listenersInfo.connectionUrl}, endpoints ${origin}/wpush/…`,
+    );
+    return this.listenersInfo;
+  }
+
+  /** Stops accepting, closes sockets (1001), finishes the sweep, closes storage. */
+  async stop(): Promise<void> {
+    await this.sweeper?.stop();
+    await this.socketServer?.close();
+    await Promise.all(this.servers.map((server) => server.close()));
+    await this.bus?.close();
+    await this.store?.close();
+    this.servers.length = 0;
+  }
+
+  private makeServer(): FastifyInstance {
+    const app = Fastify({
+      loggerInstance: this.logger.child({ part: 'http' }) as FastifyBaseLogger,
+      // Request logs would carry endpoint tokens in their URLs: Herald logs its own events instead.
+      logController: new LogController({ disableRequestLogging: true }),
+      trustProxy: false,
+      // A v2 endpoint token is ~125 characters; fastify's default 100 would answer 414.
+      routerOptions: { maxParamLength: 512 },
+      // A path that does not even decode (e.g. %ff) is a token that does not open.
+      frameworkErrors: (error, _request, reply) => {
+        sendError(reply, new EndpointError(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'));
+      },
+    });
+    this.servers.push(app);
+    return app;
+  }
+
+  private bootstrapSecrets(dataDir: string): Secrets {
+    const { secrets, created } = loadOrCreateSecrets(dataDir);
+    if (created) this.logger.info({ dataDir }, 'generated new secrets in the data folder (mode 0600)');
+    return secrets;
+  }
+}
+
+async function listen(app: FastifyInstance, host: string, port: number): Promise<number> {
+  await app.listen({ host, port });
+  return (app.server.address() as AddressInfo).port;
+}

@@ -1,0 +1,467 @@
+/**
+ * The device side of Herald's socket protocol (protocol.md §1), as Firefox speaks it: hello with the
+ * stored uaid, register with client-generated keys, decrypt and ack notifications, ping, reconnect.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { toBase64Url } from '../crypto/base64.js';
+import { generateAuthSecret, generateUaKeys } from '../crypto/ece.js';
+import { backoffDelay } from './backoff.js';
+import { decryptNotification, NotificationDecryptError, type NotificationHeaders } from './notification.js';
+import { emptyState, readState, writeState, type ChannelState, type DeviceState } from './state.js';
+import type { Subscription } from './subscription.js';
+
+export interface PushDeviceOptions {
+  /** ws:// or wss:// URL of Herald's connection listener. */
+  serverUrl: string;
+  /** Where uaid and channel keys persist (0600; it holds private keys). Without it, state lives in memory. */
+  stateFile?: string;
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** How often to send the protocol ping `{}`; default 300 s, never below 46 s. */
+  pingIntervalMs?: number;
+  /** How long to wait for the server's `hello` or `register` answers; default 10 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface PushMessage {
+  channelID: string;
+  version: string;
+  /** The decrypted payload; null for a message without a body. */
+  payload: Buffer | null;
+  headers: NotificationHeaders;
+}
+
+export interface ResetEvent {
+  /** `uaid-changed`: hello answered another uaid; `server-reset`: the server closed 1000 (msg_limit). */
+  reason: 'uaid-changed' | 'server-reset';
+  previousUaid: string | null;
+  droppedChannels: string[];
+}
+
+export interface DisconnectEvent {
+  code: number;
+  reason: string;
+  /** Milliseconds until the next attempt; null when the device will not reconnect. */
+  reconnectInMs: number | null;
+}
+
+/** A notification the device could not deliver (it was acked 101 or 102). */
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  constructor(
+    message: string,
+    readonly channelID: string,
+    readonly version: string,
+    readonly ackCode: 101 | 102,
+  ) {
+    super(message);
+  }
+}
+
+export interface PushDeviceEvents {
+  /** Every successful hello, the first and each reconnect. */
+  connected: [{ uaid: string }];
+  disconnected: [DisconnectEvent];
+  notification: [PushMessage];
+  /** The server forgot this device: every channel (and endpoint) is gone; register again. */
+  reset: [ResetEvent];
+  /** A message it could not deliver (DeliveryError) or a state file it could not write. Emitted only
+   *  when someone listens, so an undecryptable message never crashes the device. */
+  error: [Error];
+}
+
+const DEFAULT_INITIAL_DELAY_MS = 1000;
+const DEFAULT_MAX_DELAY_MS = 60_000;
+const DEFAULT_PING_INTERVAL_MS = 300_000;
+/** Herald closes 1011 on client pings less than 45 s apart; keep a margin for network jitter. */
+const MIN_PING_INTERVAL_MS = 46_000;
+const PING_ANSWER_TIMEOUT_MS = 30_000;
+const SUBPROTOCOL = 'push-notification';
+const UAID_PATTERN = /^[0-9a-f]{32}$/;
+
+type Frame = Record<string, unknown>;
+
+interface Pending {
+  resolve(frame: Frame): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class PushDevice extends EventEmitter<PushDeviceEvents> {
+  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect'>> & {
+    stateFile: string | undefined;
+    initialDelayMs: number;
+    maxDelayMs: number;
+  };
+  private state: DeviceState;
+  private socket: WebSocket | undefined;
+  /** Set once `hello` is answered on the current socket. */
+  private ready = false;
+  private stopped = true;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private pingAnswerTimer: NodeJS.Timeout | undefined;
+  /** Versions seen on this connection: Herald may resend, the application sees each once. */
+  private seenVersions = new Set<string>();
+  private readonly pendingRegister = new Map<string, Pending>();
+  private readonly pendingUnregister = new Map<string, Pending>();
+
+  constructor(options: PushDeviceOptions) {
+    super();
+    this.options = {
+      serverUrl: options.serverUrl,
+      stateFile: options.stateFile,
+      initialDelayMs: options.reconnect?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS,
+      maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
+      pingIntervalMs: Math.max(MIN_PING_INTERVAL_MS, options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    };
+    this.state = options.stateFile ? readState(options.stateFile) : emptyState();
+  }
+
+  /** The uaid Herald knows this device by; null before the first hello. */
+  get uaid(): string | null {
+    return this.state.uaid;
+  }
+
+  get connected(): boolean {
+    return this.ready;
+  }
+
+  /** The stored channels and their subscriptions (without private keys). */
+  channels(): Array<{ channelID: string; senderKey: string | null; subscription: Subscription }> {
+    return Object.entries(this.state.channels).map(([channelID, channel]) => ({
+      channelID,
+      senderKey: channel.senderKey ?? null,
+      subscription: toSubscription(channel),
+    }));
+  }
+
+  /**
+   * Opens the socket and says hello. Rejects when this first attempt fails; once connected, the
+   * device reconnects by itself after any unexpected close until close() is called.
+   */
+  async connect(): Promise<{ uaid: string }> {
+    if (!this.stopped) throw new Error('PushDevice is already connected or connecting');
+    this.stopped = false;
+    this.attempt = 0;
+    try {
+      return await this.open();
+    } catch (error) {
+      this.stopped = true;
+      throw error;
+    }
+  }
+
+  /** Closes the socket (1000) and stops reconnecting. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const socket = this.socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else socket.close(1000);
+      setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, 2000).unref();
+    });
+  }
+
+  /**
+   * Creates a channel: the ECDH key pair and auth secret are made here and never leave the device;
+   * Herald only learns the channel ID (and the sender key for a key-bound, v2, endpoint).
+   */
+  async register(options: { senderKey?: string } = {}): Promise<Subscription> {
+    const channelID = randomUUID();
+    const uaKeys = generateUaKeys();
+    const authSecret = generateAuthSecret();
+    const answer = await this.request(this.pendingRegister, channelID, {
+      messageType: 'register',
+      channelID,
+      ...(options.senderKey !== undefined ? { key: options.senderKey } : {}),
+    });
+    if (answer.status !== 200 || typeof answer.pushEndpoint !== 'string') {
+      throw new Error(`register answered status ${String(answer.status)}${typeof answer.error === 'string' ? `: ${answer.error}` : ''}`);
+    }
+    const channel: ChannelState = {
+      endpoint: answer.pushEndpoint,
+      keys: { p256dh: toBase64Url(uaKeys.publicKey), auth: toBase64Url(authSecret), privateKey: toBase64Url(uaKeys.privateKey) },
+      ...(options.senderKey !== undefined ? { senderKey: options.senderKey } : {}),
+    };
+    this.state.channels[channelID] = channel;
+    this.persist('throw');
+    return toSubscription(channel);
+  }
+
+  /** Drops a channel here and on Herald; its endpoint answers 410 afterwards. */
+  async unregister(channelID: string): Promise<void> {
+    await this.request(this.pendingUnregister, channelID, { messageType: 'unregister', channelID, code: 200 });
+    delete this.state.channels[channelID];
+    this.persist('throw');
+  }
+
+  private request(pending: Map<string, Pending>, channelID: string, frame: Frame): Promise<Frame> {
+    const socket = this.socket;
+    if (!this.ready || !socket) return Promise.reject(new Error('PushDevice is not connected'));
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(channelID);
+        reject(new Error(`no ${String(frame.messageType)} answer within ${this.options.requestTimeoutMs} ms`));
+      }, this.options.requestTimeoutMs);
+      pending.set(channelID, { resolve, reject, timer });
+      socket.send(JSON.stringify(frame));
+    });
+  }
+
+  /** One connection attempt: resolves on the hello answer, rejects if the socket fails before it. */
+  private open(): Promise<{ uaid: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(this.options.serverUrl, [SUBPROTOCOL], { handshakeTimeout: this.options.requestTimeoutMs });
+      this.socket = socket;
+      this.ready = false;
+      this.seenVersions = new Set();
+      let settled = false;
+      const helloTimer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`no hello answer within ${this.options.requestTimeoutMs} ms`));
+        socket.terminate();
+      }, this.options.requestTimeoutMs);
+
+      socket.on('open', () => {
+        const channelIDs = Object.keys(this.state.channels);
+        // As Firefox does: a device without subscriptions has nothing to keep, so it asks for a fresh uaid.
+        const uaid = channelIDs.length > 0 ? this.state.uaid : null;
+        socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}) }));
+      });
+
+      socket.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        let frame: Frame;
+        try {
+          const value: unknown = JSON.parse(data.toString());
+          if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+          frame = value as Frame;
+        } catch {
+          return;
+        }
+        if (!this.ready) {
+          if (frame.messageType !== 'hello') return;
+          const uaid = this.acceptHello(frame);
+          if (uaid === null) {
+            if (!settled) {
+              settled = true;
+              clearTimeout(helloTimer);
+              reject(new Error(`hello answered status ${String(frame.status)}`));
+            }
+            socket.close(1000);
+            return;
+          }
+          this.ready = true;
+          this.attempt = 0;
+          this.schedulePing();
+          if (!settled) {
+            settled = true;
+            clearTimeout(helloTimer);
+            resolve({ uaid });
+          }
+          this.emit('connected', { uaid });
+          return;
+        }
+        this.receive(socket, frame);
+      });
+
+      // ws emits 'close' after every 'error'; the close handler decides what happens next.
+      socket.on('error', (error) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(helloTimer);
+          reject(error);
+        }
+      });
+
+      socket.on('close', (code, reasonBuffer) => {
+        clearTimeout(helloTimer);
+        const wasReady = this.ready;
+        this.ready = false;
+        this.stopPing();
+        if (this.socket === socket) this.socket = undefined;
+        const reason = reasonBuffer.toString();
+        const lost = new Error(`socket closed (${code}${reason ? ` ${reason}` : ''})`);
+        for (const pending of [this.pendingRegister, this.pendingUnregister]) {
+          for (const entry of pending.values()) {
+            clearTimeout(entry.timer);
+            entry.reject(lost);
+          }
+          pending.clear();
+        }
+        if (!settled) {
+          settled = true;
+          reject(lost);
+        }
+        // Only an established session goes on reconnecting; a failed first connect() is the caller's.
+        const reconnectAfter = wasReady || this.attempt > 0;
+        if (code === 1000 && wasReady && !this.stopped) {
+          // Herald closes 1000 only when it dropped the device (a drain past msg_limit).
+          this.dropChannels('server-reset');
+        }
+        if (this.stopped || !reconnectAfter) {
+          this.emit('disconnected', { code, reason, reconnectInMs: null });
+          return;
+        }
+        const delay = code === 1000 && wasReady ? 0 : backoffDelay(this.attempt, this.options.initialDelayMs, this.options.maxDelayMs);
+        this.attempt += 1;
+        this.emit('disconnected', { code, reason, reconnectInMs: delay });
+        this.reconnectTimer = setTimeout(() => {
+          this.reconnectTimer = undefined;
+          if (this.stopped) return;
+          // A failed attempt closes its socket too, and that close schedules the next attempt.
+          this.open().catch(() => undefined);
+        }, delay);
+      });
+    });
+  }
+
+  /** Adopts the uaid of a hello answer; returns null for a failed hello. */
+  private acceptHello(frame: Frame): string | null {
+    if (frame.status !== 200 || typeof frame.uaid !== 'string' || !UAID_PATTERN.test(frame.uaid)) return null;
+    const uaid = frame.uaid;
+    if (uaid !== this.state.uaid) {
+      // A different uaid means Herald no longer knows the old one: its endpoints are dead.
+      if (Object.keys(this.state.channels).length > 0) this.dropChannels('uaid-changed');
+      this.state.uaid = uaid;
+      this.persist();
+    }
+    return uaid;
+  }
+
+  private dropChannels(reason: ResetEvent['reason']): void {
+    const event: ResetEvent = { reason, previousUaid: this.state.uaid, droppedChannels: Object.keys(this.state.channels) };
+    this.state = reason === 'server-reset' ? emptyState() : { uaid: this.state.uaid, channels: {} };
+    this.persist();
+    this.emit('reset', event);
+  }
+
+  private receive(socket: WebSocket, frame: Frame): void {
+    const channelID = typeof frame.channelID === 'string' ? frame.channelID : '';
+    switch (frame.messageType) {
+      case 'notification':
+        this.onNotification(socket, frame);
+        return;
+      case 'register':
+        settle(this.pendingRegister, channelID, frame);
+        return;
+      case 'unregister':
+        settle(this.pendingUnregister, channelID, frame);
+        return;
+      case undefined:
+        // `{}`: the answer to our ping.
+        clearTimeout(this.pingAnswerTimer);
+        this.pingAnswerTimer = undefined;
+        return;
+      default:
+        // broadcast and anything newer: nothing this client subscribes to.
+        return;
+    }
+  }
+
+  private onNotification(socket: WebSocket, frame: Frame): void {
+    const channelID = frame.channelID;
+    const version = frame.version;
+    if (typeof channelID !== 'string' || typeof version !== 'string') return;
+    const ack = (code: 100 | 101 | 102) => {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ messageType: 'ack', updates: [{ channelID, version, code }] }));
+      }
+    };
+    // A duplicate was already handed to the application; acking it again is harmless and lets the
+    // server's batch complete.
+    if (this.seenVersions.has(version)) {
+      ack(100);
+      return;
+    }
+    this.seenVersions.add(version);
+    const headers = isHeaders(frame.headers) ? frame.headers : {};
+    const channel = this.state.channels[channelID];
+    if (!channel) {
+      ack(102);
+      this.reportError(new DeliveryError(`notification for unknown channel ${channelID}`, channelID, version, 102));
+      return;
+    }
+    let payload: Buffer | null;
+    try {
+      payload = decryptNotification(typeof frame.data === 'string' ? frame.data : undefined, headers, channel);
+    } catch (error) {
+      ack(101);
+      const why = error instanceof NotificationDecryptError ? error.message : String(error);
+      this.reportError(new DeliveryError(`notification ${version} on ${channelID}: ${why}`, channelID, version, 101));
+      return;
+    }
+    this.emit('notification', { channelID, version, payload, headers });
+    ack(100);
+  }
+
+  private reportError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private schedulePing(): void {
+    this.stopPing();
+    this.pingTimer = setInterval(() => {
+      const socket = this.socket;
+      if (!socket || !this.ready || socket.readyState !== WebSocket.OPEN) return;
+      socket.send('{}');
+      if (!this.pingAnswerTimer) {
+        this.pingAnswerTimer = setTimeout(() => {
+          // No answer: the connection is dead even if TCP has not noticed; start over.
+          this.pingAnswerTimer = undefined;
+          socket.terminate();
+        }, PING_ANSWER_TIMEOUT_MS);
+      }
+    }, this.options.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  private stopPing(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pingAnswerTimer);
+    this.pingTimer = undefined;
+    this.pingAnswerTimer = undefined;
+  }
+
+  /**
+   * Writes the state file. From register/unregister a failure rejects the call; from socket events
+   * (hello, reset) it is reported, since throwing there would take the whole process down.
+   */
+  private persist(mode: 'throw' | 'report' = 'report'): void {
+    if (!this.options.stateFile) return;
+    try {
+      writeState(this.options.stateFile, this.state);
+    } catch (error) {
+      if (mode === 'throw') throw error;
+      this.reportError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+function settle(pending: Map<string, Pending>, channelID: string, frame: Frame): void {
+  const entry = pending.get(channelID);
+  if (!entry) return;
+  pending.delete(channelID);
+  clearTimeout(entry.timer);
+  entry.resolve(frame);
+}
+
+function isHeaders(value: unknown): value is NotificationHeaders {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function toSubscription(channel: ChannelState): Subscription {
+  return { endpoint: channel.endpoint, expirationTime: null, keys: { p256dh: channel.keys.p256dh, auth: channel.keys.auth } };
+}

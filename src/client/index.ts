@@ -1,0 +1,10 @@
+/** Herald's client library: a push device (PushDevice) and a Web Push sender (sendNotification). */
+export { PushDevice, DeliveryError } from './device.js';
+export type { PushDeviceOptions, PushDeviceEvents, PushMessage, ResetEvent, DisconnectEvent } from './device.js';
+export { sendNotification } from './sender.js';
+export type { SendOptions, SendResult, VapidDetails, ContentEncoding } from './sender.js';
+export { parseSubscription, SubscriptionError } from './subscription.js';
+export type { Subscription, SubscriptionInput, SubscriptionKeys } from './subscription.js';
+export { StateFileError } from './state.js';
+export type { DeviceState, ChannelState } from './state.js';
+export type { NotificationHeaders } from './notification.js';

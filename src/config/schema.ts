@@ -1,0 +1,108 @@
+import { z } from 'zod';
+
+/**
+ * Every option Herald reads, with its default. `herald.sample.toml` documents each one where it is
+ * set; keep the two in step (test/config/sample.test.ts checks that the sample parses and names
+ * every key).
+ */
+
+const port = z.number().int().min(0).max(65535);
+const seconds = z.number().int().min(1);
+
+const origin = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && !url.search && !url.hash;
+    } catch {
+      return false;
+    }
+  }, 'must be an origin such as https://push.example.com (scheme, host, optional port; no path)')
+  .transform((value) => new URL(value).origin);
+
+const serverSchema = z
+  .object({
+    /** Address the listeners bind to. Loopback by default: exposing Herald is a deliberate choice. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Port of the device WebSocket (and of the sender endpoint when endpointPort is unset). */
+    port: port.default(8080),
+    /** A separate port for the sender endpoint (POST /wpush/...); unset: same as `port`. */
+    endpointPort: port.nullable().default(null),
+    /** A separate port for /metrics (and later admin routes); unset: /metrics is on the main port. */
+    adminPort: port.nullable().default(null),
+    /** Address the admin listener binds to. */
+    adminHost: z.string().min(1).default('127.0.0.1'),
+    /**
+     * The origin that push endpoint URLs carry and that VAPID `aud` must equal. Unset: derived from
+     * host and the endpoint port (http://host:port).
+     */
+    publicOrigin: origin.nullable().default(null),
+  })
+  .strict();
+
+const pushSchema = z
+  .object({
+    /** The first frame must be a hello within this time, or the socket closes 1011. */
+    helloTimeoutMs: z.number().int().min(100).default(5000),
+    /** A client ping faster than this after the previous one closes the socket 1011. */
+    clientPingIntervalSeconds: z.number().int().min(0).default(45),
+    /** Interval of WebSocket-level pings sent by Herald. */
+    wsPingIntervalSeconds: seconds.default(300),
+    /** A socket that does not answer a WebSocket ping within this time is closed 1011. */
+    wsPongTimeoutSeconds: seconds.default(30),
+    /** A drain past this many stored messages resets the device (protocol.md §1). */
+    msgLimit: z.number().int().min(1).default(150),
+    /** Stored messages sent per batch; the next batch follows when all are acked. */
+    batchSize: z.number().int().min(1).max(100).default(10),
+    /** TTLs above this are capped (RFC 8030 lets a push service shorten TTL). */
+    maxTtlSeconds: seconds.default(30 * 24 * 3600),
+    /**
+     * Largest accepted request body. 4222 bytes is what autopush accepts (5630 characters once
+     * base64url-encoded): room for a 4096-byte RFC 8030 payload with its encryption overhead.
+     */
+    maxBodyBytes: z.number().int().min(128).max(65536).default(4222),
+    /** Largest WebSocket frame a device may send. */
+    maxFrameBytes: z.number().int().min(1024).default(64 * 1024),
+    /** How often expired messages and idle devices are swept. */
+    sweepIntervalSeconds: seconds.default(60),
+    /** Devices not seen (hello or register) for this many days are dropped with their messages. */
+    deviceIdleDays: z.number().min(1).default(60),
+    /** Tolerated clock difference when checking a VAPID `exp`. */
+    vapidClockSkewSeconds: z.number().int().min(0).max(600).default(60),
+    /** Verified VAPID JWTs kept in memory until they expire (0 disables the cache). */
+    vapidCacheEntries: z.number().int().min(0).default(10000),
+    /**
+     * permessage-deflate costs hundreds of KB of zlib state per socket; off unless you know your
+     * devices are few and chatty.
+     */
+    perMessageDeflate: z.boolean().default(false),
+    /** Broadcast ids and their current versions, answered to devices that subscribe to them. */
+    broadcasts: z.record(z.string().min(1).max(64), z.string().min(1).max(200)).default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Folder for the SQLite database and the generated secrets (created 0700). */
+    dataDir: z.string().min(1).default('./data'),
+    server: serverSchema.prefault({}),
+    store: z
+      .object({
+        /** `sqlite:<path>` (relative to dataDir unless absolute) or `sqlite::memory:`. */
+        url: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    push: pushSchema.prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type HeraldConfigInput = z.input<typeof configSchema>;
+export type HeraldConfig = z.output<typeof configSchema>;

@@ -1,0 +1,102 @@
+/**
+ * What Herald seals into the URLs it hands out: push endpoints and message locations. Identifiers
+ * travel as raw bytes inside the seal to keep URLs short; their text forms are rebuilt on opening.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { KeyRing } from './keyring.js';
+
+export interface EndpointTokenContents {
+  /** 32 lowercase hex characters. */
+  uaid: string;
+  /** Lowercase hyphenated UUID. */
+  channelId: string;
+  /** SHA-256 of the sender's VAPID key (32 bytes) for a v2 endpoint; null for v1. */
+  senderKeyHash: Buffer | null;
+}
+
+export interface MessageIdContents {
+  uaid: string;
+  channelId: string;
+  /** 32 lowercase hex characters. */
+  messageId: string;
+}
+
+const ID_BYTES = 16;
+const HASH_BYTES = 32;
+const UAID = /^[0-9a-f]{32}$/;
+const CHANNEL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function newUaid(): string {
+  return randomBytes(ID_BYTES).toString('hex');
+}
+
+export function newMessageId(): string {
+  return randomBytes(ID_BYTES).toString('hex');
+}
+
+export function newChannelId(): string {
+  return randomUUID();
+}
+
+export function isUaid(s: unknown): s is string {
+  return typeof s === 'string' && UAID.test(s);
+}
+
+export function isChannelId(s: unknown): s is string {
+  return typeof s === 'string' && CHANNEL_ID.test(s);
+}
+
+export function sealEndpointToken(ring: KeyRing, contents: EndpointTokenContents): { version: 1 | 2; token: string } {
+  const ids = Buffer.concat([hexId(contents.uaid, 'uaid'), channelIdBytes(contents.channelId)]);
+  const hash = contents.senderKeyHash;
+  if (hash === null) return { version: 1, token: ring.seal(ids) };
+  if (hash.length !== HASH_BYTES) throw new TypeError(`senderKeyHash must be ${HASH_BYTES} bytes`);
+  return { version: 2, token: ring.seal(Buffer.concat([ids, hash])) };
+}
+
+/** Null unless the token opens and holds exactly what its version promises. */
+export function openEndpointToken(ring: KeyRing, version: 1 | 2, token: string): EndpointTokenContents | null {
+  const plaintext = ring.open(token);
+  const expected = version === 1 ? 2 * ID_BYTES : 2 * ID_BYTES + HASH_BYTES;
+  if (!plaintext || plaintext.length !== expected) return null;
+  return {
+    uaid: plaintext.subarray(0, ID_BYTES).toString('hex'),
+    channelId: formatChannelId(plaintext.subarray(ID_BYTES, 2 * ID_BYTES)),
+    senderKeyHash: version === 2 ? Buffer.from(plaintext.subarray(2 * ID_BYTES)) : null,
+  };
+}
+
+export function sealMessageId(ring: KeyRing, contents: MessageIdContents): string {
+  return ring.seal(
+    Buffer.concat([
+      hexId(contents.uaid, 'uaid'),
+      channelIdBytes(contents.channelId),
+      hexId(contents.messageId, 'messageId'),
+    ]),
+  );
+}
+
+export function openMessageId(ring: KeyRing, token: string): MessageIdContents | null {
+  const plaintext = ring.open(token);
+  if (!plaintext || plaintext.length !== 3 * ID_BYTES) return null;
+  return {
+    uaid: plaintext.subarray(0, ID_BYTES).toString('hex'),
+    channelId: formatChannelId(plaintext.subarray(ID_BYTES, 2 * ID_BYTES)),
+    messageId: plaintext.subarray(2 * ID_BYTES).toString('hex'),
+  };
+}
+
+function hexId(value: string, name: string): Buffer {
+  if (!isUaid(value)) throw new TypeError(`${name} must be 32 lowercase hex characters`);
+  return Buffer.from(value, 'hex');
+}
+
+function channelIdBytes(value: string): Buffer {
+  if (!isChannelId(value)) throw new TypeError('channelId must be a lowercase hyphenated UUID');
+  return Buffer.from(value.replace(/-/g, ''), 'hex');
+}
+
+function formatChannelId(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

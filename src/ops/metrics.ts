@@ -1,0 +1,48 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Herald's Prometheus metrics, on a registry of its own (never the global one, so several
+ * instances in one process — tests, embedding — do not collide). Labels never carry device ids.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly connections = new Gauge({ name: 'herald_connections', help: 'Open device WebSockets', registers: [this.registry] });
+  readonly messagesAccepted = new Counter({
+    name: 'herald_messages_accepted_total',
+    help: 'Messages answered 201, by what happened to them at once',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly messagesDelivered = new Counter({
+    name: 'herald_messages_delivered_total',
+    help: 'Notifications sent to devices',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly messagesAcked = new Counter({
+    name: 'herald_messages_acked_total',
+    help: 'Acks received from devices, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly messagesExpired = new Counter({ name: 'herald_messages_expired_total', help: 'Stored messages swept after their TTL', registers: [this.registry] });
+  readonly devicesSwept = new Counter({ name: 'herald_devices_swept_total', help: 'Idle devices dropped by the sweep', registers: [this.registry] });
+  readonly deviceResets = new Counter({ name: 'herald_device_resets_total', help: 'Devices reset for exceeding msg_limit', registers: [this.registry] });
+  readonly protocolViolations = new Counter({ name: 'herald_protocol_violations_total', help: 'Sockets closed for a protocol violation', registers: [this.registry] });
+  readonly endpointErrors = new Counter({
+    name: 'herald_endpoint_errors_total',
+    help: 'Sender endpoint errors, by errno',
+    labelNames: ['errno'] as const,
+    registers: [this.registry],
+  });
+  readonly acceptSeconds = new Histogram({
+    name: 'herald_accept_seconds',
+    help: 'Time from a push request to its 201 (token, VAPID, store, hand-off)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The device WebSocket: framing, the hello deadline, WebSocket-level pings and close codes. The
+ * protocol itself lives in PushSession; this file only moves frames between it and the socket.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { PushSession, type SessionOptions, type SessionPorts } from '../protocol/session.js';
+import type { ServerMessage } from '../protocol/messages.js';
+
+export interface SocketServerOptions extends SessionOptions {
+  helloTimeoutMs: number;
+  wsPingIntervalMs: number;
+  wsPongTimeoutMs: number;
+  maxFrameBytes: number;
+  perMessageDeflate: boolean;
+}
+
+/** What each session needs besides its socket; the socket server fills in send and close. */
+export type SharedPorts = Omit<SessionPorts, 'send' | 'close'>;
+
+export interface SocketServerEvents {
+  opened?(): void;
+  closed?(): void;
+}
+
+const SUBPROTOCOL = 'push-notification';
+
+interface Connection {
+  socket: WebSocket;
+  session: PushSession;
+  lastPingSentAt: number;
+  awaitingPong: boolean;
+}
+
+export class SocketServer {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ports: SharedPorts,
+    private readonly options: SocketServerOptions,
+    private readonly events: SocketServerEvents = {},
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes,
+      perMessageDeflate: options.perMessageDeflate,
+      // Firefox offers `push-notification`; accept it when offered, and plain sockets as well.
+      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+      // Keep no reference to the upgrade request: it is kilobytes per idle connection.
+      clientTracking: false,
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Serves WebSocket upgrades on any path of this HTTP server. */
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    });
+    if (!this.heartbeat) this.startHeartbeat();
+  }
+
+  private accept(socket: WebSocket): void {
+    const connection: Connection = {
+      socket,
+      session: undefined as unknown as PushSession,
+      lastPingSentAt: Date.now(),
+      awaitingPong: false,
+    };
+    const session = new PushSession(
+      {
+        ...this.ports,
+        send: (message: ServerMessage) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+        },
+        close: (code: number, reason: string) => closeSocket(socket, code, reason),
+      },
+      this.options,
+    );
+    connection.session = session;
+    this.connections.add(connection);
+    this.events.opened?.();
+
+    const helloDeadline = setTimeout(() => {
+      if (session.uaid === null) session.terminate(1011, 'no hello in time');
+    }, this.options.helloTimeoutMs);
+
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) {
+        session.terminate(1003, 'binary frames are not accepted');
+        return;
+      }
+      void session.receive(data.toString());
+    });
+    socket.on('pong', () => {
+      connection.awaitingPong = false;
+    });
+    socket.on('error', () => {
+      // ws closes the socket itself after an error (e.g. 1009 for an oversized frame).
+    });
+    socket.on('close', () => {
+      clearTimeout(helloDeadline);
+      this.connections.delete(connection);
+      session.ended();
+      this.events.closed?.();
+    });
+  }
+
+  /** One timer for all sockets rather than one per socket: idle connections stay cheap. */
+  private startHeartbeat(): void {
+    const tick = Math.max(250, Math.min(5000, this.options.wsPongTimeoutMs / 2, this.options.wsPingIntervalMs / 2));
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.connections) {
+        if (connection.awaitingPong) {
+          if (now - connection.lastPingSentAt > this.options.wsPongTimeoutMs) {
+            connection.session.terminate(1011, 'no pong in time');
+          }
+        } else if (now - connection.lastPingSentAt >= this.options.wsPingIntervalMs) {
+          connection.awaitingPong = true;
+          connection.lastPingSentAt = now;
+          connection.socket.ping();
+        }
+      }
+    }, tick);
+    this.heartbeat.unref();
+  }
+
+  /** Closes every socket (1001 going away) and stops the heartbeat. */
+  async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const closing = [...this.connections].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          connection.socket.once('close', () => resolve());
+          connection.session.ended();
+          closeSocket(connection.socket, 1001, 'server shutting down');
+          setTimeout(() => {
+            connection.socket.terminate();
+            resolve();
+          }, 1000).unref();
+        }),
+    );
+    await Promise.all(closing);
+    this.wss.close();
+  }
+}
+
+/** A close handshake, then a hard stop for peers that never answer it. */
+function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) return;
+  socket.close(code, reason.slice(0, 120));
+  setTimeout(() => socket.terminate(), 2000).unref();
+}

@@ -1,0 +1,79 @@
+/**
+ * The request headers of a push message (RFC 8030 §5, RFC 8291, protocol.md §2), each checked and
+ * turned into what the store keeps. Pure functions; every failure is an EndpointError.
+ */
+import { parseAes128gcmHeader } from '../../crypto/ece.js';
+import type { ForwardedHeaders, Urgency } from '../../store/types.js';
+import { EndpointError } from './errors.js';
+
+type HeaderValue = string | string[] | undefined;
+
+function single(value: HeaderValue): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** RFC 8030 §5.2: TTL is required, a non-negative integer of seconds; a long one is capped. */
+export function parseTtl(value: HeaderValue, maxTtlSeconds: number): number {
+  const text = single(value)?.trim();
+  if (text === undefined || text === '') throw new EndpointError('missingTtl');
+  if (!/^-?\d+$/.test(text)) throw new EndpointError('invalidTtl', 'TTL must be an integer number of seconds');
+  const ttl = Number(text);
+  if (ttl < 0) throw new EndpointError('invalidTtl', 'TTL must not be negative');
+  return Math.min(ttl, maxTtlSeconds);
+}
+
+const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** RFC 8030 §5.4: at most 32 characters of the base64url alphabet. */
+export function parseTopic(value: HeaderValue): string | null {
+  const text = single(value);
+  if (text === undefined) return null;
+  if (!TOPIC.test(text)) throw new EndpointError('invalidTopic', 'Topic must be 1 to 32 characters of A-Z a-z 0-9 _ -');
+  return text;
+}
+
+const URGENCIES: readonly Urgency[] = ['very-low', 'low', 'normal', 'high'];
+
+/** RFC 8030 §5.3; absent means normal. */
+export function parseUrgency(value: HeaderValue): Urgency {
+  const text = single(value)?.trim().toLowerCase();
+  if (text === undefined || text === '') return 'normal';
+  if (!URGENCIES.includes(text as Urgency)) throw new EndpointError('invalidUrgency', 'Urgency must be very-low, low, normal or high');
+  return text as Urgency;
+}
+
+/**
+ * A non-empty body must be encrypted: RFC 8291 `aes128gcm`, or the legacy `aesgcm` with an
+ * `Encryption: salt=…` header. Returns the headers forwarded to the device (null for no body).
+ */
+export function parseEncryption(
+  body: Buffer | null,
+  headers: { contentEncoding: HeaderValue; encryption: HeaderValue; cryptoKey: HeaderValue },
+): ForwardedHeaders | null {
+  if (body === null || body.length === 0) return null;
+  const encoding = single(headers.contentEncoding)?.trim().toLowerCase();
+  if (encoding === 'aes128gcm') {
+    // The salt, record size and sender key travel in the body itself (RFC 8188 §2.1).
+    if (!parseAes128gcmHeader(body)) throw new EndpointError('invalidEncryption', 'aes128gcm body is too short for its header');
+    return { encoding: 'aes128gcm' };
+  }
+  if (encoding === 'aesgcm') {
+    const encryption = single(headers.encryption);
+    if (!encryption || !/(^|[;,\s])salt=/i.test(encryption)) {
+      throw new EndpointError('invalidEncryption', 'aesgcm needs an Encryption header with a salt');
+    }
+    const forwarded: ForwardedHeaders = { encoding: 'aesgcm', encryption: stripQuotesAndPadding(encryption) };
+    const cryptoKey = single(headers.cryptoKey);
+    if (cryptoKey) forwarded.crypto_key = stripQuotesAndPadding(cryptoKey);
+    return forwarded;
+  }
+  if (encoding === undefined || encoding === '') {
+    throw new EndpointError('invalidEncryption', 'a body needs Content-Encoding aes128gcm or aesgcm');
+  }
+  throw new EndpointError('invalidEncryption', 'Content-Encoding must be aes128gcm or aesgcm');
+}
+
+/** Firefox expects the legacy parameters without quotes and without base64 `=` padding. */
+function stripQuotesAndPadding(value: string): string {
+  return value.replace(/"/g, '').replace(/=+(?=[;,]|$)/g, '').trim();
+}

@@ -1,0 +1,176 @@
+/**
+ * The sender endpoint (protocol.md §2): POST /wpush/{v1,v2}/:token, DELETE and GET /m/:messageId.
+ * Checks run in the documented order: token → VAPID → subscription exists → body and headers.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KeyRing } from '../../crypto/keyring.js';
+import { newMessageId, openEndpointToken, openMessageId, sealMessageId, type EndpointTokenContents } from '../../crypto/tokens.js';
+import type { Store } from '../../store/types.js';
+import type { Bus } from '../delivery/bus.js';
+import { acceptMessage, type Outcome } from '../delivery/accept.js';
+import { EndpointError, errorEnvelope } from './errors.js';
+import { parseEncryption, parseTopic, parseTtl, parseUrgency } from './message-headers.js';
+import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
+
+export interface EndpointDeps {
+  store: Store;
+  bus: Bus;
+  endpointTokens: KeyRing;
+  messageIds: KeyRing;
+  vapid: VapidChecker;
+  /** The endpoint origin (scheme, host, port) for Location URLs. */
+  origin: () => string;
+  maxTtlSeconds: number;
+  maxBodyBytes: number;
+  now(): number;
+  observe?: EndpointObserver;
+}
+
+export interface EndpointObserver {
+  accepted?(outcome: Outcome, seconds: number): void;
+  failed?(errno: number): void;
+}
+
+/** Bodies above this are not even read; between maxBodyBytes and it, 413 comes in check order. */
+const HARD_BODY_LIMIT = 64 * 1024;
+
+export async function registerEndpointRoutes(app: FastifyInstance, deps: EndpointDeps): Promise<void> {
+  await app.register(async (scope) => {
+    // Push bodies are opaque ciphertext whatever Content-Type says: read every one as bytes.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: HARD_BODY_LIMIT }, (_request, body, done) => {
+      done(null, body);
+    });
+
+    scope.setErrorHandler((error, _request, reply) => {
+      const failure = toEndpointError(error);
+      deps.observe?.failed?.(failure.errno);
+      sendError(reply, failure);
+    });
+    scope.setNotFoundHandler((_request, reply) => sendError(reply, new EndpointError('notFound')));
+
+    scope.post<{ Params: { token: string } }>('/wpush/v1/:token', (request, reply) => pushMessage(deps, 1, request, reply));
+    scope.post<{ Params: { token: string } }>('/wpush/v2/:token', (request, reply) => pushMessage(deps, 2, request, reply));
+    scope.post<{ Params: { token: string } }>('/wpush/:token', (request, reply) => pushMessage(deps, 1, request, reply));
+    scope.delete<{ Params: { id: string } }>('/m/:id', (request, reply) => deleteMessage(deps, request, reply));
+    scope.get<{ Params: { id: string } }>('/m/:id', (request, reply) => messageStatus(deps, request, reply));
+  });
+}
+
+async function pushMessage(
+  deps: EndpointDeps,
+  version: 1 | 2,
+  request: FastifyRequest<{ Params: { token: string } }>,
+  reply: FastifyReply,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const now = deps.now();
+
+  // 1. token
+  const contents = openEndpointToken(deps.endpointTokens, version, request.params.token);
+  if (!contents) throw new EndpointError('invalidToken');
+
+  // 2. VAPID: optional on v1 (checked when present), required on v2 and bound to the sealed key.
+  const headers = request.headers;
+  const sender = deps.vapid.check(headers.authorization, single(headers['crypto-key']), Math.floor(now / 1000));
+  if (version === 2) {
+    if (!sender) throw new EndpointError('unauthorized', 'a v2 endpoint requires VAPID');
+    if (!contents.senderKeyHash || !senderKeyMatches(contents.senderKeyHash, sender.keyHash)) {
+      throw new EndpointError('unauthorized', 'the VAPID key is not the one this subscription is bound to');
+    }
+  }
+
+  // 3. subscription
+  await requireSubscription(deps.store, contents);
+
+  // 4. body and headers
+  const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : null;
+  if (body && body.length > deps.maxBodyBytes) {
+    throw new EndpointError('bodyTooLarge', `at most ${deps.maxBodyBytes} bytes`);
+  }
+  const ttl = parseTtl(headers.ttl, deps.maxTtlSeconds);
+  const topic = parseTopic(headers.topic);
+  const urgency = parseUrgency(headers.urgency);
+  const forwarded = parseEncryption(body, {
+    contentEncoding: headers['content-encoding'],
+    encryption: headers.encryption,
+    cryptoKey: headers['crypto-key'],
+  });
+
+  const id = newMessageId();
+  const outcome = await acceptMessage(deps.store, deps.bus, {
+    id,
+    uaid: contents.uaid,
+    channelId: contents.channelId,
+    topic,
+    urgency,
+    ttl,
+    receivedAt: now,
+    expiresAt: now + ttl * 1000,
+    data: forwarded ? body : null,
+    headers: forwarded,
+  }).catch((error: unknown) => {
+    throw new EndpointError('storageUnavailable', error instanceof Error ? error.name : undefined);
+  });
+
+  const location = `${deps.origin()}/m/${sealMessageId(deps.messageIds, { uaid: contents.uaid, channelId: contents.channelId, messageId: id })}`;
+  deps.observe?.accepted?.(outcome, Number(process.hrtime.bigint() - started) / 1e9);
+  // 201 also when TTL=0 found the device away and the message was dropped: senders rely on it.
+  reply.code(201).header('location', location).header('ttl', String(ttl)).send();
+}
+
+async function requireSubscription(store: Store, contents: EndpointTokenContents): Promise<void> {
+  const channel = await storageCall(() => store.getChannel(contents.uaid, contents.channelId));
+  if (!channel) {
+    const device = await storageCall(() => store.getDevice(contents.uaid));
+    throw new EndpointError(device ? 'subscriptionGone' : 'deviceGone');
+  }
+  // A channel re-registered with another key (or none) retires the endpoints of its old binding.
+  const bound = channel.senderKeyHash;
+  const sealed = contents.senderKeyHash;
+  const same = bound === null || sealed === null ? bound === sealed : senderKeyMatches(bound, sealed);
+  if (!same) throw new EndpointError('subscriptionGone');
+}
+
+async function deleteMessage(deps: EndpointDeps, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> {
+  const contents = openMessageId(deps.messageIds, request.params.id);
+  if (!contents) throw new EndpointError('messageNotFound');
+  await storageCall(() => deps.store.deleteMessage(contents.uaid, contents.messageId));
+  // Idempotent: deleting a message that was already delivered or expired is not an error.
+  reply.code(204).send();
+}
+
+async function messageStatus(deps: EndpointDeps, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> {
+  const contents = openMessageId(deps.messageIds, request.params.id);
+  if (!contents) throw new EndpointError('messageNotFound');
+  const message = await storageCall(() => deps.store.getMessage(contents.uaid, contents.messageId, deps.now()));
+  // Says nothing about the device: only whether this message still waits.
+  if (!message) return reply.code(200).send({ status: 'gone' });
+  reply.code(200).send({ status: 'pending', ttl: Math.max(0, Math.round((message.expiresAt - deps.now()) / 1000)) });
+}
+
+async function storageCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new EndpointError('storageUnavailable', error instanceof Error ? error.name : undefined);
+  }
+}
+
+function toEndpointError(error: unknown): EndpointError {
+  if (error instanceof EndpointError) return error;
+  const fastifyError = error as { statusCode?: number; code?: string };
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413) return new EndpointError('bodyTooLarge');
+  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) return new EndpointError('badRequest');
+  return new EndpointError('internal');
+}
+
+export function sendError(reply: FastifyReply, error: EndpointError): void {
+  if (error.status === 410) reply.header('cache-control', 'max-age=86400');
+  if (error.status === 503 || error.status === 429) reply.header('retry-after', '30');
+  reply.code(error.status).type('application/json').send(errorEnvelope(error));
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}

@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './types.js';
+
+/**
+ * Opens the store a URL names and brings its schema up to date.
+ *   sqlite:<path>      a file; a relative path is resolved from the working directory
+ *   sqlite::memory:    a private in-memory database (tests)
+ * Errors name the scheme only: a database URL may carry a password.
+ */
+export async function openStore(url: string): Promise<Store> {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) throw new Error('store url has no scheme; expected sqlite:<path> or sqlite::memory:');
+  if (scheme !== 'sqlite') throw new Error(`unsupported store scheme "${scheme}:"; this Herald supports sqlite:`);
+
+  const location = url.slice('sqlite:'.length);
+  if (location === '') throw new Error('store url sqlite: needs a path, e.g. sqlite:data/herald.db or sqlite::memory:');
+  let file = ':memory:';
+  if (location !== ':memory:') {
+    file = path.resolve(location);
+    // 0700: the database holds device ids and (encrypted) payloads.
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  }
+
+  const store = new SqliteStore({ path: file });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}

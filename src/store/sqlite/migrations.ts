@@ -1,0 +1,65 @@
+/**
+ * The SQLite schema as numbered migrations. Each runs once, in its own transaction, and is recorded
+ * in `schema_migrations`. Never edit a migration that has shipped: add the next number instead.
+ * The PostgreSQL backend keeps its own list with the same numbering, so "version 3" means the same
+ * logical schema on both.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'devices, channels, messages',
+    // STRICT tables refuse a value of the wrong type (a float ttl, a string time) instead of
+    // storing it silently. Ids are TEXT: at 32 hex they cost a few bytes per row over BLOB,
+    // and keep the database readable with the sqlite3 shell.
+    sql: `
+      CREATE TABLE devices (
+        uaid         TEXT    NOT NULL PRIMARY KEY,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX devices_last_seen_at ON devices (last_seen_at);
+
+      CREATE TABLE channels (
+        uaid            TEXT    NOT NULL REFERENCES devices (uaid) ON DELETE CASCADE,
+        channel_id      TEXT    NOT NULL,
+        sender_key_hash BLOB,
+        created_at      INTEGER NOT NULL,
+        PRIMARY KEY (uaid, channel_id)
+      ) STRICT;
+
+      -- AUTOINCREMENT: a plain rowid reuses max(seq)+1 after the newest row is deleted, and a
+      -- draining session whose cursor sits on that seq would skip the message that reused it.
+      CREATE TABLE messages (
+        seq         INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+        uaid        TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        channel_id  TEXT    NOT NULL,
+        topic       TEXT,
+        urgency     TEXT    NOT NULL CHECK (urgency IN ('very-low', 'low', 'normal', 'high')),
+        ttl         INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        data        BLOB,
+        headers     TEXT,
+        FOREIGN KEY (uaid, channel_id) REFERENCES channels (uaid, channel_id) ON DELETE CASCADE
+      ) STRICT;
+      -- ack / sender delete / GET by (uaid, id); also makes a message id unique per device.
+      CREATE UNIQUE INDEX messages_uaid_id ON messages (uaid, id);
+      -- the drain: per device, topic messages first, then by seq; a cursor seeks into it.
+      CREATE INDEX messages_drain ON messages (uaid, topic IS NULL, seq);
+      -- topic replacement, and the child side of the channel foreign key (cascade on unregister).
+      CREATE INDEX messages_channel_topic ON messages (uaid, channel_id, topic);
+      CREATE INDEX messages_expires_at ON messages (expires_at);
+    `,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const latestVersion: number = migrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,0 +1,305 @@
+import Database from 'better-sqlite3';
+import type {
+  ChannelRecord,
+  DeviceRecord,
+  FetchOptions,
+  ForwardedHeaders,
+  NewMessage,
+  Store,
+  StoredMessage,
+  Urgency,
+} from '../types.js';
+import { latestVersion, migrations, type Migration } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or ':memory:' for a private in-memory database. */
+  path: string;
+}
+
+/** SQL of every statement the store runs; exported so tests can check their query plans. */
+export const sql = {
+  getDevice: 'SELECT uaid, created_at, last_seen_at FROM devices WHERE uaid = ?',
+  upsertDevice: `INSERT INTO devices (uaid, created_at, last_seen_at) VALUES (@uaid, @now, @now)
+                 ON CONFLICT (uaid) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+  touchDevice: 'UPDATE devices SET last_seen_at = ? WHERE uaid = ?',
+  // Channels and messages go with it through ON DELETE CASCADE.
+  dropDevice: 'DELETE FROM devices WHERE uaid = ?',
+
+  // An upsert, not INSERT OR REPLACE: REPLACE deletes the row first, which would cascade to the
+  // channel's pending messages.
+  putChannel: `INSERT INTO channels (uaid, channel_id, sender_key_hash, created_at)
+               VALUES (@uaid, @channelId, @senderKeyHash, @createdAt)
+               ON CONFLICT (uaid, channel_id) DO UPDATE
+               SET sender_key_hash = excluded.sender_key_hash, created_at = excluded.created_at`,
+  getChannel: `SELECT uaid, channel_id, sender_key_hash, created_at FROM channels
+               WHERE uaid = ? AND channel_id = ?`,
+  // Pending messages go with it through ON DELETE CASCADE.
+  deleteChannel: 'DELETE FROM channels WHERE uaid = ? AND channel_id = ?',
+  countChannels: 'SELECT count(*) AS n FROM channels WHERE uaid = ?',
+
+  deleteTopic: 'DELETE FROM messages WHERE uaid = ? AND channel_id = ? AND topic = ?',
+  insertMessage: `INSERT INTO messages
+                  (uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers)
+                  VALUES (@uaid, @id, @channelId, @topic, @urgency, @ttl, @receivedAt, @expiresAt, @data, @headers)`,
+  // One group of the drain order: topic messages (topicless = 0) or the others (1), by seq.
+  // See fetchMessages for why this is not a single row-value comparison.
+  fetchMessageGroup: `SELECT ${messageColumns()} FROM messages
+                      WHERE uaid = @uaid AND (topic IS NULL) = @topicless AND seq > @seq AND expires_at > @now
+                      ORDER BY seq
+                      LIMIT @limit`,
+  getMessage: `SELECT ${messageColumns()} FROM messages WHERE uaid = ? AND id = ? AND expires_at > ?`,
+  deleteMessage: 'DELETE FROM messages WHERE uaid = ? AND id = ?',
+  countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND expires_at > ?',
+
+  sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= ?',
+  sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < ?',
+} as const;
+
+function messageColumns(): string {
+  return 'seq, uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers';
+}
+
+interface DeviceRow {
+  uaid: string;
+  created_at: number;
+  last_seen_at: number;
+}
+
+interface ChannelRow {
+  uaid: string;
+  channel_id: string;
+  sender_key_hash: Buffer | null;
+  created_at: number;
+}
+
+interface MessageRow {
+  seq: number;
+  uaid: string;
+  id: string;
+  channel_id: string;
+  topic: string | null;
+  urgency: Urgency;
+  ttl: number;
+  received_at: number;
+  expires_at: number;
+  data: Buffer | null;
+  headers: string | null;
+}
+
+interface CountRow {
+  n: number;
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    getDevice: db.prepare<[string], DeviceRow>(sql.getDevice),
+    upsertDevice: db.prepare<[{ uaid: string; now: number }]>(sql.upsertDevice),
+    touchDevice: db.prepare<[number, string]>(sql.touchDevice),
+    dropDevice: db.prepare<[string]>(sql.dropDevice),
+    putChannel: db.prepare<[{ uaid: string; channelId: string; senderKeyHash: Buffer | null; createdAt: number }]>(
+      sql.putChannel,
+    ),
+    getChannel: db.prepare<[string, string], ChannelRow>(sql.getChannel),
+    deleteChannel: db.prepare<[string, string]>(sql.deleteChannel),
+    countChannels: db.prepare<[string], CountRow>(sql.countChannels),
+    deleteTopic: db.prepare<[string, string, string]>(sql.deleteTopic),
+    insertMessage: db.prepare<[Omit<NewMessage, 'headers'> & { headers: string | null }]>(sql.insertMessage),
+    fetchMessageGroup: db.prepare<
+      [{ uaid: string; topicless: 0 | 1; seq: number; now: number; limit: number }],
+      MessageRow
+    >(sql.fetchMessageGroup),
+    getMessage: db.prepare<[string, string, number], MessageRow>(sql.getMessage),
+    deleteMessage: db.prepare<[string, string]>(sql.deleteMessage),
+    countMessages: db.prepare<[string, number], CountRow>(sql.countMessages),
+    sweepExpiredMessages: db.prepare<[number]>(sql.sweepExpiredMessages),
+    sweepIdleDevices: db.prepare<[number]>(sql.sweepIdleDevices),
+  };
+}
+
+/**
+ * The embedded backend. better-sqlite3 is synchronous: each method does its work at once and
+ * returns a settled promise, so calls never interleave and a transaction never spans an await.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private statements: Statements | null = null;
+  private readonly saveInTransaction: (message: NewMessage) => void;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new Database(options.path);
+    // WAL: readers never block the writer, and a commit is one append to the log.
+    this.db.pragma('journal_mode = WAL');
+    // In WAL mode, NORMAL syncs the log to disk at checkpoints rather than at every commit. A commit
+    // has still been written to the WAL file (in the OS page cache) before the call returns, so a
+    // crash or kill of the Herald process keeps every committed message: the OS writes the file out
+    // and the next open replays the log. Only a power loss or OS crash can drop the last few
+    // commits, and even then the database stays consistent.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    // Another process (the CLI's admin commands) may hold the write lock for a moment.
+    this.db.pragma('busy_timeout = 5000');
+    this.saveInTransaction = this.db.transaction((message: NewMessage) => {
+      const s = this.prepared();
+      if (message.topic !== null) s.deleteTopic.run(message.uaid, message.channelId, message.topic);
+      s.insertMessage.run({ ...message, headers: message.headers === null ? null : JSON.stringify(message.headers) });
+    });
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.db;
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER NOT NULL PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const current = currentVersion(db);
+    if (current > latestVersion) {
+      throw new Error(
+        `the database schema is at version ${current}, newer than this Herald knows (${latestVersion}); ` +
+          'run a newer Herald or point store.url at another database',
+      );
+    }
+    const isApplied = db.prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?');
+    const record = db.prepare<[number, string, number]>(
+      'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+    );
+    const apply = db.transaction((migration: Migration) => {
+      // Re-checked under the write lock: another process may have applied it since we looked.
+      if (isApplied.get(migration.version)) return;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    });
+    for (const migration of migrations) {
+      if (migration.version > current) apply.immediate(migration);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async getDevice(uaid: string): Promise<DeviceRecord | null> {
+    const row = this.prepared().getDevice.get(uaid);
+    return row ? { uaid: row.uaid, createdAt: row.created_at, lastSeenAt: row.last_seen_at } : null;
+  }
+
+  async upsertDevice(uaid: string, now: number): Promise<void> {
+    this.prepared().upsertDevice.run({ uaid, now });
+  }
+
+  async touchDevice(uaid: string, now: number): Promise<boolean> {
+    return this.prepared().touchDevice.run(now, uaid).changes > 0;
+  }
+
+  async dropDevice(uaid: string): Promise<boolean> {
+    return this.prepared().dropDevice.run(uaid).changes > 0;
+  }
+
+  async putChannel(channel: ChannelRecord): Promise<void> {
+    this.prepared().putChannel.run({
+      uaid: channel.uaid,
+      channelId: channel.channelId,
+      senderKeyHash: channel.senderKeyHash,
+      createdAt: channel.createdAt,
+    });
+  }
+
+  async getChannel(uaid: string, channelId: string): Promise<ChannelRecord | null> {
+    const row = this.prepared().getChannel.get(uaid, channelId);
+    if (!row) return null;
+    return { uaid: row.uaid, channelId: row.channel_id, senderKeyHash: row.sender_key_hash, createdAt: row.created_at };
+  }
+
+  async deleteChannel(uaid: string, channelId: string): Promise<boolean> {
+    return this.prepared().deleteChannel.run(uaid, channelId).changes > 0;
+  }
+
+  async countChannels(uaid: string): Promise<number> {
+    return this.prepared().countChannels.get(uaid)?.n ?? 0;
+  }
+
+  async saveMessage(message: NewMessage): Promise<void> {
+    this.saveInTransaction(message);
+  }
+
+  async fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]> {
+    // The order is (topicless, seq) and the cursor is "strictly after that pair". SQLite does not seek
+    // an index on a row-value range behind an equality prefix (measured on 3.53: it walks every
+    // message of the device from the start, so a late cursor in a deep backlog costs a full rescan),
+    // so the pair is split into its two groups, each an exact index seek: the rest of the topic
+    // group, then the topicless group. Both reads run back to back with nothing in between.
+    const limit = Math.max(0, Math.floor(options.limit));
+    const after = options.after ?? { topicless: 0, seq: 0 };
+    const group = this.prepared().fetchMessageGroup;
+    const rows: MessageRow[] = [];
+    if (after.topicless === 0) {
+      rows.push(...group.all({ uaid, topicless: 0, seq: after.seq, now: options.now, limit }));
+    }
+    if (rows.length < limit) {
+      const seq = after.topicless === 1 ? after.seq : 0;
+      rows.push(...group.all({ uaid, topicless: 1, seq, now: options.now, limit: limit - rows.length }));
+    }
+    return rows.map(toStoredMessage);
+  }
+
+  async getMessage(uaid: string, id: string, now: number): Promise<StoredMessage | null> {
+    const row = this.prepared().getMessage.get(uaid, id, now);
+    return row ? toStoredMessage(row) : null;
+  }
+
+  async deleteMessage(uaid: string, id: string): Promise<boolean> {
+    return this.prepared().deleteMessage.run(uaid, id).changes > 0;
+  }
+
+  async countMessages(uaid: string, now: number): Promise<number> {
+    return this.prepared().countMessages.get(uaid, now)?.n ?? 0;
+  }
+
+  async sweepExpiredMessages(now: number): Promise<number> {
+    return this.prepared().sweepExpiredMessages.run(now).changes;
+  }
+
+  async sweepIdleDevices(before: number): Promise<number> {
+    // `changes` counts the devices only; their channels and messages cascade.
+    return this.prepared().sweepIdleDevices.run(before).changes;
+  }
+
+  /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
+  private prepared(): Statements {
+    if (this.statements) return this.statements;
+    try {
+      this.statements = prepareStatements(this.db);
+    } catch (error) {
+      if (!this.db.open) throw error;
+      throw new Error('SqliteStore: the schema is missing or out of date; run migrate() before use', { cause: error });
+    }
+    return this.statements;
+  }
+}
+
+function currentVersion(db: Database.Database): number {
+  const row = db.prepare<[], { version: number | null }>('SELECT max(version) AS version FROM schema_migrations').get();
+  return row?.version ?? 0;
+}
+
+function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    seq: row.seq,
+    id: row.id,
+    uaid: row.uaid,
+    channelId: row.channel_id,
+    topic: row.topic,
+    urgency: row.urgency,
+    ttl: row.ttl,
+    receivedAt: row.received_at,
+    expiresAt: row.expires_at,
+    data: row.data,
+    headers: row.headers === null ? null : (JSON.parse(row.headers) as ForwardedHeaders),
+  };
+}

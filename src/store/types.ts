@@ -1,0 +1,119 @@
+/**
+ * The storage contract every backend (SQLite embedded, PostgreSQL scale-out) implements.
+ * The conformance suite in test/store/conformance.ts checks a backend against exactly this.
+ *
+ * Times are milliseconds since the Unix epoch. Ids are lowercase hex strings:
+ * uaid = 32 hex (128 bits), channelId = hyphenated lowercase UUID, message id = 32 hex.
+ */
+
+export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
+
+/** A device (user agent). Written at its first `register`, never at `hello`. */
+export interface DeviceRecord {
+  uaid: string;
+  createdAt: number;
+  /** Last hello or register; the idle sweep drops devices not seen for a long time. */
+  lastSeenAt: number;
+}
+
+/** One subscription of a device. */
+export interface ChannelRecord {
+  uaid: string;
+  channelId: string;
+  /** SHA-256 of the sender's VAPID public key for a v2 (key-bound) channel; null for v1. */
+  senderKeyHash: Buffer | null;
+  createdAt: number;
+}
+
+/** Headers forwarded to the device with an encrypted payload (protocol.md §2). */
+export interface ForwardedHeaders {
+  encoding: string;
+  encryption?: string;
+  crypto_key?: string;
+}
+
+/** A message as the endpoint hands it to the store. */
+export interface NewMessage {
+  /** 32 hex, random; the `version` the device acks. Unique per device. */
+  id: string;
+  uaid: string;
+  channelId: string;
+  /** Replaces a pending message with the same topic on the same channel. */
+  topic: string | null;
+  urgency: Urgency;
+  /** Effective TTL in seconds (already capped). */
+  ttl: number;
+  receivedAt: number;
+  /** receivedAt + ttl * 1000. */
+  expiresAt: number;
+  /** Encrypted body as received; null for an empty body. */
+  data: Buffer | null;
+  /** null when data is null. */
+  headers: ForwardedHeaders | null;
+}
+
+/** A stored message. `seq` orders arrival within the store (monotonic, backend-assigned). */
+export interface StoredMessage extends NewMessage {
+  seq: number;
+}
+
+/**
+ * Where a drain stands: messages are returned ordered by (topic first, then arrival), i.e. by the
+ * pair (topic === null ? 1 : 0, seq). A cursor is the pair of the last message already fetched.
+ */
+export interface DrainCursor {
+  topicless: 0 | 1;
+  seq: number;
+}
+
+export interface FetchOptions {
+  /** Only messages strictly after this position. Absent: from the start. */
+  after?: DrainCursor;
+  limit: number;
+  /** Messages whose expiresAt <= now are not returned. */
+  now: number;
+}
+
+export interface Store {
+  /** Runs pending numbered migrations. Safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws when storage is not usable (used by /__heartbeat__). */
+  ping(): Promise<void>;
+
+  // Devices
+  getDevice(uaid: string): Promise<DeviceRecord | null>;
+  /** Creates the device if absent; sets lastSeenAt either way. */
+  upsertDevice(uaid: string, now: number): Promise<void>;
+  /** Sets lastSeenAt of an existing device; false when it does not exist. */
+  touchDevice(uaid: string, now: number): Promise<boolean>;
+  /** Deletes the device with all its channels and messages. False when it did not exist. */
+  dropDevice(uaid: string): Promise<boolean>;
+
+  // Channels
+  /** Creates or replaces the channel (a re-register may change its sender key). */
+  putChannel(channel: ChannelRecord): Promise<void>;
+  getChannel(uaid: string, channelId: string): Promise<ChannelRecord | null>;
+  /** Deletes the channel and its pending messages. False when it did not exist. */
+  deleteChannel(uaid: string, channelId: string): Promise<boolean>;
+  countChannels(uaid: string): Promise<number>;
+
+  // Messages
+  /**
+   * Stores a message durably before the sender is answered. When `topic` is set, a pending message
+   * with the same topic on the same channel is replaced in the same transaction.
+   */
+  saveMessage(message: NewMessage): Promise<void>;
+  fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]>;
+  /** Pending and not expired at `now`. */
+  getMessage(uaid: string, id: string, now: number): Promise<StoredMessage | null>;
+  /** Deletes one message of this device. False when it was not there. */
+  deleteMessage(uaid: string, id: string): Promise<boolean>;
+  countMessages(uaid: string, now: number): Promise<number>;
+
+  // Housekeeping
+  /** Deletes messages with expiresAt <= now; returns how many. */
+  sweepExpiredMessages(now: number): Promise<number>;
+  /** Drops devices (with channels and messages) whose lastSeenAt < before; returns how many. */
+  sweepIdleDevices(before: number): Promise<number>;
+}

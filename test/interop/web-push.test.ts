@@ -1,0 +1,113 @@
+/**
+ * Interop: the npm `web-push` library, unmodified, is the application server. Its requests go to
+ * Herald over HTTP; a raw `ws` device receives, decrypts with the subscription's keys, and acks.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import webpush from 'web-push';
+import { toBase64Url } from '../../src/crypto/base64.js';
+import { decryptAes128gcm, decryptAesgcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Frame, type Running } from '../helpers/herald.js';
+
+const vapidKeys = webpush.generateVAPIDKeys();
+const vapidDetails = { subject: 'mailto:ops@example.com', publicKey: vapidKeys.publicKey, privateKey: vapidKeys.privateKey };
+const uaKeys = generateUaKeys();
+const authSecret = generateAuthSecret();
+const keys = { p256dh: toBase64Url(uaKeys.publicKey), auth: toBase64Url(authSecret) };
+
+/** web-push's sendNotification() speaks only https; its request details are sent as they are. */
+async function sendWithWebPush(endpoint: string, payload: string, options: webpush.RequestOptions): Promise<Response> {
+  const details = webpush.generateRequestDetails({ endpoint, keys }, payload, options);
+  return fetch(details.endpoint, {
+    method: details.method,
+    headers: details.headers as Record<string, string>,
+    ...(details.body ? { body: details.body } : {}),
+  });
+}
+
+function decrypt(notification: Frame): string {
+  const body = Buffer.from(notification.data as string, 'base64url');
+  const headers = notification.headers as { encoding: string; encryption?: string; crypto_key?: string };
+  if (headers.encoding === 'aes128gcm') return decryptAes128gcm({ body, uaKeys, authSecret }).toString();
+  const salt = /salt=([^;,]+)/.exec(headers.encryption ?? '')?.[1] ?? '';
+  const dh = /dh=([^;,]+)/.exec(headers.crypto_key ?? '')?.[1] ?? '';
+  return decryptAesgcm({ body, salt, dh, uaKeys, authSecret }).toString();
+}
+
+describe('interop with the web-push library', () => {
+  let running: Running;
+  let device: RawDevice;
+  let uaid: string;
+  let v1: string;
+  let v2: string;
+
+  before(async () => {
+    running = await startHerald();
+    device = await RawDevice.connect(running.wsUrl);
+    uaid = await device.hello();
+    v1 = await device.register(CHANNEL_A);
+    v2 = await device.register(CHANNEL_B, vapidKeys.publicKey);
+  });
+  after(async () => {
+    device.close();
+    await running.stop();
+  });
+
+  const cases: Array<{ name: string; version: 'v1' | 'v2'; encoding: 'aes128gcm' | 'aesgcm'; withVapid: boolean }> = [
+    { name: 'aes128gcm on v2 (vapid t=, k=)', version: 'v2', encoding: 'aes128gcm', withVapid: true },
+    { name: 'aesgcm on v2 (WebPush + Crypto-Key p256ecdsa)', version: 'v2', encoding: 'aesgcm', withVapid: true },
+    { name: 'aes128gcm on v1 with VAPID', version: 'v1', encoding: 'aes128gcm', withVapid: true },
+    { name: 'aesgcm on v1 with VAPID', version: 'v1', encoding: 'aesgcm', withVapid: true },
+    { name: 'aes128gcm on v1 without VAPID', version: 'v1', encoding: 'aes128gcm', withVapid: false },
+    { name: 'aesgcm on v1 without VAPID', version: 'v1', encoding: 'aesgcm', withVapid: false },
+  ];
+
+  for (const testCase of cases) {
+    it(`${testCase.name}: delivered, decrypted, acked, gone from storage`, async () => {
+      const endpoint = testCase.version === 'v1' ? v1 : v2;
+      const text = `hello via ${testCase.name}`;
+      const response = await sendWithWebPush(endpoint, text, {
+        TTL: 120,
+        contentEncoding: testCase.encoding,
+        ...(testCase.withVapid ? { vapidDetails } : {}),
+      });
+      assert.equal(response.status, 201, await response.text());
+      const notification = await device.next('notification');
+      assert.equal(notification.channelID, testCase.version === 'v1' ? CHANNEL_A : CHANNEL_B);
+      assert.equal(decrypt(notification), text);
+      device.ack(notification);
+      await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0);
+    });
+  }
+
+  it('a message stored while the device was away is decrypted after it reconnects', async () => {
+    device.close();
+    await device.closed;
+    const response = await sendWithWebPush(v2, 'while you were away', { TTL: 600, vapidDetails, topic: 'away', urgency: 'high' });
+    assert.equal(response.status, 201);
+    device = await RawDevice.connect(running.wsUrl);
+    assert.equal(await device.hello(uaid), uaid);
+    const notification = await device.next('notification');
+    assert.equal(decrypt(notification), 'while you were away');
+    device.ack(notification);
+    await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0);
+  });
+
+  it('web-push VAPID signed for another key is refused on v2 (401 errno 109)', async () => {
+    const stranger = webpush.generateVAPIDKeys();
+    const response = await sendWithWebPush(v2, 'spoof', {
+      TTL: 60,
+      vapidDetails: { subject: 'mailto:x@example.com', publicKey: stranger.publicKey, privateKey: stranger.privateKey },
+    });
+    assert.equal(response.status, 401);
+    assert.equal(((await response.json()) as { errno: number }).errno, 109);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
