@@ -3,8 +3,12 @@
  * Herald over HTTP; a raw `ws` device receives, decrypts with the subscription's keys, and acks.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import webpush from 'web-push';
+import { PushDevice, type PushMessage } from '../../src/client/device.js';
 import { toBase64Url } from '../../src/crypto/base64.js';
 import { decryptAes128gcm, decryptAesgcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Frame, type Running } from '../helpers/herald.js';
@@ -34,7 +38,7 @@ function decrypt(notification: Frame): string {
   return decryptAesgcm({ body, salt, dh, uaKeys, authSecret }).toString();
 }
 
-describe('interop with the web-push library', () => {
+describe('interop: web-push sends, a raw ws device receives', () => {
   let running: Running;
   let device: RawDevice;
   let uaid: string;
@@ -111,3 +115,40 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 2000): Pro
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('interop: web-push sends, Herald\'s own client library receives', () => {
+  let running: Running;
+  let device: PushDevice;
+  const state = mkdtempSync(path.join(tmpdir(), 'herald-interop-'));
+
+  before(async () => {
+    running = await startHerald();
+    device = new PushDevice({ serverUrl: running.wsUrl, stateFile: path.join(state, 'device.json') });
+    await device.connect();
+  });
+  after(async () => {
+    await device.close();
+    await running.stop();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  for (const encoding of ['aes128gcm', 'aesgcm'] as const) {
+    for (const version of ['v1', 'v2'] as const) {
+      it(`${encoding} to a ${version} subscription: PushDevice decrypts it and acks`, async () => {
+        const subscription = await device.register(version === 'v2' ? { senderKey: vapidKeys.publicKey } : {});
+        const text = `web-push → PushDevice, ${encoding}, ${version}`;
+        const arrival = new Promise<PushMessage>((resolve) => device.once('notification', resolve));
+        const details = webpush.generateRequestDetails(subscription, text, { TTL: 60, contentEncoding: encoding, vapidDetails });
+        const response = await fetch(details.endpoint, {
+          method: details.method,
+          headers: details.headers as Record<string, string>,
+          body: details.body,
+        });
+        assert.equal(response.status, 201, await response.text());
+        const message = await arrival;
+        assert.equal(message.payload?.toString('utf8'), text);
+        await waitFor(async () => (await running.herald.storage.countMessages(device.uaid as string, Date.now())) === 0);
+      });
+    }
+  }
+});

@@ -9,6 +9,7 @@ import type {
   StoredMessage,
   Urgency,
 } from '../types.js';
+import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -126,6 +127,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private statements: Statements | null = null;
   private readonly saveInTransaction: (message: NewMessage) => void;
+  /** The hot writes (save on POST, delete on ack) share commits; see group-commit.ts. */
+  private readonly groupCommit: GroupCommit;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -145,6 +148,7 @@ export class SqliteStore implements Store {
       if (message.topic !== null) s.deleteTopic.run(message.uaid, message.channelId, message.topic);
       s.insertMessage.run({ ...message, headers: message.headers === null ? null : JSON.stringify(message.headers) });
     });
+    this.groupCommit = new GroupCommit(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -177,7 +181,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.groupCommit.flush();
+    this.db.close();
   }
 
   async ping(): Promise<void> {
@@ -225,7 +231,7 @@ export class SqliteStore implements Store {
   }
 
   async saveMessage(message: NewMessage): Promise<void> {
-    this.saveInTransaction(message);
+    await this.groupCommit.write(() => this.saveInTransaction(message));
   }
 
   async fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]> {
@@ -254,7 +260,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteMessage(uaid: string, id: string): Promise<boolean> {
-    return this.prepared().deleteMessage.run(uaid, id).changes > 0;
+    return this.groupCommit.write(() => this.prepared().deleteMessage.run(uaid, id).changes > 0);
   }
 
   async countMessages(uaid: string, now: number): Promise<number> {
