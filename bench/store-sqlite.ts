@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { cursorAfter } from '../src/store/cursor.js';
 import { openStore } from '../src/store/open-store.js';
 import type { DrainCursor, NewMessage } from '../src/store/types.js';
 
@@ -66,10 +67,9 @@ try {
     for (;;) {
       const batch = await store.fetchMessages(uaid, { after, limit: batchSize, now });
       fetches++;
-      const last = batch.at(-1);
-      if (!last) break;
+      if (batch.length === 0) break;
       for (const message of batch) if (await store.deleteMessage(uaid, message.id)) deleted++;
-      after = { topicless: last.topic === null ? 1 : 0, seq: last.seq };
+      after = cursorAfter(after, batch);
     }
   }
   const drainSeconds = (performance.now() - started) / 1000;

@@ -126,7 +126,10 @@ export class Herald {
           this.metrics.messagesAccepted.inc({ outcome });
           this.metrics.acceptSeconds.observe(seconds);
         },
-        failed: (errno) => this.metrics.endpointErrors.inc({ errno: String(errno) }),
+        failed: (errno, cause) => {
+          this.metrics.endpointErrors.inc({ errno: String(errno) });
+          if (errno === 201 || errno === 999) this.logger.error({ errno, err: errorSummary(cause) }, 'sender endpoint failed');
+        },
       },
     });
 
@@ -150,6 +153,9 @@ export class Herald {
           violation: (reason) => {
             this.metrics.protocolViolations.inc();
             this.logger.debug({ reason }, 'socket closed for a protocol violation');
+          },
+          storageFailed: (error) => {
+            this.logger.error({ err: errorSummary(error) }, 'storage failed under a device session; socket closed 1011');
           },
         },
       },
@@ -231,8 +237,9 @@ export class Herald {
       // Request logs would carry endpoint tokens in their URLs: Herald logs its own events instead.
       logController: new LogController({ disableRequestLogging: true }),
       trustProxy: false,
-      // A v2 endpoint token is ~125 characters; fastify's default 100 would answer 414.
-      routerOptions: { maxParamLength: 512 },
+      // A v2 endpoint token is ~125 characters; fastify's default 100 would answer 414 before the
+      // token check could answer 404.
+      routerOptions: { maxParamLength: 2048 },
       // A path that does not even decode (e.g. %ff) is a token that does not open.
       frameworkErrors: (error, _request, reply) => {
         sendError(reply, new EndpointError(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'));
@@ -247,6 +254,13 @@ export class Herald {
     if (created) this.logger.info({ dataDir }, 'generated new secrets in the data folder (mode 0600)');
     return secrets;
   }
+}
+
+/** Name, message and code of an error: no stack of request data, no ids (they are not in messages). */
+function errorSummary(error: unknown): { name: string; message: string; code?: string } {
+  if (!(error instanceof Error)) return { name: 'unknown', message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
 }
 
 async function listen(app: FastifyInstance, host: string, port: number): Promise<number> {

@@ -87,7 +87,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Array<[string, unknown]> {
   const known = new Map(knownOptionPaths().map((dotted) => [envNameFor(dotted), dotted]));
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('HERALD_') || value === undefined) continue;
-    if (name === 'HERALD_CONFIG') continue;
+    // HERALD_CONFIG names the file; HERALD_TEST_* belong to the test suite, not to Herald.
+    if (name === 'HERALD_CONFIG' || name.startsWith('HERALD_TEST_')) continue;
     const dotted = known.get(name);
     if (!dotted) throw new ConfigError(`unknown environment option ${name} (see herald.sample.toml for the options)`);
     found.push([dotted, coerce(dotted, value)]);
@@ -170,7 +171,11 @@ export function resolvePaths(config: HeraldConfig, cwd = process.cwd()): Resolve
     storeUrl = `sqlite:${path.resolve(dataDir, file)}`;
   }
   const endpointPort = config.server.endpointPort ?? config.server.port;
-  const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  const host = config.server.host;
+  if (config.server.publicOrigin === null && (host === '0.0.0.0' || host === '::')) {
+    // Endpoints would carry an address senders cannot reach and VAPID aud would never match.
+    throw new ConfigError('server.publicOrigin: required when server.host binds every interface (set it to the URL senders reach, e.g. https://push.example.com)');
+  }
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const publicOrigin = config.server.publicOrigin ?? `http://${hostPart}:${endpointPort}`;
   return { dataDir, storeUrl, publicOrigin };

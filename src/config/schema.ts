@@ -54,14 +54,14 @@ const pushSchema = z
     /** A drain past this many stored messages resets the device (protocol.md §1). */
     msgLimit: z.number().int().min(1).default(150),
     /** Stored messages sent per batch; the next batch follows when all are acked. */
-    batchSize: z.number().int().min(1).max(100).default(10),
+    batchSize: z.number().int().min(1).max(10).default(10),
     /** TTLs above this are capped (RFC 8030 lets a push service shorten TTL). */
     maxTtlSeconds: seconds.default(30 * 24 * 3600),
     /**
-     * Largest accepted request body. 4222 bytes is what autopush accepts (5630 characters once
-     * base64url-encoded): room for a 4096-byte RFC 8030 payload with its encryption overhead.
+     * Largest accepted request body (protocol.md §2: 413 above 5630 bytes). RFC 8030 asks for at
+     * least 4096 bytes of payload; the rest is room for encryption overhead.
      */
-    maxBodyBytes: z.number().int().min(128).max(65536).default(4222),
+    maxBodyBytes: z.number().int().min(4096).max(65536).default(5630),
     /** Largest WebSocket frame a device may send. */
     maxFrameBytes: z.number().int().min(1024).default(64 * 1024),
     /** How often expired messages and idle devices are swept. */

@@ -106,7 +106,9 @@ function verifyUnsafe(
   // A NaN here would make every time comparison below false, and so pass any exp.
   if (![now, skew, maxLifetime].every(Number.isFinite)) return fail('the verifier was given no valid clock');
   if (exp <= now - skew) return fail('the JWT has expired');
-  if (exp - now > maxLifetime + skew) return fail(`the JWT exp is more than ${maxLifetime} seconds ahead`);
+  // RFC 8292 §2: exp MUST NOT be more than 24 hours from the time of the request. The skew
+  // forgives a sender's slow clock on the expired side only, never a longer lifetime.
+  if (exp - now > maxLifetime) return fail(`the JWT exp is more than ${maxLifetime} seconds ahead`);
   if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + skew)) return fail('the JWT is not valid yet (nbf)');
 
   return { ok: true, claims: sub === undefined ? { aud, exp } : { aud, exp, sub } };

@@ -58,11 +58,15 @@ export interface StoredMessage extends NewMessage {
 }
 
 /**
- * Where a drain stands: messages are returned ordered by (topic first, then arrival), i.e. by the
- * pair (topic === null ? 1 : 0, seq). A cursor is the pair of the last message already fetched.
+ * Where a drain stands. Messages are returned topic messages first, then the others, each group in
+ * arrival (seq) order. The cursor keeps one position per group, so a topic message that arrives
+ * after the drain moved on to the topicless group is still fetched next (topic first).
+ * `cursorAfter` (store/cursor.ts) advances it past a fetched page.
  */
 export interface DrainCursor {
-  topicless: 0 | 1;
+  /** Topic messages with seq <= topicSeq were already fetched. */
+  topicSeq: number;
+  /** Messages without a topic with seq <= seq were already fetched. */
   seq: number;
 }
 
@@ -101,7 +105,8 @@ export interface Store {
   // Messages
   /**
    * Stores a message durably before the sender is answered. When `topic` is set, a pending message
-   * with the same topic on the same channel is replaced in the same transaction.
+   * with the same topic on the same channel is replaced in the same transaction. Throws
+   * `SubscriptionMissingError` when the channel does not exist (it was unregistered meanwhile).
    */
   saveMessage(message: NewMessage): Promise<void>;
   fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]>;
@@ -116,4 +121,12 @@ export interface Store {
   sweepExpiredMessages(now: number): Promise<number>;
   /** Drops devices (with channels and messages) whose lastSeenAt < before; returns how many. */
   sweepIdleDevices(before: number): Promise<number>;
+}
+
+/** saveMessage found no such channel: the subscription is gone (the endpoint answers 410). */
+export class SubscriptionMissingError extends Error {
+  override name = 'SubscriptionMissingError';
+  constructor() {
+    super('no such subscription');
+  }
 }

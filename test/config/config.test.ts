@@ -68,6 +68,13 @@ describe('configuration', () => {
     }
   });
 
+  it('binding every interface without a public origin stops the start, naming server.publicOrigin', () => {
+    const config = loadConfig({ overrides: { 'server.host': '0.0.0.0' } });
+    assert.throws(() => resolvePaths(config), /server\.publicOrigin/);
+    const withOrigin = loadConfig({ overrides: { 'server.host': '0.0.0.0', 'server.publicOrigin': 'https://push.example.com' } });
+    assert.equal(resolvePaths(withOrigin).publicOrigin, 'https://push.example.com');
+  });
+
   it('the public origin defaults to the endpoint listener and the store to the data folder', () => {
     const config = loadConfig({ overrides: { dataDir: '/var/lib/herald', 'server.endpointPort': '8443' } });
     const paths = resolvePaths(config);

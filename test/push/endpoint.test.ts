@@ -193,7 +193,7 @@ describe('sender endpoint', () => {
     });
 
     it('a body above the limit: 413 errno 104', async () => {
-      await expectError(await post(v1, { TTL: '60', 'Content-Encoding': 'aes128gcm' }, Buffer.alloc(5000)), 413, 104);
+      await expectError(await post(v1, { TTL: '60', 'Content-Encoding': 'aes128gcm' }, Buffer.alloc(5631)), 413, 104);
       await expectError(await post(v1, { TTL: '60', 'Content-Encoding': 'aes128gcm' }, Buffer.alloc(200_000)), 413, 104);
     });
 

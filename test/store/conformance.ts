@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { ChannelRecord, NewMessage, Store, StoredMessage } from '../../src/store/types.js';
+import { cursorAfter } from '../../src/store/cursor.js';
+import { SubscriptionMissingError, type ChannelRecord, type DrainCursor, type NewMessage, type Store, type StoredMessage } from '../../src/store/types.js';
 
 const T0 = 1_700_000_000_000;
 const MINUTE = 60_000;
@@ -59,9 +60,9 @@ function ids(messages: readonly StoredMessage[]): string[] {
   return messages.map((m) => m.id);
 }
 
-function cursorOf(last: StoredMessage | undefined): { topicless: 0 | 1; seq: number } {
-  assert.ok(last, 'the page was empty');
-  return { topicless: last.topic === null ? 1 : 0, seq: last.seq };
+function cursorOf(page: readonly StoredMessage[], previous?: DrainCursor): DrainCursor {
+  assert.ok(page.length > 0, 'the page was empty');
+  return cursorAfter(previous, page);
 }
 
 export function runStoreConformance(
@@ -381,10 +382,12 @@ export function runStoreConformance(
 
         const seen: StoredMessage[] = [];
         let page = await store.fetchMessages(uaid, { limit: 5, now: T0 });
+        let cursor: DrainCursor | undefined;
         while (page.length > 0) {
           assert.ok(page.length <= 5);
           seen.push(...page);
-          page = await store.fetchMessages(uaid, { after: cursorOf(page.at(-1)), limit: 5, now: T0 });
+          cursor = cursorOf(page, cursor);
+          page = await store.fetchMessages(uaid, { after: cursor, limit: 5, now: T0 });
         }
         assert.deepEqual(ids(seen), expected);
         // seq grows with arrival within each group.
@@ -402,7 +405,7 @@ export function runStoreConformance(
         await store.saveMessage(topicLater);
         const [first] = await store.fetchMessages(uaid, { limit: 1, now: T0 });
         assert.equal(first?.id, topicLater.id);
-        const rest = await store.fetchMessages(uaid, { after: cursorOf(first), limit: 10, now: T0 });
+        const rest = await store.fetchMessages(uaid, { after: cursorOf([first as StoredMessage]), limit: 10, now: T0 });
         assert.deepEqual(ids(rest), [plainFirst.id]);
       });
 
@@ -412,7 +415,25 @@ export function runStoreConformance(
         const page = await store.fetchMessages(uaid, { limit: 10, now: T0 });
         const arriving = message(uaid, channelId);
         await store.saveMessage(arriving);
-        assert.deepEqual(ids(await store.fetchMessages(uaid, { after: cursorOf(page.at(-1)), limit: 10, now: T0 })), [arriving.id]);
+        assert.deepEqual(ids(await store.fetchMessages(uaid, { after: cursorOf(page), limit: 10, now: T0 })), [arriving.id]);
+      });
+
+      scenario('a topic message saved after the drain reached the topicless group is fetched next', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        const early = message(uaid, channelId, { topic: 'early' });
+        const plain = [message(uaid, channelId), message(uaid, channelId), message(uaid, channelId)];
+        for (const m of [early, ...plain]) await store.saveMessage(m);
+        const page = await store.fetchMessages(uaid, { limit: 2, now: T0 });
+        assert.deepEqual(ids(page), [early.id, plain[0]?.id]);
+        const lateTopic = message(uaid, channelId, { topic: 'late' });
+        await store.saveMessage(lateTopic);
+        const next = await store.fetchMessages(uaid, { after: cursorOf(page), limit: 10, now: T0 });
+        assert.deepEqual(ids(next), [lateTopic.id, plain[1]?.id, plain[2]?.id]);
+      });
+
+      scenario('saving for a channel that does not exist throws SubscriptionMissingError', async (store) => {
+        const { uaid } = await registerDevice(store);
+        await assert.rejects(store.saveMessage(message(uaid, randomUUID())), SubscriptionMissingError);
       });
 
       scenario('seq keeps growing after the newest message is acked', async (store) => {
@@ -425,7 +446,7 @@ export function runStoreConformance(
         const second = message(uaid, channelId);
         await store.saveMessage(second);
         // A drain whose cursor sits on the acked message must still see the new one.
-        const after = await store.fetchMessages(uaid, { after: cursorOf(stored), limit: 10, now: T0 });
+        const after = await store.fetchMessages(uaid, { after: cursorOf([stored]), limit: 10, now: T0 });
         assert.deepEqual(ids(after), [second.id]);
         assert.ok((after[0]?.seq ?? 0) > stored.seq);
       });

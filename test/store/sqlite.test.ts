@@ -158,16 +158,6 @@ describe('sqlite store', () => {
     }
   });
 
-  test('a message for a channel that does not exist is refused', async () => {
-    const store = await openStore('sqlite::memory:');
-    try {
-      const { uaid } = await registerDevice(store);
-      await assert.rejects(store.saveMessage(message(uaid, '00000000-0000-4000-8000-000000000000')), /FOREIGN KEY/);
-    } finally {
-      await store.close();
-    }
-  });
-
   test('re-registering a channel keeps its pending messages', async () => {
     const store = await openStore('sqlite::memory:');
     try {
@@ -234,8 +224,8 @@ describe('openStore', () => {
   });
 
   test('another scheme is refused by name, without echoing the url', async () => {
-    await assert.rejects(openStore('postgres://herald:s3cret@db.example/herald'), (error: Error) => {
-      assert.match(error.message, /unsupported store scheme "postgres:"/);
+    await assert.rejects(openStore('mysql://herald:s3cret@db.example/herald'), (error: Error) => {
+      assert.match(error.message, /unsupported store scheme "mysql:"/);
       assert.doesNotMatch(error.message, /s3cret/);
       return true;
     });

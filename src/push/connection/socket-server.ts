@@ -25,6 +25,7 @@ export interface SocketServerEvents {
 }
 
 const SUBPROTOCOL = 'push-notification';
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 interface Connection {
   socket: WebSocket;
@@ -77,7 +78,14 @@ export class SocketServer {
       {
         ...this.ports,
         send: (message: ServerMessage) => {
-          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+          if (socket.readyState !== socket.OPEN) return;
+          // A device that does not read its socket would make Herald buffer without bound. Its
+          // messages are stored, so closing it loses nothing: it gets them when it reconnects.
+          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+            session.terminate(1011, 'device is not reading its socket');
+            return;
+          }
+          socket.send(JSON.stringify(message));
         },
         close: (code: number, reason: string) => closeSocket(socket, code, reason),
       },
@@ -100,6 +108,7 @@ export class SocketServer {
     });
     socket.on('pong', () => {
       connection.awaitingPong = false;
+      void session.keepAlive();
     });
     socket.on('error', () => {
       // ws closes the socket itself after an error (e.g. 1009 for an oversized frame).

@@ -46,9 +46,11 @@ export class EndpointError extends Error {
     readonly code: ErrorCode,
     /** A more precise explanation for the sender (never contains ids or secrets). */
     detail?: string,
+    /** The underlying failure, for the error log only; never sent to the sender. */
+    cause?: unknown,
   ) {
     const entry = ERRORS[code];
-    super(detail ? `${entry.message}: ${detail}` : entry.message);
+    super(detail ? `${entry.message}: ${detail}` : entry.message, cause === undefined ? undefined : { cause });
     this.status = entry.status;
     this.errno = entry.errno;
   }

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../../crypto/keyring.js';
 import { newMessageId, openEndpointToken, openMessageId, sealMessageId, type EndpointTokenContents } from '../../crypto/tokens.js';
-import type { Store } from '../../store/types.js';
+import { SubscriptionMissingError, type Store } from '../../store/types.js';
 import type { Bus } from '../delivery/bus.js';
 import { acceptMessage, type Outcome } from '../delivery/accept.js';
 import { EndpointError, errorEnvelope } from './errors.js';
@@ -28,7 +28,8 @@ export interface EndpointDeps {
 
 export interface EndpointObserver {
   accepted?(outcome: Outcome, seconds: number): void;
-  failed?(errno: number): void;
+  /** `cause` is the underlying error for 5xx answers (storage, internal), for the error log. */
+  failed?(errno: number, cause?: unknown): void;
 }
 
 /** Bodies above this are not even read; between maxBodyBytes and it, 413 comes in check order. */
@@ -44,7 +45,7 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
 
     scope.setErrorHandler((error, _request, reply) => {
       const failure = toEndpointError(error);
-      deps.observe?.failed?.(failure.errno);
+      deps.observe?.failed?.(failure.errno, failure.status >= 500 ? (failure.cause ?? error) : undefined);
       sendError(reply, failure);
     });
     scope.setNotFoundHandler((_request, reply) => sendError(reply, new EndpointError('notFound')));
@@ -110,7 +111,8 @@ async function pushMessage(
     data: forwarded ? body : null,
     headers: forwarded,
   }).catch((error: unknown) => {
-    throw new EndpointError('storageUnavailable', error instanceof Error ? error.name : undefined);
+    if (error instanceof SubscriptionMissingError) throw new EndpointError('subscriptionGone');
+    throw new EndpointError('storageUnavailable', undefined, error);
   });
 
   const location = `${deps.origin()}/m/${sealMessageId(deps.messageIds, { uaid: contents.uaid, channelId: contents.channelId, messageId: id })}`;
@@ -153,7 +155,7 @@ async function storageCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw new EndpointError('storageUnavailable', error instanceof Error ? error.name : undefined);
+    throw new EndpointError('storageUnavailable', undefined, error);
   }
 }
 
@@ -162,7 +164,7 @@ function toEndpointError(error: unknown): EndpointError {
   const fastifyError = error as { statusCode?: number; code?: string };
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413) return new EndpointError('bodyTooLarge');
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) return new EndpointError('badRequest');
-  return new EndpointError('internal');
+  return new EndpointError('internal', undefined, error);
 }
 
 export function sendError(reply: FastifyReply, error: EndpointError): void {

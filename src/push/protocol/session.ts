@@ -5,6 +5,7 @@
  * Tests drive it with plain values and a real in-memory store.
  */
 import { toBase64Url } from '../../crypto/base64.js';
+import { cursorAfter } from '../../store/cursor.js';
 import type { DrainCursor, Store, StoredMessage, Urgency } from '../../store/types.js';
 import { parseClientMessage, ProtocolViolation, type ClientMessage, type ServerMessage, type BroadcastAnswer } from './messages.js';
 import { checkSenderKey } from './sender-key.js';
@@ -19,7 +20,13 @@ export interface SessionOptions {
   msgLimit: number;
   batchSize: number;
   clientPingIntervalMs: number;
+  /** A connected device's lastSeenAt is refreshed this often, so the idle sweep never takes it. */
+  touchIntervalMs?: number;
 }
+
+/** TTL=0 messages held back while a drain runs (they are never stored, so they wait in memory). */
+const MAX_HELD_TRANSIENT = 100;
+const DEFAULT_TOUCH_INTERVAL_MS = 86_400_000;
 
 export interface SessionPorts {
   store: Store;
@@ -46,6 +53,8 @@ export interface SessionObserver {
   registered?(): void;
   unregistered?(): void;
   violation?(reason: string): void;
+  /** Storage failed under this session; the socket is closed 1011 and nothing stored is lost. */
+  storageFailed?(error: unknown): void;
 }
 
 const URGENCY_RANK: Record<Urgency, number> = { 'very-low': 0, low: 1, normal: 2, high: 3 };
@@ -65,6 +74,7 @@ export class PushSession {
   private deviceRecorded = false;
   private minUrgency: Urgency = 'very-low';
   private lastPingAt: number | null = null;
+  private lastTouchAt = 0;
   private readonly pending = new Map<string, Pending>();
   private readonly broadcastSubscriptions = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
@@ -77,6 +87,8 @@ export class PushSession {
   private cursor: DrainCursor | undefined;
   private sentFromStorage = 0;
   private batchOutstanding = 0;
+  /** TTL=0 messages that arrived mid-drain; sent after it, so a channel's order holds. */
+  private heldTransient: LiveMessage[] = [];
 
   constructor(
     private readonly ports: SessionPorts,
@@ -123,13 +135,32 @@ export class PushSession {
    */
   deliverLive(live: LiveMessage): void {
     if (this.phase !== 'ready') return;
-    if (live.stored && this.draining) {
-      this.storageChanged = true;
+    if (this.draining) {
+      if (live.stored) {
+        this.storageChanged = true;
+      } else {
+        // Older stored messages of the same channel go first; a TTL=0 message waits in memory.
+        this.heldTransient.push(live);
+        if (this.heldTransient.length > MAX_HELD_TRANSIENT) this.heldTransient.shift();
+      }
       return;
     }
     if (!this.wanted(live.message.urgency)) return;
     this.sendNotification(live.message, live.stored, false);
     this.ports.observe?.delivered?.(1, false);
+  }
+
+  /**
+   * The socket proved alive (a pong). A device that stays connected for months must not look idle
+   * to the sweep, so its lastSeenAt is refreshed now and then.
+   */
+  async keepAlive(): Promise<void> {
+    const uaid = this.currentUaid;
+    if (this.phase !== 'ready' || uaid === null || !this.deviceRecorded) return;
+    const now = this.ports.now();
+    if (now - this.lastTouchAt < (this.options.touchIntervalMs ?? DEFAULT_TOUCH_INTERVAL_MS)) return;
+    this.lastTouchAt = now;
+    await this.ports.store.touchDevice(uaid, now).catch(() => undefined);
   }
 
   /** Broadcast versions changed: tell this device about the ones it subscribed to. */
@@ -162,6 +193,7 @@ export class PushSession {
     } catch (error) {
       if (error instanceof ProtocolViolation) return this.violate(error);
       // Storage failures end the connection; nothing stored is lost (unacked messages stay).
+      this.ports.observe?.storageFailed?.(error);
       this.terminate(1011, 'storage failure');
     }
   }
@@ -201,6 +233,7 @@ export class PushSession {
     if (requested !== null && /^[0-9a-f]{32}$/.test(requested) && (await this.ports.store.touchDevice(requested, now))) {
       uaid = requested;
       this.deviceRecorded = true;
+      this.lastTouchAt = now;
     }
     if (this.phase !== 'awaiting-hello') return;
     uaid ??= this.ports.newUaid();
@@ -262,6 +295,8 @@ export class PushSession {
     this.ports.observe?.unregistered?.();
     // 200 even when the channel did not exist: the device's wish is fulfilled either way.
     this.ports.send({ messageType: 'unregister', channelID: channelId, status: 200 });
+    // The batch in flight may have been all of that channel's: the drain must not wait for it.
+    await this.continueDrain();
   }
 
   private async ack(updates: Array<{ channelID: string; version: string; code: number | null }>): Promise<void> {
@@ -298,7 +333,7 @@ export class PushSession {
     const answer: BroadcastAnswer = {};
     const errors: Record<string, string> = {};
     for (const [id, version] of Object.entries(requested)) {
-      const known = current[id];
+      const known = Object.hasOwn(current, id) ? current[id] : undefined;
       if (known === undefined) {
         errors[id] = 'Broadcast not found';
         continue;
@@ -324,6 +359,8 @@ export class PushSession {
   /**
    * Sends the next batch of stored messages: topic messages first, then arrival order. Runs until
    * a batch awaits acks, storage is empty, or the device went past msg_limit (then it is reset).
+   * Messages below the device's urgency floor are passed over (they stay stored) and do not count
+   * towards msg_limit.
    */
   private async drain(): Promise<void> {
     if (this.fetching) return;
@@ -338,24 +375,28 @@ export class PushSession {
         if (this.phase !== 'ready') return;
         if (batch.length === 0) {
           if (this.storageChanged) continue;
-          this.draining = false;
+          this.finishDrain();
           return;
         }
+        this.cursor = cursorAfter(this.cursor, batch);
+        const toSend = batch.filter((message) => !this.pending.has(message.id) && this.wanted(message.urgency));
+        if (toSend.length === 0) continue;
         if (allowance <= 0) return await this.resetDevice(uaid);
-        const last = batch[batch.length - 1] as StoredMessage;
-        this.cursor = { topicless: last.topic === null ? 1 : 0, seq: last.seq };
-        let sent = 0;
-        for (const message of batch) {
-          if (this.pending.has(message.id) || !this.wanted(message.urgency)) continue;
-          this.sendNotification(message, true, true);
-          sent++;
-        }
-        this.sentFromStorage += batch.length;
-        if (sent > 0) this.ports.observe?.delivered?.(sent, true);
+        for (const message of toSend) this.sendNotification(message, true, true);
+        this.sentFromStorage += toSend.length;
+        this.ports.observe?.delivered?.(toSend.length, true);
       }
     } finally {
       this.fetching = false;
     }
+  }
+
+  /** Storage has nothing more: from now on messages go out as they arrive. */
+  private finishDrain(): void {
+    this.draining = false;
+    const held = this.heldTransient;
+    this.heldTransient = [];
+    for (const live of held) this.deliverLive(live);
   }
 
   /** protocol.md §1: a device whose backlog exceeds msg_limit starts over with a new uaid. */

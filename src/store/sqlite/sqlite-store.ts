@@ -9,6 +9,7 @@ import type {
   StoredMessage,
   Urgency,
 } from '../types.js';
+import { SubscriptionMissingError } from '../types.js';
 import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
 
@@ -231,25 +232,24 @@ export class SqliteStore implements Store {
   }
 
   async saveMessage(message: NewMessage): Promise<void> {
-    await this.groupCommit.write(() => this.saveInTransaction(message));
+    try {
+      await this.groupCommit.write(() => this.saveInTransaction(message));
+    } catch (error) {
+      // The channel was unregistered between the endpoint's check and this save.
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new SubscriptionMissingError();
+      throw error;
+    }
   }
 
   async fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]> {
-    // The order is (topicless, seq) and the cursor is "strictly after that pair". SQLite does not seek
-    // an index on a row-value range behind an equality prefix (measured on 3.53: it walks every
-    // message of the device from the start, so a late cursor in a deep backlog costs a full rescan),
-    // so the pair is split into its two groups, each an exact index seek: the rest of the topic
-    // group, then the topicless group. Both reads run back to back with nothing in between.
+    // Two index seeks, one per group (topic messages first), each resumed at its own cursor
+    // position. Both reads run back to back with nothing in between.
     const limit = Math.max(0, Math.floor(options.limit));
-    const after = options.after ?? { topicless: 0, seq: 0 };
+    const after = options.after ?? { topicSeq: 0, seq: 0 };
     const group = this.prepared().fetchMessageGroup;
-    const rows: MessageRow[] = [];
-    if (after.topicless === 0) {
-      rows.push(...group.all({ uaid, topicless: 0, seq: after.seq, now: options.now, limit }));
-    }
+    const rows: MessageRow[] = group.all({ uaid, topicless: 0, seq: after.topicSeq, now: options.now, limit });
     if (rows.length < limit) {
-      const seq = after.topicless === 1 ? after.seq : 0;
-      rows.push(...group.all({ uaid, topicless: 1, seq, now: options.now, limit: limit - rows.length }));
+      rows.push(...group.all({ uaid, topicless: 1, seq: after.seq, now: options.now, limit: limit - rows.length }));
     }
     return rows.map(toStoredMessage);
   }

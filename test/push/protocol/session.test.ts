@@ -467,6 +467,93 @@ describe('device protocol: delivery', () => {
   });
 });
 
+describe('device protocol: drain edge cases', () => {
+  async function backlog(world: World, counts: { a?: number; b?: number; extra?: Partial<NewMessage> }): Promise<string> {
+    const device = world.connect();
+    const uaid = await device.hello();
+    await device.register(CHANNEL_A);
+    await device.register(CHANNEL_B);
+    device.disconnect();
+    for (let i = 0; i < (counts.a ?? 0); i++) await world.push(world.message(uaid, CHANNEL_A, counts.extra));
+    for (let i = 0; i < (counts.b ?? 0); i++) await world.push(world.message(uaid, CHANNEL_B, counts.extra));
+    return uaid;
+  }
+
+  it('unregistering the channel of the whole batch in flight lets the drain go on', async () => {
+    const world = await World.create();
+    const uaid = await backlog(world, { a: 10, b: 3 });
+    const device = world.connect();
+    await device.hello(uaid);
+    assert.equal(device.notifications().length, 10);
+    await device.send({ messageType: 'unregister', channelID: CHANNEL_A });
+    assert.deepEqual(device.notifications().slice(10).map((n) => n.channelID), [CHANNEL_B, CHANNEL_B, CHANNEL_B]);
+    await device.ack(...device.notifications().slice(10));
+    await world.push(world.message(uaid, CHANNEL_B));
+    assert.equal(device.notifications().length, 14, 'live delivery resumes after the drain');
+  });
+
+  it('a topic message accepted after the drain reached the plain messages still arrives on this connection', async () => {
+    const world = await World.create();
+    const uaid = await backlog(world, { a: 12 });
+    const device = world.connect();
+    await device.hello(uaid);
+    const topical = world.message(uaid, CHANNEL_B, { topic: 'weather' });
+    await world.push(topical);
+    await device.ack(...device.notifications());
+    assert.equal(device.notifications()[10]?.version, topical.id, 'topic first in the next batch');
+    await device.ack(...device.notifications().slice(10));
+    assert.equal(device.notifications().length, 13);
+    assert.equal(await world.store.countMessages(uaid, world.clock), 0);
+  });
+
+  it('messages below the urgency floor neither arrive nor count towards msg_limit', async () => {
+    const world = await World.create({ msgLimit: 5 });
+    const uaid = await backlog(world, { a: 8, extra: { urgency: 'low' } });
+    const high = world.message(uaid, CHANNEL_B, { urgency: 'high' });
+    await world.push(high);
+    const device = world.connect();
+    await device.hello(uaid, { urgency: 'high' });
+    assert.deepEqual(device.notifications().map((n) => n.version), [high.id]);
+    await device.ack(...device.notifications());
+    assert.equal(device.closeCode(), null, 'not reset');
+    assert.equal(await world.store.countMessages(uaid, world.clock), 8);
+  });
+
+  it('a TTL=0 message accepted mid-drain waits behind the older stored messages', async () => {
+    const world = await World.create();
+    const uaid = await backlog(world, { a: 12 });
+    const device = world.connect();
+    await device.hello(uaid);
+    const transient = world.message(uaid, CHANNEL_A, { ttl: 0 });
+    await world.push(transient);
+    assert.equal(device.notifications().length, 10);
+    await device.ack(...device.notifications());
+    await device.ack(...device.notifications().slice(10));
+    assert.equal(device.notifications().length, 13);
+    assert.equal(device.notifications()[12]?.version, transient.id);
+  });
+
+  it('a device that stays connected is kept fresh for the idle sweep', async () => {
+    const world = await World.create();
+    const device = world.connect();
+    const uaid = await device.hello();
+    await device.register(CHANNEL_A);
+    const registeredAt = (await world.store.getDevice(uaid))?.lastSeenAt;
+    world.clock += 2 * 86_400_000;
+    await device.session.keepAlive();
+    const seen = (await world.store.getDevice(uaid))?.lastSeenAt;
+    assert.equal(seen, world.clock);
+    assert.notEqual(seen, registeredAt);
+  });
+
+  it('broadcast ids that are Object.prototype names are unknown, not subscribed', async () => {
+    const world = await World.create();
+    const device = world.connect();
+    await device.hello(undefined, { broadcasts: { toString: '1', constructor: 'x' } });
+    assert.deepEqual(device.last('hello').broadcasts, { errors: { toString: 'Broadcast not found', constructor: 'Broadcast not found' } });
+  });
+});
+
 describe('device protocol: pings and replacement', () => {
   it('a client ping is answered with {} once per interval; a faster one closes 1011', async () => {
     const world = await World.create();
