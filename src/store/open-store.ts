@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { parsePostgresUrl } from './postgres/url.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
@@ -7,12 +9,18 @@ import type { Store } from './types.js';
  * Opens the store a URL names and brings its schema up to date.
  *   sqlite:<path>      a file; a relative path is resolved from the working directory
  *   sqlite::memory:    a private in-memory database (tests)
+ *   postgres://user:password@host:port/database[?schema=NAME&pool_size=N]   (or postgresql://)
  * Errors name the scheme only: a database URL may carry a password.
  */
 export async function openStore(url: string): Promise<Store> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === undefined) throw new Error('store url has no scheme; expected sqlite:<path> or sqlite::memory:');
-  if (scheme !== 'sqlite') throw new Error(`unsupported store scheme "${scheme}:"; this Herald supports sqlite:`);
+  if (scheme === undefined) {
+    throw new Error('store url has no scheme; expected sqlite:<path>, sqlite::memory: or postgres://…');
+  }
+  if (scheme === 'postgres' || scheme === 'postgresql') return migrated(new PostgresStore(parsePostgresUrl(url)));
+  if (scheme !== 'sqlite') {
+    throw new Error(`unsupported store scheme "${scheme}:"; this Herald supports sqlite: and postgres:`);
+  }
 
   const location = url.slice('sqlite:'.length);
   if (location === '') throw new Error('store url sqlite: needs a path, e.g. sqlite:data/herald.db or sqlite::memory:');
@@ -23,7 +31,10 @@ export async function openStore(url: string): Promise<Store> {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   }
 
-  const store = new SqliteStore({ path: file });
+  return migrated(new SqliteStore({ path: file }));
+}
+
+async function migrated(store: Store): Promise<Store> {
   try {
     await store.migrate();
   } catch (error) {

@@ -10,6 +10,7 @@ import type {
   Urgency,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
+import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
 
@@ -130,6 +131,7 @@ export class SqliteStore implements Store {
   private readonly saveInTransaction: (message: NewMessage) => void;
   /** The hot writes (save on POST, delete on ack) share commits; see group-commit.ts. */
   private readonly groupCommit: GroupCommit;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -150,6 +152,11 @@ export class SqliteStore implements Store {
       s.insertMessage.run({ ...message, headers: message.headers === null ? null : JSON.stringify(message.headers) });
     });
     this.groupCommit = new GroupCommit(this.db);
+    if (options.path !== ':memory:') {
+      // Checkpoints (which fsync) run on a worker thread, never inside a commit on the event loop.
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new WalCheckpointer(options.path);
+    }
   }
 
   async migrate(): Promise<void> {
@@ -184,6 +191,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.groupCommit.flush();
+    await this.checkpointer?.stop();
     this.db.close();
   }
 

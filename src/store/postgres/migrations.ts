@@ -1,0 +1,72 @@
+/**
+ * The PostgreSQL schema as numbered migrations, numbered like the SQLite list
+ * (src/store/sqlite/migrations.ts): "version 3" means the same logical schema on both backends.
+ * Each runs once, in its own transaction, under the migration advisory lock, and is recorded in
+ * `schema_migrations`. Never edit a migration that has shipped: add the next number instead.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'devices, channels, messages',
+    // Times and seq are BIGINT (milliseconds since the epoch do not fit INTEGER); they are read back
+    // as strings by `pg` and converted to numbers where rows are mapped, since they stay far below 2^53.
+    sql: `
+      CREATE TABLE devices (
+        uaid         TEXT   NOT NULL PRIMARY KEY,
+        created_at   BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL
+      );
+      CREATE INDEX devices_last_seen_at ON devices (last_seen_at);
+
+      CREATE TABLE channels (
+        uaid            TEXT   NOT NULL REFERENCES devices (uaid) ON DELETE CASCADE,
+        channel_id      TEXT   NOT NULL,
+        sender_key_hash BYTEA,
+        created_at      BIGINT NOT NULL,
+        PRIMARY KEY (uaid, channel_id)
+      );
+
+      -- A sequence never hands out a value twice, even after the newest row is deleted: a draining
+      -- session whose cursor sits on an acked seq cannot skip a message that reused it. seq is not
+      -- indexed on its own on purpose: a drain (uaid = ? AND seq > ? ORDER BY seq LIMIT ?) could
+      -- then be planned as a walk of all messages in seq order, which the planner prices as cheap
+      -- for a device with a big backlog and which reads every other device's messages.
+      CREATE TABLE messages (
+        seq         BIGSERIAL NOT NULL,
+        uaid        TEXT      NOT NULL,
+        id          TEXT      NOT NULL,
+        channel_id  TEXT      NOT NULL,
+        topic       TEXT,
+        urgency     TEXT      NOT NULL CHECK (urgency IN ('very-low', 'low', 'normal', 'high')),
+        ttl         BIGINT    NOT NULL,
+        received_at BIGINT    NOT NULL,
+        expires_at  BIGINT    NOT NULL,
+        data        BYTEA,
+        headers     JSONB,
+        -- ack / sender delete / GET by (uaid, id); also makes a message id unique per device.
+        CONSTRAINT messages_uaid_id PRIMARY KEY (uaid, id),
+        FOREIGN KEY (uaid, channel_id) REFERENCES channels (uaid, channel_id) ON DELETE CASCADE
+      );
+      -- the drain: per device, topic messages first, then the others, each group by seq from its
+      -- own cursor position. One partial index per group: each is an exact seek on (uaid, seq > x).
+      CREATE INDEX messages_drain_topic ON messages (uaid, seq) WHERE topic IS NOT NULL;
+      CREATE INDEX messages_drain_plain ON messages (uaid, seq) WHERE topic IS NULL;
+      -- At most one pending message per topic and channel (NULL topics are distinct, so messages
+      -- without a topic are unconstrained). saveMessage replaces through ON CONFLICT on it, which
+      -- stays right when two saves of one topic race. Also the child side of the channel foreign key
+      -- (cascade on unregister).
+      CREATE UNIQUE INDEX messages_channel_topic ON messages (uaid, channel_id, topic);
+      CREATE INDEX messages_expires_at ON messages (expires_at);
+    `,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const latestVersion: number = migrations.reduce((max, m) => Math.max(max, m.version), 0);

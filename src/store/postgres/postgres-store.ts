@@ -1,0 +1,365 @@
+import pg from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import type {
+  ChannelRecord,
+  DeviceRecord,
+  FetchOptions,
+  ForwardedHeaders,
+  NewMessage,
+  Store,
+  StoredMessage,
+  Urgency,
+} from '../types.js';
+import { SubscriptionMissingError } from '../types.js';
+import { latestVersion, migrations } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** A `postgres://` url for `pg` (without Herald's own parameters; see url.ts). */
+  connectionString: string;
+  /** Keep the tables in this schema (created by migrate() if missing) rather than the server's default. */
+  schema?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** Extra server options (`-c name=value …`) to send at connect, beside the store's own. */
+  serverOptions?: string;
+  /** How long to wait for a new connection before failing. Default 10 s. */
+  connectionTimeoutMillis?: number;
+}
+
+export const DEFAULT_POOL_SIZE = 10;
+
+// Advisory lock keys (two int4 keys); the first says what the lock is for.
+const MIGRATION_LOCK = 0x4865_7200; // "Her\0"
+const DEVICE_SAVE_LOCK = 0x4865_7201;
+
+const MESSAGE_COLUMNS = 'seq, uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers';
+
+/**
+ * SQL of every statement the store runs; exported so tests can check their query plans.
+ * Each is sent as a named prepared statement, parsed once per pooled connection.
+ */
+export const sql = {
+  getDevice: 'SELECT uaid, created_at, last_seen_at FROM devices WHERE uaid = $1',
+  upsertDevice: `INSERT INTO devices (uaid, created_at, last_seen_at) VALUES ($1, $2, $2)
+                 ON CONFLICT (uaid) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+  touchDevice: 'UPDATE devices SET last_seen_at = $2 WHERE uaid = $1',
+  // Channels and messages go with it through ON DELETE CASCADE.
+  dropDevice: 'DELETE FROM devices WHERE uaid = $1',
+
+  // An upsert that keeps the row: deleting it would cascade to the channel's pending messages.
+  putChannel: `INSERT INTO channels (uaid, channel_id, sender_key_hash, created_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (uaid, channel_id) DO UPDATE
+               SET sender_key_hash = excluded.sender_key_hash, created_at = excluded.created_at`,
+  getChannel: 'SELECT uaid, channel_id, sender_key_hash, created_at FROM channels WHERE uaid = $1 AND channel_id = $2',
+  // Pending messages go with it through ON DELETE CASCADE.
+  deleteChannel: 'DELETE FROM channels WHERE uaid = $1 AND channel_id = $2',
+  countChannels: 'SELECT count(*) AS n FROM channels WHERE uaid = $1',
+
+  // One statement for both cases. A topic message that finds a pending one of the same topic on its
+  // channel takes that row over, with every field new and a new seq (excluded.seq is the sequence
+  // value drawn for the proposed row), exactly as delete + insert would leave it.
+  //
+  // The per-device advisory lock, taken before the seq is drawn and held until commit, makes seq
+  // order the commit order for each device. Without it two saves on different connections can
+  // commit out of seq order, and a drain whose cursor already passed the later seq would skip the
+  // earlier one until the device's next hello. SQLite gets this for free from its single writer.
+  saveMessage: `WITH device_lock AS (SELECT pg_advisory_xact_lock(${DEVICE_SAVE_LOCK}, hashtext($1)))
+                INSERT INTO messages
+                  (uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers)
+                SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::bytea, $10::jsonb
+                FROM device_lock
+                ON CONFLICT (uaid, channel_id, topic) DO UPDATE
+                SET seq = excluded.seq, id = excluded.id, urgency = excluded.urgency, ttl = excluded.ttl,
+                    received_at = excluded.received_at, expires_at = excluded.expires_at,
+                    data = excluded.data, headers = excluded.headers`,
+  // The drain: topic messages after the cursor's topicSeq, then messages without a topic after its
+  // seq, each group in seq order. Each branch is an ordered seek on its partial index that stops at
+  // the limit; the outer sort orders at most 2 × limit rows.
+  fetchMessages: `SELECT ${MESSAGE_COLUMNS} FROM (
+                    (SELECT ${MESSAGE_COLUMNS}, 0 AS topicless FROM messages
+                     WHERE uaid = $1 AND topic IS NOT NULL AND seq > $2 AND expires_at > $4
+                     ORDER BY seq LIMIT $5)
+                    UNION ALL
+                    (SELECT ${MESSAGE_COLUMNS}, 1 AS topicless FROM messages
+                     WHERE uaid = $1 AND topic IS NULL AND seq > $3 AND expires_at > $4
+                     ORDER BY seq LIMIT $5)
+                  ) AS page
+                  ORDER BY topicless, seq
+                  LIMIT $5`,
+  getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uaid = $1 AND id = $2 AND expires_at > $3`,
+  deleteMessage: 'DELETE FROM messages WHERE uaid = $1 AND id = $2',
+  countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND expires_at > $2',
+
+  sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
+  sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',
+} as const;
+
+type StatementName = keyof typeof sql;
+
+interface DeviceRow {
+  uaid: string;
+  created_at: string;
+  last_seen_at: string;
+}
+
+interface ChannelRow {
+  uaid: string;
+  channel_id: string;
+  sender_key_hash: Buffer | null;
+  created_at: string;
+}
+
+interface MessageRow {
+  seq: string;
+  uaid: string;
+  id: string;
+  channel_id: string;
+  topic: string | null;
+  urgency: Urgency;
+  ttl: string;
+  received_at: string;
+  expires_at: string;
+  data: Buffer | null;
+  /** JSONB, parsed by pg. */
+  headers: ForwardedHeaders | null;
+}
+
+interface CountRow {
+  n: string;
+}
+
+/** PostgreSQL's "undefined_table": the schema has not been migrated. */
+const UNDEFINED_TABLE = '42P01';
+/** The only foreign key a message insert can break is its channel's. */
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/**
+ * The scale-out backend: many Herald processes share one PostgreSQL database. Every method is a
+ * single statement (one round trip) on a pooled connection, committed on its own.
+ */
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private readonly schema: string | null;
+  private closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.schema = options.schema ?? null;
+    if (this.schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) {
+      throw new Error('postgres store: schema must be 1-63 lowercase letters, digits or _, not starting with a digit');
+    }
+    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
+      throw new Error('postgres store: pool size must be a whole number of at least 1');
+    }
+    // search_path is set at connect, as a startup option: every pooled connection has it before its
+    // first query, at no extra round trip. A schema that does not exist yet is skipped by the server
+    // until migrate() creates it.
+    const serverOptions = [options.serverOptions, this.schema === null ? undefined : `-c search_path=${this.schema}`]
+      .filter((part) => part !== undefined && part !== '')
+      .join(' ');
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: poolSize,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+      ...(serverOptions === '' ? {} : { options: serverOptions }),
+    });
+    // An idle connection that breaks (server restart, network) is dropped by the pool; without a
+    // listener the 'error' event would end the process. The next query opens a fresh connection.
+    this.pool.on('error', () => {});
+  }
+
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      // Several Herald processes may start at once: one migrates, the others wait and then find
+      // nothing left to do. Keyed by schema, so isolated schemas (tests) do not wait on each other.
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK, this.schema ?? '']);
+      await this.migrateLocked(client);
+      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK, this.schema ?? '']);
+    } catch (error) {
+      // Destroying the connection also ends its session, which releases the lock.
+      client.release(true);
+      throw error;
+    }
+    client.release();
+  }
+
+  private async migrateLocked(client: PoolClient): Promise<void> {
+    if (this.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER NOT NULL PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at BIGINT  NOT NULL
+    )`);
+    const result = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+    const current = result.rows[0]?.version ?? 0;
+    if (current > latestVersion) {
+      throw new Error(
+        `the database schema is at version ${current}, newer than this Herald knows (${latestVersion}); ` +
+          'run a newer Herald or point store.url at another database',
+      );
+    }
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          Date.now(),
+        ]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async getDevice(uaid: string): Promise<DeviceRecord | null> {
+    const [row] = await this.run<DeviceRow>('getDevice', [uaid]);
+    return row ? { uaid: row.uaid, createdAt: toNumber(row.created_at), lastSeenAt: toNumber(row.last_seen_at) } : null;
+  }
+
+  async upsertDevice(uaid: string, now: number): Promise<void> {
+    await this.run('upsertDevice', [uaid, now]);
+  }
+
+  async touchDevice(uaid: string, now: number): Promise<boolean> {
+    return (await this.change('touchDevice', [uaid, now])) > 0;
+  }
+
+  async dropDevice(uaid: string): Promise<boolean> {
+    return (await this.change('dropDevice', [uaid])) > 0;
+  }
+
+  async putChannel(channel: ChannelRecord): Promise<void> {
+    await this.run('putChannel', [channel.uaid, channel.channelId, channel.senderKeyHash, channel.createdAt]);
+  }
+
+  async getChannel(uaid: string, channelId: string): Promise<ChannelRecord | null> {
+    const [row] = await this.run<ChannelRow>('getChannel', [uaid, channelId]);
+    if (!row) return null;
+    return {
+      uaid: row.uaid,
+      channelId: row.channel_id,
+      senderKeyHash: row.sender_key_hash,
+      createdAt: toNumber(row.created_at),
+    };
+  }
+
+  async deleteChannel(uaid: string, channelId: string): Promise<boolean> {
+    return (await this.change('deleteChannel', [uaid, channelId])) > 0;
+  }
+
+  async countChannels(uaid: string): Promise<number> {
+    const [row] = await this.run<CountRow>('countChannels', [uaid]);
+    return row ? toNumber(row.n) : 0;
+  }
+
+  async saveMessage(message: NewMessage): Promise<void> {
+    await this.run('saveMessage', [
+      message.uaid,
+      message.id,
+      message.channelId,
+      message.topic,
+      message.urgency,
+      message.ttl,
+      message.receivedAt,
+      message.expiresAt,
+      message.data,
+      message.headers === null ? null : JSON.stringify(message.headers),
+    ]).catch((error: unknown) => {
+      // The channel was unregistered between the endpoint's check and this save.
+      if (error instanceof pg.DatabaseError && error.code === FOREIGN_KEY_VIOLATION) throw new SubscriptionMissingError();
+      throw error;
+    });
+  }
+
+  async fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]> {
+    const limit = Math.max(0, Math.floor(options.limit));
+    const after = options.after ?? { topicSeq: 0, seq: 0 };
+    const rows = await this.run<MessageRow>('fetchMessages', [uaid, after.topicSeq, after.seq, options.now, limit]);
+    return rows.map(toStoredMessage);
+  }
+
+  async getMessage(uaid: string, id: string, now: number): Promise<StoredMessage | null> {
+    const [row] = await this.run<MessageRow>('getMessage', [uaid, id, now]);
+    return row ? toStoredMessage(row) : null;
+  }
+
+  async deleteMessage(uaid: string, id: string): Promise<boolean> {
+    return (await this.change('deleteMessage', [uaid, id])) > 0;
+  }
+
+  async countMessages(uaid: string, now: number): Promise<number> {
+    const [row] = await this.run<CountRow>('countMessages', [uaid, now]);
+    return row ? toNumber(row.n) : 0;
+  }
+
+  async sweepExpiredMessages(now: number): Promise<number> {
+    return this.change('sweepExpiredMessages', [now]);
+  }
+
+  async sweepIdleDevices(before: number): Promise<number> {
+    // The row count is the devices only; their channels and messages cascade.
+    return this.change('sweepIdleDevices', [before]);
+  }
+
+  private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {
+    return (await this.query<R>(name, values)).rows;
+  }
+
+  /** Rows a write statement touched. */
+  private async change(name: StatementName, values: unknown[]): Promise<number> {
+    return (await this.query(name, values)).rowCount ?? 0;
+  }
+
+  private async query<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>({ name: `herald_${name}`, text: sql[name], values });
+    } catch (error) {
+      if (error instanceof pg.DatabaseError && error.code === UNDEFINED_TABLE) {
+        throw new Error('PostgresStore: the schema is missing or out of date; run migrate() before use', { cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * BIGINT columns and count(*) arrive as strings (pg does not assume they fit a double). Herald's
+ * values (times in ms, seq, counts) stay far below 2^53; a value beyond it means a corrupt row.
+ */
+function toNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`PostgresStore: integer ${value} is out of the safe range`);
+  return n;
+}
+
+function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    seq: toNumber(row.seq),
+    id: row.id,
+    uaid: row.uaid,
+    channelId: row.channel_id,
+    topic: row.topic,
+    urgency: row.urgency,
+    ttl: toNumber(row.ttl),
+    receivedAt: toNumber(row.received_at),
+    expiresAt: toNumber(row.expires_at),
+    data: row.data,
+    headers: row.headers,
+  };
+}
