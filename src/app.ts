@@ -15,7 +15,7 @@ import { registerHealthRoutes, registerMetricsRoute } from './ops/routes.js';
 import { SessionRegistry } from './push/connection/registry.js';
 import { SocketServer } from './push/connection/socket-server.js';
 import type { Bus } from './push/delivery/bus.js';
-import { LocalBus } from './push/delivery/local-bus.js';
+import { openBus } from './push/delivery/open-bus.js';
 import { Sweeper } from './push/delivery/sweeper.js';
 import { EndpointError } from './push/endpoint/errors.js';
 import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
@@ -87,8 +87,18 @@ export class Herald {
 
     const store = await openStore(paths.storeUrl);
     this.store = store;
-    const bus = new LocalBus(this.registry);
+    const bus = openBus(config.bus, this.registry, (error, during) => {
+      this.logger.warn({ err: errorSummary(error), during }, 'bus: Redis failed; deliveries fall back to storage');
+    });
+    try {
+      await bus.start();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     this.bus = bus;
+    // The registry tells the bus which devices this node holds; the bus hands it their messages.
+    this.registry.announceTo(bus);
 
     const separateEndpoint = config.server.endpointPort !== null && config.server.endpointPort !== config.server.port;
     const connectionApp = this.makeServer();
@@ -215,6 +225,7 @@ export class Herald {
         publicOrigin: origin,
         admin: adminPort === null ? 'metrics on the device port' : `${config.server.adminHost}:${adminPort}`,
         store: paths.storeUrl.startsWith('sqlite:') ? paths.storeUrl : paths.storeUrl.replace(/\/\/[^@]*@/, '//***@'),
+        bus: bus.description,
       },
       `Herald listening: devices ${this.listenersInfo.connectionUrl}, endpoints ${origin}/wpush/…`,
     );

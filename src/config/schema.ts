@@ -82,6 +82,32 @@ const pushSchema = z
   })
   .strict();
 
+const busUrl = z.string().refine((value) => {
+  if (value === 'local') return true;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be "local" or a Redis url such as redis://127.0.0.1:6379 (rediss:// for TLS)');
+
+const busSchema = z
+  .object({
+    /** "local": one process. redis://…: many nodes sharing presence and deliveries through Redis. */
+    url: busUrl.default('local'),
+    /** Prefix of every Redis key and channel Herald uses. */
+    keyPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only (at most 64)')
+      .default('herald'),
+    /** A dead node's devices are routed to it (and answered "stored") at most this long. */
+    presenceLeaseSeconds: z.number().int().min(3).max(3600).default(30),
+    /** How long a delivery waits for the device's node to take the message before leaving it to storage. */
+    deliveryTimeoutMs: z.number().int().min(50).max(10_000).default(500),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Folder for the SQLite database and the generated secrets (created 0700). */
@@ -89,12 +115,13 @@ export const configSchema = z
     server: serverSchema.prefault({}),
     store: z
       .object({
-        /** `sqlite:<path>` (relative to dataDir unless absolute) or `sqlite::memory:`. */
+        /** `sqlite:<path>` (relative to dataDir unless absolute), `sqlite::memory:` or `postgres://…`. */
         url: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),
     push: pushSchema.prefault({}),
+    bus: busSchema.prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,23 +1,43 @@
-import type { LocalDevices } from '../delivery/bus.js';
+import type { DevicePresence, LocalDevices } from '../delivery/bus.js';
 import type { LiveMessage, PushSession } from '../protocol/session.js';
 
-/** The live sessions of this node, by uaid: one per device, the newest wins. */
-export class SessionRegistry implements LocalDevices {
-  private readonly sessions = new Map<string, PushSession>();
+/** What the registry needs of a session (PushSession in Herald; plain objects in bus tests). */
+export interface LiveSession {
+  deliverLive(live: LiveMessage): void;
+  terminate(code: number, reason: string): void;
+}
+
+const REPLACED = 'replaced by a newer connection';
+
+/**
+ * The live sessions of this node, by uaid: one per device, the newest wins. It tells the bus
+ * (presence) when this node takes or lets go of a device, so other nodes can route to it.
+ */
+export class SessionRegistry<S extends LiveSession = PushSession> implements LocalDevices {
+  private readonly sessions = new Map<string, S>();
+  private presence: DevicePresence | null = null;
 
   get size(): number {
     return this.sessions.size;
   }
 
-  claim(uaid: string, session: PushSession): void {
-    const previous = this.sessions.get(uaid);
-    this.sessions.set(uaid, session);
-    // protocol.md §1: a second socket for the same uaid replaces the first.
-    if (previous && previous !== session) previous.terminate(1011, 'replaced by a newer connection');
+  /** Claims and releases from now on are reported to this presence (the bus). */
+  announceTo(presence: DevicePresence): void {
+    this.presence = presence;
   }
 
-  release(uaid: string, session: PushSession): void {
-    if (this.sessions.get(uaid) === session) this.sessions.delete(uaid);
+  claim(uaid: string, session: S): void {
+    const previous = this.sessions.get(uaid);
+    this.sessions.set(uaid, session);
+    this.presence?.claimed(uaid);
+    // protocol.md §1: a second socket for the same uaid replaces the first.
+    if (previous && previous !== session) previous.terminate(1011, REPLACED);
+  }
+
+  release(uaid: string, session: S): void {
+    if (this.sessions.get(uaid) !== session) return;
+    this.sessions.delete(uaid);
+    this.presence?.released(uaid);
   }
 
   deliverLocal(uaid: string, live: LiveMessage): boolean {
@@ -27,7 +47,15 @@ export class SessionRegistry implements LocalDevices {
     return true;
   }
 
-  forEach(visit: (session: PushSession) => void): void {
+  /** The device's newer socket is on another node, which owns its presence now: nothing to release. */
+  closeReplaced(uaid: string): void {
+    const session = this.sessions.get(uaid);
+    if (!session) return;
+    this.sessions.delete(uaid);
+    session.terminate(1011, REPLACED);
+  }
+
+  forEach(visit: (session: S) => void): void {
     for (const session of this.sessions.values()) visit(session);
   }
 }

@@ -1,0 +1,24 @@
+import type { Bus, LocalDevices } from './bus.js';
+import { LocalBus } from './local-bus.js';
+import { RedisBus, type RedisBusActivity } from './redis-bus.js';
+
+export interface BusSettings {
+  /** "local" or redis://… / rediss://… */
+  url: string;
+  keyPrefix: string;
+  presenceLeaseSeconds: number;
+  deliveryTimeoutMs: number;
+}
+
+/** The bus a config names, not yet started. */
+export function openBus(settings: BusSettings, devices: LocalDevices, onError: (error: unknown, during: RedisBusActivity) => void): Bus {
+  if (settings.url === 'local') return new LocalBus(devices);
+  return new RedisBus({
+    url: settings.url,
+    devices,
+    keyPrefix: settings.keyPrefix,
+    presenceLeaseMs: settings.presenceLeaseSeconds * 1000,
+    deliveryTimeoutMs: settings.deliveryTimeoutMs,
+    onError,
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * What Redis nodes say to each other on their node channels, as compact JSON. Pure: no I/O, so the
+ * format is tested with plain values. A frame that does not decode is dropped by its receiver (a
+ * node of another version, or something else publishing on the channel).
+ *
+ *   deliver  {"t":"d","r":<request id>,"n":<reply node>,"u":<uaid>,"s":<stored 0|1>,"m":<message>}
+ *   answer   {"t":"a","r":<request id>,"ok":<the node had a socket for the device>}
+ *   replace  {"t":"x","u":<uaid>,"v":<presence value the newer claim replaced>}
+ *
+ *   message  {"i":id,"c":channelId,"p":topic|null,"g":urgency,"l":ttl,"a":receivedAt,"e":expiresAt,
+ *             "d":base64 data|null,"h":headers|null,"q"?:seq}
+ */
+import type { LiveMessage } from '../protocol/session.js';
+import type { ForwardedHeaders, Urgency } from '../../store/types.js';
+
+export type NodeFrame =
+  | { type: 'deliver'; requestId: string; replyTo: string; uaid: string; live: LiveMessage }
+  | { type: 'answer'; requestId: string; ok: boolean }
+  | { type: 'replace'; uaid: string; claim: string };
+
+const URGENCIES: ReadonlySet<string> = new Set<Urgency>(['very-low', 'low', 'normal', 'high']);
+
+export function encodeFrame(frame: NodeFrame): string {
+  switch (frame.type) {
+    case 'answer':
+      return JSON.stringify({ t: 'a', r: frame.requestId, ok: frame.ok });
+    case 'replace':
+      return JSON.stringify({ t: 'x', u: frame.uaid, v: frame.claim });
+    case 'deliver': {
+      const { message, stored } = frame.live;
+      const wire: Record<string, unknown> = {
+        i: message.id,
+        c: message.channelId,
+        p: message.topic,
+        g: message.urgency,
+        l: message.ttl,
+        a: message.receivedAt,
+        e: message.expiresAt,
+        d: message.data === null ? null : message.data.toString('base64'),
+        h: message.headers,
+      };
+      if ('seq' in message) wire.q = message.seq;
+      return JSON.stringify({ t: 'd', r: frame.requestId, n: frame.replyTo, u: frame.uaid, s: stored ? 1 : 0, m: wire });
+    }
+  }
+}
+
+/** The frame, or null when the text is not one this version understands. */
+export function decodeFrame(text: string): NodeFrame | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isRecord(raw)) return null;
+  switch (raw.t) {
+    case 'a':
+      return isString(raw.r) && typeof raw.ok === 'boolean' ? { type: 'answer', requestId: raw.r, ok: raw.ok } : null;
+    case 'x':
+      return isString(raw.u) && isString(raw.v) ? { type: 'replace', uaid: raw.u, claim: raw.v } : null;
+    case 'd': {
+      if (!isString(raw.r) || !isString(raw.n) || !isString(raw.u) || (raw.s !== 0 && raw.s !== 1)) return null;
+      const message = decodeMessage(raw.m, raw.u);
+      if (!message) return null;
+      return { type: 'deliver', requestId: raw.r, replyTo: raw.n, uaid: raw.u, live: { message, stored: raw.s === 1 } };
+    }
+    default:
+      return null;
+  }
+}
+
+function decodeMessage(raw: unknown, uaid: string): LiveMessage['message'] | null {
+  if (!isRecord(raw)) return null;
+  const { i, c, p, g, l, a, e, d, h, q } = raw;
+  if (!isString(i) || !isString(c) || !(p === null || isString(p)) || !isString(g) || !URGENCIES.has(g)) return null;
+  if (!isNumber(l) || !isNumber(a) || !isNumber(e) || !(q === undefined || isNumber(q))) return null;
+  if (!(d === null || isString(d))) return null;
+  const headers = h === null ? null : decodeHeaders(h);
+  if (headers === undefined) return null;
+  const message = {
+    id: i,
+    uaid,
+    channelId: c,
+    topic: p,
+    urgency: g as Urgency,
+    ttl: l,
+    receivedAt: a,
+    expiresAt: e,
+    data: d === null ? null : Buffer.from(d, 'base64'),
+    headers,
+  };
+  return q === undefined ? message : { ...message, seq: q };
+}
+
+/** The headers, or undefined when they are malformed. */
+function decodeHeaders(raw: unknown): ForwardedHeaders | undefined {
+  if (!isRecord(raw) || !isString(raw.encoding)) return undefined;
+  const headers: ForwardedHeaders = { encoding: raw.encoding };
+  if (raw.encryption !== undefined) {
+    if (!isString(raw.encryption)) return undefined;
+    headers.encryption = raw.encryption;
+  }
+  if (raw.crypto_key !== undefined) {
+    if (!isString(raw.crypto_key)) return undefined;
+    headers.crypto_key = raw.crypto_key;
+  }
+  return headers;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
