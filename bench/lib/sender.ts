@@ -1,0 +1,122 @@
+/**
+ * The application-server side of the load: POSTs to push endpoints over node:http with a
+ * keep-alive agent (fetch costs several times more CPU per request, which would make the load
+ * generator the bottleneck). Bodies are real aes128gcm messages, encrypted once per device.
+ */
+import http from 'node:http';
+import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
+
+export interface Target {
+  endpointPath: string;
+}
+
+export class PushSender {
+  private readonly agent: http.Agent;
+  private readonly host: string;
+  private readonly port: number;
+  /** POSTs answered with anything but 201. */
+  failures = 0;
+  lastFailure = '';
+
+  constructor(
+    origin: string,
+    private readonly ttlSeconds: number,
+    maxSockets: number,
+  ) {
+    const url = new URL(origin);
+    this.host = url.hostname;
+    this.port = Number(url.port);
+    this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+
+  /** Resolves with the status once the response is fully read. */
+  post(endpointPath: string, body: Buffer | null): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { TTL: String(this.ttlSeconds), 'Content-Length': body ? body.length : 0 };
+      if (body) {
+        headers['Content-Encoding'] = 'aes128gcm';
+        headers['Content-Type'] = 'application/octet-stream';
+      }
+      const request = http.request({ agent: this.agent, host: this.host, port: this.port, method: 'POST', path: endpointPath, headers }, (response) => {
+        const status = response.statusCode ?? 0;
+        if (status !== 201) {
+          this.failures++;
+          let text = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => {
+            this.lastFailure = `${status} ${text}`;
+            resolve(status);
+          });
+          return;
+        }
+        response.resume();
+        response.on('end', () => resolve(status));
+      });
+      request.on('error', reject);
+      request.end(body ?? undefined);
+    });
+  }
+
+  /**
+   * Sends `count` messages keeping `inFlight` POSTs outstanding; `target(i)` picks the i-th
+   * message's device. `beforeSend(i)` runs just before the request is written.
+   */
+  async closedLoop(count: number, inFlight: number, target: (i: number) => { path: string; body: Buffer | null }, beforeSend?: (i: number) => void): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        const { path, body } = target(i);
+        beforeSend?.(i);
+        await this.post(path, body);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+  }
+
+  /**
+   * Sends at `ratePerSecond` for `count` messages, whatever the answers' speed (open loop: a slow
+   * server sees requests pile up, as it would from real senders). Resolves when all are answered.
+   */
+  async paced(count: number, ratePerSecond: number, target: (i: number) => { path: string; body: Buffer | null }, beforeSend?: (i: number) => void): Promise<{ maxOutstanding: number }> {
+    const started = performance.now();
+    const answered: Array<Promise<number>> = [];
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    let sent = 0;
+    while (sent < count) {
+      const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * ratePerSecond) + 1);
+      while (sent < due) {
+        const i = sent++;
+        const { path, body } = target(i);
+        beforeSend?.(i);
+        outstanding++;
+        maxOutstanding = Math.max(maxOutstanding, outstanding);
+        answered.push(
+          this.post(path, body).finally(() => {
+            outstanding--;
+          }),
+        );
+      }
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    }
+    await Promise.all(answered);
+    return { maxOutstanding };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** One real RFC 8291 body per device: what a sender would POST (the keys stay with the "device"). */
+export function makeBodies(count: number, payloadBytes: number): Array<Buffer | null> {
+  if (payloadBytes === 0) return Array.from({ length: count }, () => null);
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const ua = generateUaKeys();
+    const plaintext = Buffer.alloc(payloadBytes, i % 251);
+    bodies.push(encryptAes128gcm({ plaintext, uaPublicKey: ua.publicKey, authSecret: generateAuthSecret() }));
+  }
+  return bodies;
+}
