@@ -162,6 +162,9 @@ export class SqliteStore implements Store {
     // commits, and even then the database stays consistent.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    // An acked message is deleted, and its ciphertext must not stay readable in free space of the
+    // database file (docs/privacy.md): deleted content and freed pages are overwritten with zeros.
+    this.db.pragma('secure_delete = ON');
     // Another process (the CLI's admin commands) may hold the write lock for a moment.
     this.db.pragma('busy_timeout = 5000');
     this.saveInTransaction = this.db.transaction((message: NewMessage) => {
