@@ -20,6 +20,7 @@ import { Sweeper } from './push/delivery/sweeper.js';
 import { EndpointError } from './push/endpoint/errors.js';
 import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
 import { VapidChecker } from './push/endpoint/vapid-check.js';
+import { SenderBlocklist } from './push/revocation/blocklist.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
 
@@ -109,6 +110,12 @@ export class Herald {
     let origin = config.server.publicOrigin ?? '';
     const getOrigin = () => origin;
 
+    const blocklist = new SenderBlocklist(store, {
+      ttlMs: config.push.senderBlocklistCacheSeconds * 1000,
+      maxEntries: 10_000,
+      now: this.now,
+    });
+
     for (const app of new Set([connectionApp, endpointApp])) registerHealthRoutes(app, store);
     if (adminApp) {
       registerHealthRoutes(adminApp, store);
@@ -131,6 +138,14 @@ export class Herald {
       maxTtlSeconds: config.push.maxTtlSeconds,
       maxBodyBytes: config.push.maxBodyBytes,
       now: this.now,
+      blocklist,
+      revocation: {
+        blocklist,
+        audience: getOrigin,
+        clockSkewSeconds: config.push.vapidClockSkewSeconds,
+        now: this.now,
+        revoked: (keyHash, newlyBlocked) => this.logger.info({ keyHash, newlyBlocked }, 'audit: sender key revoked by its holder'),
+      },
       observe: {
         accepted: (outcome, seconds) => {
           this.metrics.messagesAccepted.inc({ outcome });
@@ -156,6 +171,7 @@ export class Herald {
         claimDevice: (uaid, session) => this.registry.claim(uaid, session),
         releaseDevice: (uaid, session) => this.registry.release(uaid, session),
         broadcasts: () => config.push.broadcasts,
+        isSenderKeyBlocked: (keyHash) => blocklist.isBlocked(keyHash),
         observe: {
           delivered: (count, fromStorage) => this.metrics.messagesDelivered.inc({ source: fromStorage ? 'storage' : 'live' }, count),
           acked: (code) => this.metrics.messagesAcked.inc({ code: String(code ?? 100) }),

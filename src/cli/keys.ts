@@ -3,13 +3,17 @@ import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { rotateSecret, SECRET_PURPOSES, type SecretPurpose } from '../config/secrets.js';
 import { generateVapidKeyPair } from '../crypto/vapid.js';
+import { BLOCKLIST_ACTIONS, runBlocklist } from './keys-blocklist.js';
 import { UsageError } from './usage-error.js';
 
 /**
  * `herald keys` prints a fresh VAPID key pair for an application server.
  * `herald keys rotate <ring>` prepends a new key to one of Herald's own key rings.
+ * `herald keys block | list-blocked | unblock` manage the sender key blocklist (keys-blocklist.ts).
  */
 export async function run(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (BLOCKLIST_ACTIONS.includes(first as (typeof BLOCKLIST_ACTIONS)[number])) return runBlocklist(first as string, rest);
   const { values, positionals } = parseArgs({
     args: argv,
     options: { 'data-dir': { type: 'string' }, config: { type: 'string' } },

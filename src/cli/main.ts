@@ -15,6 +15,7 @@ const USAGE = `herald — a self-hostable Web Push service
                [--endpoint-port N] [--admin-port N] [--log-level L] [--set section.option=value]
   herald keys                         make a VAPID key pair (JSON on stdout)
   herald keys rotate <endpointTokens|messageIds> [--data-dir DIR]
+  herald keys block <key-or-hash> --reason TEXT | keys list-blocked | keys unblock <hash>
   herald listen [--server ws://…] [--state FILE] [--key VAPID_PUBLIC_KEY]
   herald send <subscription.json|endpoint> <text> [--vapid FILE] [--ttl N] [--topic T] [--urgency U]
 

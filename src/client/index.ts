@@ -8,3 +8,4 @@ export type { Subscription, SubscriptionInput, SubscriptionKeys } from './subscr
 export { StateFileError } from './state.js';
 export type { DeviceState, ChannelState } from './state.js';
 export type { NotificationHeaders } from './notification.js';
+export { revokeSenderKey, revocationAuthorization } from './revoke.js';

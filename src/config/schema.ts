@@ -73,6 +73,12 @@ const pushSchema = z
     /** Verified VAPID JWTs kept in memory until they expire (0 disables the cache). */
     vapidCacheEntries: z.number().int().min(0).default(10000),
     /**
+     * How long a node trusts its cached answer to "is this sender key revoked?". A revocation made on
+     * another node (PostgreSQL) or by `herald keys block` reaches this node within this time; one
+     * made through this node applies at once. 0: ask storage on every message.
+     */
+    senderBlocklistCacheSeconds: z.number().int().min(0).max(300).default(5),
+    /**
      * permessage-deflate costs hundreds of KB of zlib state per socket; off unless you know your
      * devices are few and chatty.
      */

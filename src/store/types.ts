@@ -32,6 +32,19 @@ export interface ForwardedHeaders {
   crypto_key?: string;
 }
 
+/**
+ * A sender (VAPID) key that may no longer send: revoked by its holder or blocked by the operator.
+ * Only the hash is stored (docs/security.md, data minimisation).
+ */
+export interface BlockedSenderKey {
+  /** SHA-256 over the 65-byte uncompressed P-256 public key (as in ChannelRecord.senderKeyHash). */
+  keyHash: Buffer;
+  /** 'holder': POST /v1/keys/revoke signed by the key; 'operator': `herald keys block`. */
+  source: 'holder' | 'operator';
+  reason: string;
+  blockedAt: number;
+}
+
 /** A message as the endpoint hands it to the store. */
 export interface NewMessage {
   /** 32 hex, random; the `version` the device acks. Unique per device. */
@@ -115,6 +128,15 @@ export interface Store {
   /** Deletes one message of this device. False when it was not there. */
   deleteMessage(uaid: string, id: string): Promise<boolean>;
   countMessages(uaid: string, now: number): Promise<number>;
+
+  // Sender key blocklist (durable; survives restarts and is shared by every node on one database)
+  /** Adds the key to the blocklist. Idempotent: an existing entry is kept unchanged; true only when new. */
+  blockSenderKey(entry: BlockedSenderKey): Promise<boolean>;
+  /** Removes the key from the blocklist; false when it was not there. */
+  unblockSenderKey(keyHash: Buffer): Promise<boolean>;
+  isSenderKeyBlocked(keyHash: Buffer): Promise<boolean>;
+  /** Every blocked key, oldest first. */
+  listBlockedSenderKeys(): Promise<BlockedSenderKey[]>;
 
   // Housekeeping
   /** Deletes messages with expiresAt <= now; returns how many. */

@@ -73,6 +73,18 @@ describe('message ids', () => {
     assert.deepEqual(openMessageId(messageRing, token), contents);
   });
 
+  it('a message id that is altered, truncated or sealed under another ring does not open', () => {
+    const token = sealMessageId(messageRing, { uaid, channelId, messageId: newMessageId() });
+    const raw = fromBase64Url(token) ?? Buffer.alloc(0);
+    for (let index = 0; index < raw.length; index += 7) {
+      const altered = Buffer.from(raw);
+      altered[index] = (altered[index] ?? 0) ^ 0x01;
+      assert.equal(openMessageId(messageRing, toBase64Url(altered)), null, `byte ${index}`);
+    }
+    assert.equal(openMessageId(messageRing, toBase64Url(raw.subarray(0, raw.length - 1))), null);
+    assert.equal(openMessageId(new KeyRing([generateRingKey(1)], 'message-id'), token), null);
+  });
+
   it('an endpoint token is not a message id, even under the same ring', () => {
     const { token } = sealEndpointToken(messageRing, { uaid, channelId, senderKeyHash });
     assert.equal(openMessageId(messageRing, token), null);

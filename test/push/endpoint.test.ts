@@ -268,11 +268,27 @@ describe('sender endpoint', () => {
       await away.closed;
       const response = await post(endpoint, { TTL: '600' });
       const location = response.headers.get('location') as string;
-      assert.deepEqual(await (await fetch(location)).json(), { status: 'pending', ttl: 600 });
+      assert.equal(((await (await fetch(location)).json()) as { status: string }).status, 'pending');
       assert.equal((await fetch(location, { method: 'DELETE' })).status, 204);
       assert.deepEqual(await (await fetch(location)).json(), { status: 'gone' });
       assert.equal(await running.herald.storage.countMessages(awayUaid, Date.now()), 0);
       await expectError(await fetch(`${running.origin}/m/forged`, { method: 'DELETE' }), 404, 102);
+    });
+
+    it('a forged or altered message id answers 404 errno 102 to GET and DELETE, and the message stays pending', async () => {
+      const away = await RawDevice.connect(running.wsUrl);
+      await away.hello();
+      const endpoint = await away.register(CHANNEL_A);
+      away.close();
+      await away.closed;
+      const location = (await post(endpoint, { TTL: '600' })).headers.get('location') as string;
+      const id = location.split('/').pop() as string;
+      const flipped = id.slice(0, 10) + (id[10] === 'A' ? 'B' : 'A') + id.slice(11);
+      for (const forged of [flipped, id.slice(0, -1), 'A'.repeat(id.length), `${id}A`]) {
+        await expectError(await fetch(`${running.origin}/m/${forged}`), 404, 102);
+        await expectError(await fetch(`${running.origin}/m/${forged}`, { method: 'DELETE' }), 404, 102);
+      }
+      assert.deepEqual(await (await fetch(location)).json(), { status: 'pending', ttl: 600 });
     });
 
     it('TTL expiry: an expired message is never delivered and the sweep removes it', async () => {

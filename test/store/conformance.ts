@@ -561,6 +561,50 @@ export function runStoreConformance(
       });
     });
 
+    describe('sender key blocklist', () => {
+      const keyHash = (): Buffer => randomBytes(32);
+
+      scenario('a blocked key is blocked, an unknown key is not', async (store) => {
+        const blocked = keyHash();
+        assert.equal(await store.isSenderKeyBlocked(blocked), false);
+        assert.equal(await store.blockSenderKey({ keyHash: blocked, source: 'holder', reason: 'revoked by its holder', blockedAt: T0 }), true);
+        assert.equal(await store.isSenderKeyBlocked(blocked), true);
+        assert.equal(await store.isSenderKeyBlocked(keyHash()), false);
+      });
+
+      scenario('blocking twice is idempotent and keeps the first entry', async (store) => {
+        const hash = keyHash();
+        assert.equal(await store.blockSenderKey({ keyHash: hash, source: 'holder', reason: 'first', blockedAt: T0 }), true);
+        assert.equal(await store.blockSenderKey({ keyHash: hash, source: 'operator', reason: 'second', blockedAt: T0 + MINUTE }), false);
+        assert.deepEqual(await store.listBlockedSenderKeys(), [{ keyHash: hash, source: 'holder', reason: 'first', blockedAt: T0 }]);
+      });
+
+      scenario('the list is oldest first; unblock removes one entry and says whether it was there', async (store) => {
+        const older = keyHash();
+        const newer = keyHash();
+        await store.blockSenderKey({ keyHash: newer, source: 'operator', reason: 'abuse report', blockedAt: T0 + MINUTE });
+        await store.blockSenderKey({ keyHash: older, source: 'holder', reason: 'stolen', blockedAt: T0 });
+        assert.deepEqual(
+          (await store.listBlockedSenderKeys()).map((entry) => entry.keyHash.toString('hex')),
+          [older.toString('hex'), newer.toString('hex')],
+        );
+        assert.equal(await store.unblockSenderKey(older), true);
+        assert.equal(await store.unblockSenderKey(older), false);
+        assert.equal(await store.isSenderKeyBlocked(older), false);
+        assert.equal(await store.isSenderKeyBlocked(newer), true);
+      });
+
+      scenario('the blocklist is independent of devices: dropping or sweeping them keeps it', async (store) => {
+        const hash = keyHash();
+        const { uaid, channelId } = await registerDevice(store);
+        await store.putChannel({ uaid, channelId, senderKeyHash: hash, createdAt: T0 });
+        await store.blockSenderKey({ keyHash: hash, source: 'holder', reason: 'stolen', blockedAt: T0 });
+        await store.dropDevice(uaid);
+        await store.sweepIdleDevices(T0 + 100 * DAY);
+        assert.equal(await store.isSenderKeyBlocked(hash), true);
+      });
+    });
+
     describe('housekeeping', () => {
       scenario('a device unused past the idle window is swept with everything it had', async (store) => {
         const idle = await registerDevice(store, T0);

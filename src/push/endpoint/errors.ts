@@ -17,6 +17,8 @@ export const ERRORS = {
   messageNotFound: { status: 404, errno: 102, message: 'No such message' },
   rateLimited: { status: 429, errno: 29, message: 'Too many requests' },
   senderBlocked: { status: 403, errno: 27, message: 'Sender key is revoked or blocked' },
+  // A v2 subscription bound to a revoked key can never be sent to again: 410 makes senders prune it.
+  senderRevoked: { status: 410, errno: 27, message: 'Sender key is revoked or blocked: this subscription is gone' },
   storageUnavailable: { status: 503, errno: 201, message: 'Storage is unavailable; nothing was accepted' },
   notFound: { status: 404, errno: 102, message: 'Not found' },
   badRequest: { status: 400, errno: 999, message: 'Bad request' },

@@ -11,6 +11,9 @@ import { acceptMessage, type Outcome } from '../delivery/accept.js';
 import { EndpointError, errorEnvelope } from './errors.js';
 import { parseEncryption, parseTopic, parseTtl, parseUrgency } from './message-headers.js';
 import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
+import type { SenderKeyCheck } from '../revocation/blocklist.js';
+import { refuseBlockedSender } from '../revocation/refuse-blocked.js';
+import { registerRevokeRoute, type RevokeRouteDeps } from '../revocation/revoke-route.js';
 
 export interface EndpointDeps {
   store: Store;
@@ -24,6 +27,10 @@ export interface EndpointDeps {
   maxBodyBytes: number;
   now(): number;
   observe?: EndpointObserver;
+  /** Revoked and blocked sender keys (refused on the POST path). */
+  blocklist?: SenderKeyCheck;
+  /** Serves POST /v1/keys/revoke when given. */
+  revocation?: RevokeRouteDeps;
 }
 
 export interface EndpointObserver {
@@ -55,6 +62,7 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
     scope.post<{ Params: { token: string } }>('/wpush/:token', (request, reply) => pushMessage(deps, 1, request, reply));
     scope.delete<{ Params: { id: string } }>('/m/:id', (request, reply) => deleteMessage(deps, request, reply));
     scope.get<{ Params: { id: string } }>('/m/:id', (request, reply) => messageStatus(deps, request, reply));
+    if (deps.revocation) registerRevokeRoute(scope, deps.revocation);
   });
 }
 
@@ -80,6 +88,9 @@ async function pushMessage(
       throw new EndpointError('unauthorized', 'the VAPID key is not the one this subscription is bound to');
     }
   }
+
+  // 2b. a revoked or blocked sender key (docs/security.md)
+  if (sender && deps.blocklist) await refuseBlockedSender(deps.blocklist, sender.keyHash, version);
 
   // 3. subscription
   await requireSubscription(deps.store, contents);

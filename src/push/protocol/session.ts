@@ -40,6 +40,8 @@ export interface SessionPorts {
   releaseDevice(uaid: string, session: PushSession): void;
   /** Current broadcast versions, by id. */
   broadcasts(): Readonly<Record<string, string>>;
+  /** A revoked or blocked sender key may not be bound to a new channel (docs/security.md). */
+  isSenderKeyBlocked?(keyHash: Buffer): boolean | Promise<boolean>;
   send(message: ServerMessage): void;
   close(code: number, reason: string): void;
   observe?: SessionObserver;
@@ -56,6 +58,8 @@ export interface SessionObserver {
   /** Storage failed under this session; the socket is closed 1011 and nothing stored is lost. */
   storageFailed?(error: unknown): void;
 }
+
+const SENDER_KEY_REVOKED = "the application server's key is revoked; subscribe with its new key";
 
 const URGENCY_RANK: Record<Urgency, number> = { 'very-low': 0, low: 1, normal: 2, high: 3 };
 
@@ -270,6 +274,10 @@ export class PushSession {
     }
     const now = this.ports.now();
     try {
+      if (senderKeyHash && (await this.ports.isSenderKeyBlocked?.(senderKeyHash))) {
+        this.ports.send({ messageType: 'register', channelID: channelId, status: 400, error: SENDER_KEY_REVOKED });
+        return;
+      }
       await this.ports.store.upsertDevice(uaid, now);
       this.deviceRecorded = true;
       await this.ports.store.putChannel({ uaid, channelId, senderKeyHash, createdAt: now });

@@ -66,6 +66,19 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX messages_expires_at ON messages (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'blocked sender keys',
+    // See the SQLite migration 2: only the SHA-256 of a revoked or blocked key is kept.
+    sql: `
+      CREATE TABLE blocked_sender_keys (
+        key_hash   BYTEA  NOT NULL PRIMARY KEY CHECK (octet_length(key_hash) = 32),
+        source     TEXT   NOT NULL CHECK (source IN ('holder', 'operator')),
+        reason     TEXT   NOT NULL,
+        blocked_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
+  BlockedSenderKey,
   ChannelRecord,
   DeviceRecord,
   FetchOptions,
@@ -92,6 +93,12 @@ export const sql = {
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',
+
+  blockSenderKey: `INSERT INTO blocked_sender_keys (key_hash, source, reason, blocked_at) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (key_hash) DO NOTHING`,
+  unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = $1',
+  isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = $1',
+  listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -126,6 +133,13 @@ interface MessageRow {
 
 interface CountRow {
   n: string;
+}
+
+interface BlockedRow {
+  key_hash: Buffer;
+  source: BlockedSenderKey['source'];
+  reason: string;
+  blocked_at: string;
 }
 
 /** PostgreSQL's "undefined_table": the schema has not been migrated. */
@@ -315,6 +329,23 @@ export class PostgresStore implements Store {
   async sweepIdleDevices(before: number): Promise<number> {
     // The row count is the devices only; their channels and messages cascade.
     return this.change('sweepIdleDevices', [before]);
+  }
+
+  async blockSenderKey(entry: BlockedSenderKey): Promise<boolean> {
+    return (await this.change('blockSenderKey', [entry.keyHash, entry.source, entry.reason, entry.blockedAt])) > 0;
+  }
+
+  async unblockSenderKey(keyHash: Buffer): Promise<boolean> {
+    return (await this.change('unblockSenderKey', [keyHash])) > 0;
+  }
+
+  async isSenderKeyBlocked(keyHash: Buffer): Promise<boolean> {
+    return (await this.run('isSenderKeyBlocked', [keyHash])).length > 0;
+  }
+
+  async listBlockedSenderKeys(): Promise<BlockedSenderKey[]> {
+    const rows = await this.run<BlockedRow>('listBlockedSenderKeys', []);
+    return rows.map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) }));
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {

@@ -12,7 +12,8 @@ const require = createRequire(import.meta.url);
  * Instead the main connection never checkpoints (wal_autocheckpoint = 0) and this worker thread,
  * with its own connection to the same file, copies the WAL back into the database now and then.
  * A PASSIVE checkpoint never blocks the writer; the WAL is reused from the start once a
- * checkpoint has caught up.
+ * checkpoint has caught up. When the WAL has been quiet for a round, it is truncated to nothing, so
+ * the pages of deleted (acked) messages do not stay in it.
  */
 export class WalCheckpointer {
   private readonly worker: Worker;
@@ -27,8 +28,21 @@ export class WalCheckpointer {
       const db = new Database(workerData.path);
       db.pragma('busy_timeout = 5000');
       db.pragma('journal_size_limit = 67108864');
+      let previousLog = -1;
       const checkpoint = () => {
-        try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (error) { parentPort.postMessage(String(error)); }
+        try {
+          const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+          // Quiet since the last round and fully copied back: truncate the WAL, so frames of deleted
+          // (acked) messages do not linger in it (docs/privacy.md). busy_timeout 0: if Herald is
+          // writing, skip rather than make it wait; under steady load the WAL is rewritten anyway.
+          if (result && result.busy === 0 && result.log > 0 && result.log === result.checkpointed && result.log === previousLog) {
+            db.pragma('busy_timeout = 0');
+            try { db.pragma('wal_checkpoint(TRUNCATE)'); } finally { db.pragma('busy_timeout = 5000'); }
+            previousLog = 0;
+          } else {
+            previousLog = result ? result.log : -1;
+          }
+        } catch (error) { parentPort.postMessage(String(error)); }
       };
       const timer = setInterval(checkpoint, workerData.intervalMs);
       parentPort.on('message', (message) => {

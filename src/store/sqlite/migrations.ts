@@ -59,6 +59,21 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX messages_expires_at ON messages (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'blocked sender keys',
+    // Sender keys revoked by their holder (POST /v1/keys/revoke) or blocked by the operator. Only the
+    // SHA-256 of the key is kept: it is all the endpoint needs to refuse it, and a leaked database
+    // then names no key in clear. Rows are never deleted by Herald itself (only `herald keys unblock`).
+    sql: `
+      CREATE TABLE blocked_sender_keys (
+        key_hash   BLOB    NOT NULL PRIMARY KEY CHECK (length(key_hash) = 32),
+        source     TEXT    NOT NULL CHECK (source IN ('holder', 'operator')),
+        reason     TEXT    NOT NULL,
+        blocked_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type {
+  BlockedSenderKey,
   ChannelRecord,
   DeviceRecord,
   FetchOptions,
@@ -56,6 +57,12 @@ export const sql = {
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= ?',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < ?',
+
+  blockSenderKey: `INSERT INTO blocked_sender_keys (key_hash, source, reason, blocked_at)
+                   VALUES (@keyHash, @source, @reason, @blockedAt) ON CONFLICT (key_hash) DO NOTHING`,
+  unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = ?',
+  isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = ?',
+  listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
 } as const;
 
 function messageColumns(): string {
@@ -93,6 +100,13 @@ interface CountRow {
   n: number;
 }
 
+interface BlockedRow {
+  key_hash: Buffer;
+  source: BlockedSenderKey['source'];
+  reason: string;
+  blocked_at: number;
+}
+
 type Statements = ReturnType<typeof prepareStatements>;
 
 function prepareStatements(db: Database.Database) {
@@ -118,6 +132,10 @@ function prepareStatements(db: Database.Database) {
     countMessages: db.prepare<[string, number], CountRow>(sql.countMessages),
     sweepExpiredMessages: db.prepare<[number]>(sql.sweepExpiredMessages),
     sweepIdleDevices: db.prepare<[number]>(sql.sweepIdleDevices),
+    blockSenderKey: db.prepare<[BlockedSenderKey]>(sql.blockSenderKey),
+    unblockSenderKey: db.prepare<[Buffer]>(sql.unblockSenderKey),
+    isSenderKeyBlocked: db.prepare<[Buffer], CountRow>(sql.isSenderKeyBlocked),
+    listBlockedSenderKeys: db.prepare<[], BlockedRow>(sql.listBlockedSenderKeys),
   };
 }
 
@@ -144,6 +162,9 @@ export class SqliteStore implements Store {
     // commits, and even then the database stays consistent.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    // An acked message is deleted, and its ciphertext must not stay readable in free space of the
+    // database file (docs/privacy.md): deleted content and freed pages are overwritten with zeros.
+    this.db.pragma('secure_delete = ON');
     // Another process (the CLI's admin commands) may hold the write lock for a moment.
     this.db.pragma('busy_timeout = 5000');
     this.saveInTransaction = this.db.transaction((message: NewMessage) => {
@@ -282,6 +303,24 @@ export class SqliteStore implements Store {
   async sweepIdleDevices(before: number): Promise<number> {
     // `changes` counts the devices only; their channels and messages cascade.
     return this.prepared().sweepIdleDevices.run(before).changes;
+  }
+
+  async blockSenderKey(entry: BlockedSenderKey): Promise<boolean> {
+    return this.prepared().blockSenderKey.run(entry).changes > 0;
+  }
+
+  async unblockSenderKey(keyHash: Buffer): Promise<boolean> {
+    return this.prepared().unblockSenderKey.run(keyHash).changes > 0;
+  }
+
+  async isSenderKeyBlocked(keyHash: Buffer): Promise<boolean> {
+    return this.prepared().isSenderKeyBlocked.get(keyHash) !== undefined;
+  }
+
+  async listBlockedSenderKeys(): Promise<BlockedSenderKey[]> {
+    return this.prepared()
+      .listBlockedSenderKeys.all()
+      .map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at }));
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */

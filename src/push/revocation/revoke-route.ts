@@ -1,0 +1,45 @@
+/**
+ * POST /v1/keys/revoke on the sender endpoint listener (format in revocation-request.ts and
+ * docs/security.md). Idempotent: revoking a revoked key answers the same 200. Nothing undoes a
+ * revocation over HTTP; only the operator can (`herald keys unblock`).
+ */
+import type { FastifyInstance } from 'fastify';
+import { toBase64Url } from '../../crypto/base64.js';
+import { EndpointError } from '../endpoint/errors.js';
+import type { SenderBlocklist } from './blocklist.js';
+import { checkRevocationRequest } from './revocation-request.js';
+
+export interface RevokeRouteDeps {
+  blocklist: SenderBlocklist;
+  /** The endpoint origin; the JWT's aud must equal it. */
+  audience(): string;
+  clockSkewSeconds: number;
+  now(): number;
+  /** An audit line for the operator: the key hash (public information) and whether it was new. */
+  revoked?(keyHash: string, newlyBlocked: boolean): void;
+}
+
+export function registerRevokeRoute(scope: FastifyInstance, deps: RevokeRouteDeps): void {
+  scope.post('/v1/keys/revoke', async (request, reply) => {
+    const now = deps.now();
+    const checked = checkRevocationRequest(request.headers.authorization, single(request.headers['crypto-key']), {
+      audience: deps.audience(),
+      nowSeconds: Math.floor(now / 1000),
+      clockSkewSeconds: deps.clockSkewSeconds,
+    });
+    if (!checked.ok) throw new EndpointError('unauthorized', checked.reason);
+    let added: boolean;
+    try {
+      added = await deps.blocklist.block({ keyHash: checked.keyHash, source: 'holder', reason: 'revoked by its holder', blockedAt: now });
+    } catch (error) {
+      throw new EndpointError('storageUnavailable', undefined, error);
+    }
+    const hash = toBase64Url(checked.keyHash);
+    deps.revoked?.(hash, added);
+    reply.code(200).send({ status: 'revoked', key: hash });
+  });
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
