@@ -9,6 +9,7 @@ import type {
   Store,
   StoredMessage,
   Urgency,
+  WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { latestVersion, migrations } from './migrations.js';
@@ -92,6 +93,15 @@ export const sql = {
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',
+
+  // Written only for a device that exists (a device that never registered leaves nothing behind).
+  setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
+                     SELECT $1::text, $2::text, $3::integer, $4::integer, $5::bigint
+                     WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = $1)
+                     ON CONFLICT (uaid) DO UPDATE SET host = excluded.host, port = excluded.port,
+                       key_id = excluded.key_id, updated_at = excluded.updated_at`,
+  getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = $1',
+  deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = $1',
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -122,6 +132,13 @@ interface MessageRow {
   data: Buffer | null;
   /** JSONB, parsed by pg. */
   headers: ForwardedHeaders | null;
+}
+
+interface WakeupRow {
+  host: string;
+  port: number;
+  key_id: number;
+  updated_at: string;
 }
 
 interface CountRow {
@@ -315,6 +332,26 @@ export class PostgresStore implements Store {
   async sweepIdleDevices(before: number): Promise<number> {
     // The row count is the devices only; their channels and messages cascade.
     return this.change('sweepIdleDevices', [before]);
+  }
+
+  async setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean> {
+    // A device dropped between the EXISTS check and the insert fails the foreign key: same answer.
+    const written = await this.change('setWakeupAddress', [uaid, address.host, address.port, address.keyId, address.updatedAt]).catch(
+      (error: unknown) => {
+        if (error instanceof pg.DatabaseError && error.code === FOREIGN_KEY_VIOLATION) return 0;
+        throw error;
+      },
+    );
+    return written > 0;
+  }
+
+  async getWakeupAddress(uaid: string): Promise<WakeupAddress | null> {
+    const [row] = await this.run<WakeupRow>('getWakeupAddress', [uaid]);
+    return row ? { host: row.host, port: row.port, keyId: row.key_id, updatedAt: toNumber(row.updated_at) } : null;
+  }
+
+  async deleteWakeupAddress(uaid: string): Promise<boolean> {
+    return (await this.change('deleteWakeupAddress', [uaid])) > 0;
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {

@@ -8,6 +8,7 @@ import type {
   Store,
   StoredMessage,
   Urgency,
+  WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { WalCheckpointer } from './checkpointer.js';
@@ -56,6 +57,14 @@ export const sql = {
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= ?',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < ?',
+
+  // Written only for a device that exists (a device that never registered leaves nothing behind).
+  setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
+                     SELECT @uaid, @host, @port, @keyId, @updatedAt WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = @uaid)
+                     ON CONFLICT (uaid) DO UPDATE SET host = excluded.host, port = excluded.port,
+                       key_id = excluded.key_id, updated_at = excluded.updated_at`,
+  getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = ?',
+  deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = ?',
 } as const;
 
 function messageColumns(): string {
@@ -89,6 +98,13 @@ interface MessageRow {
   headers: string | null;
 }
 
+interface WakeupRow {
+  host: string;
+  port: number;
+  key_id: number;
+  updated_at: number;
+}
+
 interface CountRow {
   n: number;
 }
@@ -118,6 +134,9 @@ function prepareStatements(db: Database.Database) {
     countMessages: db.prepare<[string, number], CountRow>(sql.countMessages),
     sweepExpiredMessages: db.prepare<[number]>(sql.sweepExpiredMessages),
     sweepIdleDevices: db.prepare<[number]>(sql.sweepIdleDevices),
+    setWakeupAddress: db.prepare<[{ uaid: string } & WakeupAddress]>(sql.setWakeupAddress),
+    getWakeupAddress: db.prepare<[string], WakeupRow>(sql.getWakeupAddress),
+    deleteWakeupAddress: db.prepare<[string]>(sql.deleteWakeupAddress),
   };
 }
 
@@ -282,6 +301,20 @@ export class SqliteStore implements Store {
   async sweepIdleDevices(before: number): Promise<number> {
     // `changes` counts the devices only; their channels and messages cascade.
     return this.prepared().sweepIdleDevices.run(before).changes;
+  }
+
+  async setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean> {
+    const { host, port, keyId, updatedAt } = address;
+    return this.prepared().setWakeupAddress.run({ uaid, host, port, keyId, updatedAt }).changes > 0;
+  }
+
+  async getWakeupAddress(uaid: string): Promise<WakeupAddress | null> {
+    const row = this.prepared().getWakeupAddress.get(uaid);
+    return row ? { host: row.host, port: row.port, keyId: row.key_id, updatedAt: row.updated_at } : null;
+  }
+
+  async deleteWakeupAddress(uaid: string): Promise<boolean> {
+    return this.prepared().deleteWakeupAddress.run(uaid).changes > 0;
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
