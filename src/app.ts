@@ -21,6 +21,8 @@ import { EndpointError } from './push/endpoint/errors.js';
 import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
 import { VapidChecker } from './push/endpoint/vapid-check.js';
 import { SenderBlocklist } from './push/revocation/blocklist.js';
+import { withWakeup } from './push/wakeup/bus.js';
+import { WakeupService } from './push/wakeup/service.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
 
@@ -53,6 +55,7 @@ export class Herald {
   private store: Store | undefined;
   private bus: Bus | undefined;
   private sweeper: Sweeper | undefined;
+  private wakeup: WakeupService | undefined;
   private socketServer: SocketServer | undefined;
   private readonly servers: FastifyInstance[] = [];
   private listenersInfo: Listeners | undefined;
@@ -100,6 +103,7 @@ export class Herald {
     this.bus = bus;
     // The registry tells the bus which devices this node holds; the bus hands it their messages.
     this.registry.announceTo(bus);
+    const wakeup = this.makeWakeup(store, endpointTokens);
 
     const separateEndpoint = config.server.endpointPort !== null && config.server.endpointPort !== config.server.port;
     const connectionApp = this.makeServer();
@@ -126,7 +130,7 @@ export class Herald {
 
     await registerEndpointRoutes(endpointApp, {
       store,
-      bus,
+      bus: wakeup.enabled ? withWakeup(bus, wakeup) : bus,
       endpointTokens,
       messageIds,
       vapid: new VapidChecker({
@@ -172,6 +176,7 @@ export class Herald {
         releaseDevice: (uaid, session) => this.registry.release(uaid, session),
         broadcasts: () => config.push.broadcasts,
         isSenderKeyBlocked: (keyHash) => blocklist.isBlocked(keyHash),
+        wakeup,
         observe: {
           delivered: (count, fromStorage) => this.metrics.messagesDelivered.inc({ source: fromStorage ? 'storage' : 'live' }, count),
           acked: (code) => this.metrics.messagesAcked.inc({ code: String(code ?? 100) }),
@@ -254,6 +259,7 @@ export class Herald {
     await this.socketServer?.close();
     await Promise.all(this.servers.map((server) => server.close()));
     await this.bus?.close();
+    await this.wakeup?.close();
     await this.store?.close();
     this.servers.length = 0;
   }
@@ -274,6 +280,26 @@ export class Herald {
     });
     this.servers.push(app);
     return app;
+  }
+
+  /** UDP wake-up (docs/wakeup.md); off, and touching nothing, unless push.wakeup.allowedNetworks is set. */
+  private makeWakeup(store: Store, ring: KeyRing): WakeupService {
+    this.wakeup = new WakeupService(
+      {
+        store,
+        ring,
+        now: this.now,
+        observe: {
+          woke: (outcome, error) => {
+            this.metrics.wakeupDatagrams.inc({ outcome });
+            if (error) this.logger.warn({ err: errorSummary(error) }, 'wake-up datagram failed');
+          },
+          storageFailed: (error) => this.logger.error({ err: errorSummary(error) }, 'storage failed writing a wake-up address; hello answered 500 for it'),
+        },
+      },
+      this.config.push.wakeup,
+    );
+    return this.wakeup;
   }
 
   private bootstrapSecrets(dataDir: string): Secrets {

@@ -11,6 +11,7 @@ import { backoffDelay } from './backoff.js';
 import { decryptNotification, NotificationDecryptError, type NotificationHeaders } from './notification.js';
 import { emptyState, readState, writeState, type ChannelState, type DeviceState } from './state.js';
 import type { Subscription } from './subscription.js';
+import { WakeupListener, type WakeupListenOptions, type WakeupVerdict } from './wakeup.js';
 
 export interface PushDeviceOptions {
   /** ws:// or wss:// URL of Herald's connection listener. */
@@ -22,6 +23,18 @@ export interface PushDeviceOptions {
   pingIntervalMs?: number;
   /** How long to wait for the server's `hello` or `register` answers; default 10 s. */
   requestTimeoutMs?: number;
+  /**
+   * Herald adds (docs/wakeup.md): listen for UDP wake-up datagrams on this address and declare it
+   * in hello. After sleep() the device holds no socket; a genuine datagram makes it reconnect and
+   * receive what was stored meanwhile.
+   */
+  wakeup?: WakeupListenOptions;
+}
+
+/** Herald's answer to the declared wake-up address: 200 (key kept in the state), or why not. */
+export interface WakeupHelloStatus {
+  status: number;
+  error?: string;
 }
 
 export interface PushMessage {
@@ -61,7 +74,7 @@ export class DeliveryError extends Error {
 
 export interface PushDeviceEvents {
   /** Every successful hello, the first and each reconnect. */
-  connected: [{ uaid: string }];
+  connected: [{ uaid: string; wakeup?: WakeupHelloStatus }];
   disconnected: [DisconnectEvent];
   notification: [PushMessage];
   /** The server forgot this device: every channel (and endpoint) is gone; register again. */
@@ -69,6 +82,8 @@ export interface PushDeviceEvents {
   /** A message it could not deliver (DeliveryError) or a state file it could not write. Emitted only
    *  when someone listens, so an undecryptable message never crashes the device. */
   error: [Error];
+  /** A UDP wake-up datagram arrived: accepted (the device reconnects if asleep) or why it was ignored. */
+  wakeup: [WakeupVerdict];
 }
 
 const DEFAULT_INITIAL_DELAY_MS = 1000;
@@ -89,7 +104,7 @@ interface Pending {
 }
 
 export class PushDevice extends EventEmitter<PushDeviceEvents> {
-  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect'>> & {
+  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect' | 'wakeup'>> & {
     stateFile: string | undefined;
     initialDelayMs: number;
     maxDelayMs: number;
@@ -107,6 +122,9 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
   private seenVersions = new Set<string>();
   private readonly pendingRegister = new Map<string, Pending>();
   private readonly pendingUnregister = new Map<string, Pending>();
+  private readonly wakeupListener: WakeupListener | undefined;
+  /** sleep() was called: no socket, waiting for a wake-up datagram. */
+  private asleep = false;
 
   constructor(options: PushDeviceOptions) {
     super();
@@ -119,6 +137,12 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     };
     this.state = options.stateFile ? readState(options.stateFile) : emptyState();
+    if (options.wakeup) {
+      this.wakeupListener = new WakeupListener(options.wakeup, {
+        key: () => this.state.wakeup,
+        judged: (verdict) => this.onWakeupDatagram(verdict),
+      });
+    }
   }
 
   /** The uaid Herald knows this device by; null before the first hello. */
@@ -128,6 +152,11 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
 
   get connected(): boolean {
     return this.ready;
+  }
+
+  /** The {host, port} declared to Herald for wake-up; null without the wakeup option or before connect(). */
+  get wakeupAddress(): { host: string; port: number } | null {
+    return this.wakeupListener?.listening ? this.wakeupListener.declaration : null;
   }
 
   /** The stored channels and their subscriptions (without private keys). */
@@ -148,6 +177,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
     this.stopped = false;
     this.attempt = 0;
     try {
+      await this.wakeupListener?.listen();
       return await this.open();
     } catch (error) {
       this.stopped = true;
@@ -155,8 +185,40 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
     }
   }
 
-  /** Closes the socket (1000) and stops reconnecting. */
+  /** Closes the socket (1000) and stops reconnecting; also stops listening for wake-up datagrams. */
   async close(): Promise<void> {
+    this.asleep = false;
+    await this.wakeupListener?.close();
+    await this.closeSocket();
+  }
+
+  /**
+   * Herald adds (docs/wakeup.md): closes the socket but keeps listening for wake-up datagrams; a
+   * genuine one reconnects the device, which then receives what Herald stored meanwhile.
+   */
+  async sleep(): Promise<void> {
+    if (!this.wakeupListener?.listening) throw new Error('sleep() needs the wakeup option and a connect() first');
+    this.asleep = true;
+    await this.closeSocket();
+  }
+
+  private onWakeupDatagram(verdict: WakeupVerdict): void {
+    if (verdict.accepted && this.state.wakeup) {
+      // Recorded before anything else, so the same datagram replayed later is refused.
+      this.state.wakeup = { ...this.state.wakeup, lastCounter: verdict.counter.toString() };
+      this.persist();
+    }
+    this.emit('wakeup', verdict);
+    if (!verdict.accepted || !this.asleep || !this.stopped) return;
+    this.asleep = false;
+    this.connect().catch((error: unknown) => {
+      // Herald unreachable: stay asleep, so the next datagram tries again.
+      this.asleep = true;
+      this.reportError(error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  private async closeSocket(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -238,7 +300,8 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
         const channelIDs = Object.keys(this.state.channels);
         // As Firefox does: a device without subscriptions has nothing to keep, so it asks for a fresh uaid.
         const uaid = channelIDs.length > 0 ? this.state.uaid : null;
-        socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}) }));
+        const wakeup = this.wakeupListener?.listening ? { wakeup: this.wakeupListener.declaration } : {};
+        socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}), ...wakeup }));
       });
 
       socket.on('message', (data, isBinary) => {
@@ -266,12 +329,13 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
           this.ready = true;
           this.attempt = 0;
           this.schedulePing();
+          const wakeup = this.wakeupListener ? this.adoptWakeupKey(frame.wakeup) : undefined;
           if (!settled) {
             settled = true;
             clearTimeout(helloTimer);
             resolve({ uaid });
           }
-          this.emit('connected', { uaid });
+          this.emit('connected', wakeup ? { uaid, wakeup } : { uaid });
           return;
         }
         this.receive(socket, frame);
@@ -339,6 +403,20 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
       this.persist();
     }
     return uaid;
+  }
+
+  /** Keeps the wake-up key a hello answer hands over; its counter history stays while the key is the same. */
+  private adoptWakeupKey(answer: unknown): WakeupHelloStatus {
+    if (answer === null || typeof answer !== 'object') return { status: 0, error: 'the server did not answer the wakeup declaration' };
+    const { status, error, keyId, key } = answer as Record<string, unknown>;
+    if (status !== 200) return { status: typeof status === 'number' ? status : 0, ...(typeof error === 'string' ? { error } : {}) };
+    if (typeof keyId !== 'number' || typeof key !== 'string') return { status: 0, error: 'the wakeup answer has no key' };
+    const held = this.state.wakeup;
+    if (!held || held.keyId !== keyId || held.key !== key) {
+      this.state.wakeup = { keyId, key, lastCounter: '0' };
+      this.persist();
+    }
+    return { status: 200 };
   }
 
   private dropChannels(reason: ResetEvent['reason']): void {

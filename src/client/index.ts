@@ -1,6 +1,9 @@
 /** Herald's client library: a push device (PushDevice) and a Web Push sender (sendNotification). */
 export { PushDevice, DeliveryError } from './device.js';
 export type { PushDeviceOptions, PushDeviceEvents, PushMessage, ResetEvent, DisconnectEvent } from './device.js';
+export type { WakeupHelloStatus } from './device.js';
+export { judgeWakeupDatagram, WAKEUP_MAX_AGE_MS } from './wakeup.js';
+export type { WakeupKeyState, WakeupListenOptions, WakeupRejection, WakeupVerdict } from './wakeup.js';
 export { sendNotification } from './sender.js';
 export type { SendOptions, SendResult, VapidDetails, ContentEncoding } from './sender.js';
 export { parseSubscription, SubscriptionError } from './subscription.js';

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { WakeupKeyState } from './wakeup.js';
 
 export interface ChannelState {
   endpoint: string;
@@ -17,6 +18,8 @@ export interface ChannelState {
 export interface DeviceState {
   uaid: string | null;
   channels: Record<string, ChannelState>;
+  /** Herald adds (docs/wakeup.md): the UDP wake-up key of the last hello that was given one. */
+  wakeup?: WakeupKeyState;
 }
 
 export class StateFileError extends Error {
@@ -87,5 +90,26 @@ function checkState(value: unknown, file: string): DeviceState {
     if (typeof channel.senderKey === 'string') checked.senderKey = channel.senderKey;
     channels[channelID] = checked;
   }
-  return { uaid: uaid as string | null, channels };
+  const state: DeviceState = { uaid: uaid as string | null, channels };
+  if (record.wakeup !== undefined) state.wakeup = checkWakeupKey(record.wakeup, fail);
+  return state;
+}
+
+function checkWakeupKey(value: unknown, fail: (why: string) => never): WakeupKeyState {
+  const entry = (value ?? {}) as Record<string, unknown>;
+  const { keyId, key, lastCounter } = entry;
+  if (
+    typeof keyId !== 'number' ||
+    !Number.isInteger(keyId) ||
+    keyId < 0 ||
+    keyId > 255 ||
+    typeof key !== 'string' ||
+    !/^[A-Za-z0-9_-]{43}$/.test(key) ||
+    typeof lastCounter !== 'string' ||
+    !/^[0-9]{1,20}$/.test(lastCounter) ||
+    BigInt(lastCounter) >= 2n ** 64n
+  ) {
+    fail('wakeup needs keyId (0-255), key (43 base64url characters) and lastCounter (a decimal uint64 string)');
+  }
+  return { keyId: keyId as number, key: key as string, lastCounter: lastCounter as string };
 }

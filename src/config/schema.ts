@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /**
@@ -38,6 +39,35 @@ const serverSchema = z
      * host and the endpoint port (http://host:port).
      */
     publicOrigin: origin.nullable().default(null),
+  })
+  .strict();
+
+/** A CIDR block such as 10.0.0.0/8 or fd00::/8 (ipaddr.js reads it the way the wake-up policy does). */
+const cidr = z.string().refine((value) => {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a CIDR block such as 192.168.0.0/16 or fd00::/8');
+
+/** Herald adds (docs/wakeup.md): UDP wake-up of devices that hold no socket open. */
+const wakeupSchema = z
+  .object({
+    /**
+     * Devices connecting from these networks may declare a UDP wake-up address in hello. Empty
+     * (the default): the feature is off and no datagram is ever sent.
+     */
+    allowedNetworks: z.array(cidr).default([]),
+    /**
+     * The declared host must be the socket's peer address, so Herald cannot be told to send
+     * datagrams to a third party. Turn off only when devices sit behind a proxy you trust; the host
+     * must then still be inside allowedNetworks.
+     */
+    hostMustMatchPeer: z.boolean().default(true),
+    /** At most one datagram per device per this many seconds (per node). */
+    minIntervalSeconds: seconds.default(30),
   })
   .strict();
 
@@ -85,6 +115,7 @@ const pushSchema = z
     perMessageDeflate: z.boolean().default(false),
     /** Broadcast ids and their current versions, answered to devices that subscribe to them. */
     broadcasts: z.record(z.string().min(1).max(64), z.string().min(1).max(200)).default({}),
+    wakeup: wakeupSchema.prefault({}),
   })
   .strict();
 

@@ -35,6 +35,12 @@ export class Metrics {
     labelNames: ['errno'] as const,
     registers: [this.registry],
   });
+  readonly wakeupDatagrams = new Counter({
+    name: 'herald_wakeup_datagrams_total',
+    help: 'UDP wake-up attempts for devices away when a message was stored, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly acceptSeconds = new Histogram({
     name: 'herald_accept_seconds',
     help: 'Time from a push request to its 201 (token, VAPID, store, hand-off)',

@@ -83,6 +83,19 @@ export interface DrainCursor {
   seq: number;
 }
 
+/**
+ * Herald adds (docs/wakeup.md): where a device that is not connected listens for UDP wake-up
+ * datagrams. Kept with the device (dropped with it), so a restart of Herald keeps it.
+ */
+export interface WakeupAddress {
+  /** An IP literal (no names: Herald never resolves a device-chosen host). */
+  host: string;
+  port: number;
+  /** Id of the ring key the device's wake-up key was derived from, i.e. the key it was handed. */
+  keyId: number;
+  updatedAt: number;
+}
+
 export interface FetchOptions {
   /** Only messages strictly after this position. Absent: from the start. */
   after?: DrainCursor;
@@ -137,6 +150,13 @@ export interface Store {
   isSenderKeyBlocked(keyHash: Buffer): Promise<boolean>;
   /** Every blocked key, oldest first. */
   listBlockedSenderKeys(): Promise<BlockedSenderKey[]>;
+
+  // Wake-up addresses (migration 3; docs/wakeup.md)
+  /** Creates or replaces the device's wake-up address; false (nothing written) when the device does not exist. */
+  setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean>;
+  getWakeupAddress(uaid: string): Promise<WakeupAddress | null>;
+  /** False when the device had none. */
+  deleteWakeupAddress(uaid: string): Promise<boolean>;
 
   // Housekeeping
   /** Deletes messages with expiresAt <= now; returns how many. */

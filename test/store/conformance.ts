@@ -605,6 +605,54 @@ export function runStoreConformance(
       });
     });
 
+    describe('wake-up addresses', () => {
+      const address = { host: '127.0.0.1', port: 40_000, keyId: 7, updatedAt: T0 };
+
+      scenario('a registered device keeps the wake-up address it declared', async (store) => {
+        const { uaid } = await registerDevice(store);
+        assert.equal(await store.getWakeupAddress(uaid), null);
+        assert.equal(await store.setWakeupAddress(uaid, address), true);
+        assert.deepEqual(await store.getWakeupAddress(uaid), address);
+      });
+
+      scenario('a newer declaration replaces the address and key id', async (store) => {
+        const { uaid } = await registerDevice(store);
+        await store.setWakeupAddress(uaid, address);
+        const moved = { host: '::1', port: 1, keyId: 0, updatedAt: T0 + MINUTE };
+        assert.equal(await store.setWakeupAddress(uaid, moved), true);
+        assert.deepEqual(await store.getWakeupAddress(uaid), moved);
+      });
+
+      scenario('a device that never registered gets no wake-up address stored', async (store) => {
+        const uaid = newUaid();
+        assert.equal(await store.setWakeupAddress(uaid, address), false);
+        assert.equal(await store.getWakeupAddress(uaid), null);
+      });
+
+      scenario('a withdrawn address is gone, and withdrawing twice says so', async (store) => {
+        const { uaid } = await registerDevice(store);
+        await store.setWakeupAddress(uaid, address);
+        assert.equal(await store.deleteWakeupAddress(uaid), true);
+        assert.equal(await store.getWakeupAddress(uaid), null);
+        assert.equal(await store.deleteWakeupAddress(uaid), false);
+      });
+
+      scenario('the address goes with its device, dropped or swept idle', async (store) => {
+        const dropped = await registerDevice(store, T0);
+        const idle = await registerDevice(store, T0);
+        const active = await registerDevice(store, T0 + DAY);
+        for (const { uaid } of [dropped, idle, active]) await store.setWakeupAddress(uaid, address);
+        await store.dropDevice(dropped.uaid);
+        await store.sweepIdleDevices(T0 + 1);
+        assert.equal(await store.getWakeupAddress(dropped.uaid), null);
+        assert.equal(await store.getWakeupAddress(idle.uaid), null);
+        assert.deepEqual(await store.getWakeupAddress(active.uaid), address);
+        // A device that comes back under the same uaid starts without an address.
+        await store.upsertDevice(dropped.uaid, T0 + DAY);
+        assert.equal(await store.getWakeupAddress(dropped.uaid), null);
+      });
+    });
+
     describe('housekeeping', () => {
       scenario('a device unused past the idle window is swept with everything it had', async (store) => {
         const idle = await registerDevice(store, T0);

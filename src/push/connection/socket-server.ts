@@ -62,12 +62,12 @@ export class SocketServer {
   /** Serves WebSocket upgrades on any path of this HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress));
     });
     if (!this.heartbeat) this.startHeartbeat();
   }
 
-  private accept(socket: WebSocket): void {
+  private accept(socket: WebSocket, peerAddress?: string): void {
     const connection: Connection = {
       socket,
       session: undefined as unknown as PushSession,
@@ -77,6 +77,7 @@ export class SocketServer {
     const session = new PushSession(
       {
         ...this.ports,
+        ...(peerAddress !== undefined ? { peerAddress } : {}),
         send: (message: ServerMessage) => {
           if (socket.readyState !== socket.OPEN) return;
           // A device that does not read its socket would make Herald buffer without bound. Its

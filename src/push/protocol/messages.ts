@@ -3,9 +3,17 @@
  * and what Herald sends back. Pure: no I/O.
  */
 import type { ForwardedHeaders, Urgency } from '../../store/types.js';
+import type { WakeupAnswer } from '../wakeup/answers.js';
 
 export type ClientMessage =
-  | { messageType: 'hello'; uaid: string | null; broadcasts: Record<string, string>; urgency: Urgency | null }
+  | {
+      messageType: 'hello';
+      uaid: string | null;
+      broadcasts: Record<string, string>;
+      urgency: Urgency | null;
+      /** Herald adds (docs/wakeup.md): judged by the wake-up part, never a protocol violation. */
+      wakeup?: unknown;
+    }
   | { messageType: 'register'; channelID: string | null; key: string | null }
   | { messageType: 'unregister'; channelID: string; code: number | null }
   | { messageType: 'ack'; updates: Array<{ channelID: string; version: string; code: number | null }> }
@@ -14,7 +22,7 @@ export type ClientMessage =
   | { messageType: 'broadcast_subscribe'; broadcasts: Record<string, string> };
 
 export type ServerMessage =
-  | { messageType: 'hello'; uaid: string; status: 200; use_webpush: true; broadcasts: BroadcastAnswer }
+  | { messageType: 'hello'; uaid: string; status: 200; use_webpush: true; broadcasts: BroadcastAnswer; wakeup?: WakeupAnswer }
   | { messageType: 'register'; channelID: string; status: number; pushEndpoint?: string; error?: string }
   | { messageType: 'unregister'; channelID: string; status: 200 }
   | {
@@ -94,7 +102,9 @@ function parseHello(frame: Json): ClientMessage {
     }
     urgency = frame.urgency as Urgency;
   }
-  return { messageType: 'hello', uaid, broadcasts: parseBroadcasts(frame.broadcasts, false), urgency };
+  const hello: ClientMessage = { messageType: 'hello', uaid, broadcasts: parseBroadcasts(frame.broadcasts, false), urgency };
+  if (frame.wakeup !== undefined) hello.wakeup = frame.wakeup;
+  return hello;
 }
 
 function parseRegister(frame: Json): ClientMessage {

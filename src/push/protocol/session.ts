@@ -6,9 +6,10 @@
  */
 import { toBase64Url } from '../../crypto/base64.js';
 import { cursorAfter } from '../../store/cursor.js';
-import type { DrainCursor, Store, StoredMessage, Urgency } from '../../store/types.js';
+import type { DrainCursor, Store, StoredMessage, Urgency, WakeupAddress } from '../../store/types.js';
 import { parseClientMessage, ProtocolViolation, type ClientMessage, type ServerMessage, type BroadcastAnswer } from './messages.js';
 import { checkSenderKey } from './sender-key.js';
+import type { WakeupPort } from '../wakeup/port.js';
 
 /** A message handed to a connected device; `stored` is false only for TTL=0 messages. */
 export interface LiveMessage {
@@ -45,6 +46,10 @@ export interface SessionPorts {
   send(message: ServerMessage): void;
   close(code: number, reason: string): void;
   observe?: SessionObserver;
+  /** The socket's peer address (the socket server fills it in). */
+  peerAddress?: string;
+  /** Herald adds (docs/wakeup.md): UDP wake-up addresses and keys. */
+  wakeup?: WakeupPort;
 }
 
 /** Hooks for metrics and logs; never given payloads. */
@@ -93,6 +98,8 @@ export class PushSession {
   private batchOutstanding = 0;
   /** TTL=0 messages that arrived mid-drain; sent after it, so a channel's order holds. */
   private heldTransient: LiveMessage[] = [];
+  /** A wake-up address accepted at hello for a device not recorded yet: stored at its first register. */
+  private pendingWakeup: WakeupAddress | null = null;
 
   constructor(
     private readonly ports: SessionPorts,
@@ -210,7 +217,7 @@ export class PushSession {
   private async dispatch(message: ClientMessage): Promise<void> {
     switch (message.messageType) {
       case 'hello':
-        return this.hello(message.uaid, message.broadcasts, message.urgency);
+        return this.hello(message.uaid, message.broadcasts, message.urgency, message.wakeup);
       case 'register':
         return this.register(message.channelID, message.key);
       case 'unregister':
@@ -229,7 +236,7 @@ export class PushSession {
     }
   }
 
-  private async hello(requested: string | null, broadcasts: Record<string, string>, urgency: Urgency | null): Promise<void> {
+  private async hello(requested: string | null, broadcasts: Record<string, string>, urgency: Urgency | null, wakeupValue?: unknown): Promise<void> {
     const now = this.ports.now();
     let uaid: string | null = null;
     // Firefox drops every subscription when the answered uaid differs from the one it sent, so a
@@ -241,6 +248,10 @@ export class PushSession {
     }
     if (this.phase !== 'awaiting-hello') return;
     uaid ??= this.ports.newUaid();
+    // Before the session is ready, so no live message can overtake the hello answer meanwhile.
+    const wakeup = await this.ports.wakeup?.hello({ uaid, value: wakeupValue, peerAddress: this.ports.peerAddress, recorded: this.deviceRecorded });
+    if (this.phase !== 'awaiting-hello') return;
+    this.pendingWakeup = wakeup?.pending ?? null;
     this.currentUaid = uaid;
     this.phase = 'ready';
     if (urgency) this.minUrgency = urgency;
@@ -253,6 +264,7 @@ export class PushSession {
       status: 200,
       use_webpush: true,
       broadcasts: this.subscribeBroadcasts(broadcasts),
+      ...(wakeup?.answer ? { wakeup: wakeup.answer } : {}),
     });
     if (this.deviceRecorded) {
       this.draining = true;
@@ -280,6 +292,8 @@ export class PushSession {
       }
       await this.ports.store.upsertDevice(uaid, now);
       this.deviceRecorded = true;
+      if (this.pendingWakeup) await this.ports.wakeup?.remember(uaid, this.pendingWakeup);
+      this.pendingWakeup = null;
       await this.ports.store.putChannel({ uaid, channelId, senderKeyHash, createdAt: now });
     } catch {
       this.ports.send({ messageType: 'register', channelID: channelId, status: 500, error: 'storage failure' });

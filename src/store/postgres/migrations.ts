@@ -79,6 +79,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'wake-up addresses',
+    // One row per device that declared a UDP wake-up address (docs/wakeup.md); it goes with the
+    // device (reset, idle sweep) through the cascade.
+    sql: `
+      CREATE TABLE wakeup_addresses (
+        uaid       TEXT    NOT NULL PRIMARY KEY REFERENCES devices (uaid) ON DELETE CASCADE,
+        host       TEXT    NOT NULL,
+        port       INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        key_id     INTEGER NOT NULL CHECK (key_id BETWEEN 0 AND 255),
+        updated_at BIGINT  NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

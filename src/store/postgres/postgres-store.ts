@@ -10,6 +10,7 @@ import type {
   Store,
   StoredMessage,
   Urgency,
+  WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { latestVersion, migrations } from './migrations.js';
@@ -99,6 +100,14 @@ export const sql = {
   unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = $1',
   isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = $1',
   listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
+  // Written only for a device that exists (a device that never registered leaves nothing behind).
+  setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
+                     SELECT $1::text, $2::text, $3::integer, $4::integer, $5::bigint
+                     WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = $1)
+                     ON CONFLICT (uaid) DO UPDATE SET host = excluded.host, port = excluded.port,
+                       key_id = excluded.key_id, updated_at = excluded.updated_at`,
+  getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = $1',
+  deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = $1',
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -129,6 +138,13 @@ interface MessageRow {
   data: Buffer | null;
   /** JSONB, parsed by pg. */
   headers: ForwardedHeaders | null;
+}
+
+interface WakeupRow {
+  host: string;
+  port: number;
+  key_id: number;
+  updated_at: string;
 }
 
 interface CountRow {
@@ -346,6 +362,26 @@ export class PostgresStore implements Store {
   async listBlockedSenderKeys(): Promise<BlockedSenderKey[]> {
     const rows = await this.run<BlockedRow>('listBlockedSenderKeys', []);
     return rows.map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) }));
+  }
+
+  async setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean> {
+    // A device dropped between the EXISTS check and the insert fails the foreign key: same answer.
+    const written = await this.change('setWakeupAddress', [uaid, address.host, address.port, address.keyId, address.updatedAt]).catch(
+      (error: unknown) => {
+        if (error instanceof pg.DatabaseError && error.code === FOREIGN_KEY_VIOLATION) return 0;
+        throw error;
+      },
+    );
+    return written > 0;
+  }
+
+  async getWakeupAddress(uaid: string): Promise<WakeupAddress | null> {
+    const [row] = await this.run<WakeupRow>('getWakeupAddress', [uaid]);
+    return row ? { host: row.host, port: row.port, keyId: row.key_id, updatedAt: toNumber(row.updated_at) } : null;
+  }
+
+  async deleteWakeupAddress(uaid: string): Promise<boolean> {
+    return (await this.change('deleteWakeupAddress', [uaid])) > 0;
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {

@@ -9,6 +9,7 @@ import type {
   Store,
   StoredMessage,
   Urgency,
+  WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { WalCheckpointer } from './checkpointer.js';
@@ -63,6 +64,13 @@ export const sql = {
   unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = ?',
   isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = ?',
   listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
+  // Written only for a device that exists (a device that never registered leaves nothing behind).
+  setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
+                     SELECT @uaid, @host, @port, @keyId, @updatedAt WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = @uaid)
+                     ON CONFLICT (uaid) DO UPDATE SET host = excluded.host, port = excluded.port,
+                       key_id = excluded.key_id, updated_at = excluded.updated_at`,
+  getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = ?',
+  deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = ?',
 } as const;
 
 function messageColumns(): string {
@@ -94,6 +102,13 @@ interface MessageRow {
   expires_at: number;
   data: Buffer | null;
   headers: string | null;
+}
+
+interface WakeupRow {
+  host: string;
+  port: number;
+  key_id: number;
+  updated_at: number;
 }
 
 interface CountRow {
@@ -136,6 +151,9 @@ function prepareStatements(db: Database.Database) {
     unblockSenderKey: db.prepare<[Buffer]>(sql.unblockSenderKey),
     isSenderKeyBlocked: db.prepare<[Buffer], CountRow>(sql.isSenderKeyBlocked),
     listBlockedSenderKeys: db.prepare<[], BlockedRow>(sql.listBlockedSenderKeys),
+    setWakeupAddress: db.prepare<[{ uaid: string } & WakeupAddress]>(sql.setWakeupAddress),
+    getWakeupAddress: db.prepare<[string], WakeupRow>(sql.getWakeupAddress),
+    deleteWakeupAddress: db.prepare<[string]>(sql.deleteWakeupAddress),
   };
 }
 
@@ -321,6 +339,20 @@ export class SqliteStore implements Store {
     return this.prepared()
       .listBlockedSenderKeys.all()
       .map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at }));
+  }
+
+  async setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean> {
+    const { host, port, keyId, updatedAt } = address;
+    return this.prepared().setWakeupAddress.run({ uaid, host, port, keyId, updatedAt }).changes > 0;
+  }
+
+  async getWakeupAddress(uaid: string): Promise<WakeupAddress | null> {
+    const row = this.prepared().getWakeupAddress.get(uaid);
+    return row ? { host: row.host, port: row.port, keyId: row.key_id, updatedAt: row.updated_at } : null;
+  }
+
+  async deleteWakeupAddress(uaid: string): Promise<boolean> {
+    return this.prepared().deleteWakeupAddress.run(uaid).changes > 0;
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
