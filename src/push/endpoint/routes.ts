@@ -11,6 +11,7 @@ import { acceptMessage, type Outcome } from '../delivery/accept.js';
 import { EndpointError, errorEnvelope } from './errors.js';
 import { parseEncryption, parseTopic, parseTtl, parseUrgency } from './message-headers.js';
 import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
+import type { SenderGuard } from '../../guard/endpoint-guard.js';
 
 export interface EndpointDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface EndpointDeps {
   maxBodyBytes: number;
   now(): number;
   observe?: EndpointObserver;
+  /** Rate limits, bans and backlog caps (src/guard); absent: none. */
+  guard?: SenderGuard;
 }
 
 export interface EndpointObserver {
@@ -43,8 +46,9 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
       done(null, body);
     });
 
-    scope.setErrorHandler((error, _request, reply) => {
+    scope.setErrorHandler((error, request, reply) => {
       const failure = toEndpointError(error);
+      deps.guard?.failed(request, failure);
       deps.observe?.failed?.(failure.errno, failure.status >= 500 ? (failure.cause ?? error) : undefined);
       sendError(reply, failure);
     });
@@ -66,6 +70,7 @@ async function pushMessage(
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const now = deps.now();
+  await deps.guard?.admit(request);
 
   // 1. token
   const contents = openEndpointToken(deps.endpointTokens, version, request.params.token);
@@ -80,6 +85,9 @@ async function pushMessage(
       throw new EndpointError('unauthorized', 'the VAPID key is not the one this subscription is bound to');
     }
   }
+
+  // Limits count only requests that name a real target and pass VAPID (design.md: token → VAPID → limits → store).
+  await deps.guard?.limit(request, { uaid: contents.uaid, channelId: contents.channelId, senderKeyHash: sender?.keyHash ?? null });
 
   // 3. subscription
   await requireSubscription(deps.store, contents);
@@ -97,6 +105,8 @@ async function pushMessage(
     encryption: headers.encryption,
     cryptoKey: headers['crypto-key'],
   });
+
+  if (ttl > 0) await deps.guard?.makeRoom(contents.uaid, now, body?.length ?? 0);
 
   const id = newMessageId();
   const outcome = await acceptMessage(deps.store, deps.bus, {
@@ -169,7 +179,7 @@ function toEndpointError(error: unknown): EndpointError {
 
 export function sendError(reply: FastifyReply, error: EndpointError): void {
   if (error.status === 410) reply.header('cache-control', 'max-age=86400');
-  if (error.status === 503 || error.status === 429) reply.header('retry-after', '30');
+  if (error.status === 503 || error.status === 429) reply.header('retry-after', String(error.retryAfterSeconds ?? 30));
   reply.code(error.status).type('application/json').send(errorEnvelope(error));
 }
 
