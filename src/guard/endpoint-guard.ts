@@ -15,8 +15,11 @@ export interface SenderGuard {
   limit(request: FastifyRequest, target: SendTarget): Promise<void>;
   /** For a message that will be stored: refuses when the device's backlog is full. */
   makeRoom(uaid: string, now: number, payloadBytes: number): Promise<void>;
-  /** Every error answer passes here, so bans can count invalid signatures and dead endpoints. */
-  failed(request: FastifyRequest, error: EndpointError): void;
+  /**
+   * Every error answer passes here first, so bans can count invalid signatures and dead endpoints
+   * (recorded before the answer, so the source's next request already sees its ban).
+   */
+  failed(request: FastifyRequest, error: EndpointError): Promise<void>;
 }
 
 export function senderGuard(guard: Guard, store: Store): SenderGuard {
@@ -42,9 +45,9 @@ export function senderGuard(guard: Guard, store: Store): SenderGuard {
       });
       refuse(refusal);
     },
-    failed(request, error) {
-      // A ban is bookkeeping after the answer: its failure must not change what the sender hears.
-      void guard.noteFailure(sourceOf(request), error.status, error.errno).catch(() => {});
+    async failed(request, error) {
+      // Ban bookkeeping failing (Redis away) must not change what the sender hears.
+      await guard.noteFailure(sourceOf(request), error.status, error.errno).catch(() => {});
     },
   };
 }

@@ -56,10 +56,13 @@ export class Guard {
     this.perSenderKey = counter('key', config.perSenderKey);
     this.perSubscription = counter('sub', config.perSubscription);
     this.perDevice = counter('device', config.perDevice);
+    // A counter refuses the hit after `points`: N strikes ban at the Nth with points = N - 1.
     const { bans } = config;
+    const strikes = (name: string, threshold: number) =>
+      config.enabled && threshold > 0 ? this.counters.counter(name, threshold - 1, bans.windowSeconds) : null;
     this.strikes = {
-      'invalid-signatures': counter('strikes-sig', { points: bans.invalidSignatures, seconds: bans.windowSeconds }),
-      'dead-endpoints': counter('strikes-dead', { points: bans.deadEndpoints, seconds: bans.windowSeconds }),
+      'invalid-signatures': strikes('strikes-sig', bans.invalidSignatures),
+      'dead-endpoints': strikes('strikes-dead', bans.deadEndpoints),
     };
   }
 

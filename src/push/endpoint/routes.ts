@@ -46,9 +46,9 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
       done(null, body);
     });
 
-    scope.setErrorHandler((error, request, reply) => {
+    scope.setErrorHandler(async (error, request, reply) => {
       const failure = toEndpointError(error);
-      deps.guard?.failed(request, failure);
+      await deps.guard?.failed(request, failure);
       deps.observe?.failed?.(failure.errno, failure.status >= 500 ? (failure.cause ?? error) : undefined);
       sendError(reply, failure);
     });
