@@ -42,9 +42,9 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** A connected device with one channel; returns the device and its endpoint. */
-export async function subscribedDevice(wsUrl: string, channelId: string, key?: string): Promise<{ device: RawDevice; endpoint: string }> {
+export async function subscribedDevice(wsUrl: string, channelId: string, key?: string): Promise<{ device: RawDevice; endpoint: string; uaid: string }> {
   const device = await RawDevice.connect(wsUrl);
-  await device.hello();
+  const uaid = await device.hello();
   const endpoint = await device.register(channelId, key);
-  return { device, endpoint };
+  return { device, endpoint, uaid };
 }
