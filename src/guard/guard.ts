@@ -3,7 +3,6 @@
  * (the sender endpoint through endpoint-guard.ts, the device socket through its upgrade gate and
  * the session's channel cap). It answers with a Refusal value and knows nothing of HTTP.
  */
-import { createHash } from 'node:crypto';
 import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
 import type { GuardConfig } from './config.js';
@@ -84,9 +83,9 @@ export class Guard {
     const checks: Array<[string, Counter | null, string]> = [
       ['source', source.exempt ? null : this.perSource, source.key],
       ['sender key', target.senderKeyHash ? this.perSenderKey : null, target.senderKeyHash?.toString('base64url') ?? ''],
-      // Device and subscription keys are hashed: Redis (shared by operators) never sees ids in clear.
-      ['subscription', this.perSubscription, this.perSubscription ? digest(`${target.uaid}:${target.channelId}`) : ''],
-      ['device', this.perDevice, this.perDevice ? digest(target.uaid) : ''],
+      // Ids in clear, as the Redis bus's presence keys already hold them: hashing cost 3 µs a key.
+      ['subscription', this.perSubscription, `${target.uaid}:${target.channelId}`],
+      ['device', this.perDevice, target.uaid],
     ];
     for (const [name, counter, key] of checks) {
       if (!counter) continue;
@@ -162,8 +161,4 @@ export class Guard {
 
 function seconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
-}
-
-function digest(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
