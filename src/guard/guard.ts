@@ -47,7 +47,8 @@ export class Guard {
     private readonly events: GuardEvents = {},
   ) {
     this.sources = new SourceResolver(config);
-    this.counters = openCounters(bus, (error) => events.redisFailed?.(error));
+    // Disabled: no Redis connection for counters nobody reads.
+    this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error));
     this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix) : new MemoryBanList();
     const counter = (name: string, window: { points: number; seconds: number }) =>
       config.enabled && window.points > 0 ? this.counters.counter(name, window.points, window.seconds) : null;
