@@ -33,6 +33,8 @@ const { values: flags } = parseArgs({
     runs: { type: 'string' },
     'in-flight': { type: 'string' },
     'payload-bytes': { type: 'string' },
+    /** `section.option=value` for every Herald started (e.g. guard.enabled=false to compare). */
+    set: { type: 'string', multiple: true },
   },
   strict: true,
 });
@@ -56,6 +58,7 @@ const params = {
   /** Loopback source addresses the devices bind to (a source address reaches ~28k ports). */
   localAddresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'],
 };
+const settings = Object.fromEntries((flags.set ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 const only = new Set((flags.only ?? 'e2e,rss,drain').split(',').map((name) => name.trim()));
 
 /** Every fleet's notifications go through this, so each phase can set what it counts. */
@@ -155,7 +158,7 @@ async function latencyRun(sender: PushSender, devices: BenchDevice[], bodies: Ar
 }
 
 async function e2eFigures(figures: Figure[], results: Record<string, unknown>): Promise<void> {
-  const server = await startHerald();
+  const server = await startHerald({ settings });
   const sender = new PushSender(server.origin, params.ttlSeconds, params.inFlight);
   try {
     log(`e2e: ${params.devices} devices, ${params.payloadBytes ? `${params.payloadBytes}-byte payloads (real aes128gcm)` : 'empty bodies'}`);
@@ -200,7 +203,7 @@ async function e2eFigures(figures: Figure[], results: Record<string, unknown>): 
 
 async function rssFigures(figures: Figure[], results: Record<string, unknown>): Promise<void> {
   // The inspector lets the bench run a full GC in the server before each reading.
-  const server = await startHerald({ inspect: true });
+  const server = await startHerald({ inspect: true, settings });
   const sender = new PushSender(server.origin, params.ttlSeconds, params.inFlight);
   try {
     // Warm-up: the code paths a connection uses have run (and been compiled) before the baseline.
@@ -287,7 +290,7 @@ async function drainRun(server: HeraldProcess, bodies: Array<Buffer | null>, cou
 }
 
 async function drainFigures(figures: Figure[], results: Record<string, unknown>): Promise<void> {
-  const server = await startHerald();
+  const server = await startHerald({ settings });
   try {
     const bodies = makeBodies(params.drainDevices, params.payloadBytes);
     // Warm-up: a fifth of the load, so the first measured run does not pay for compilation.
@@ -320,7 +323,7 @@ async function drainFigures(figures: Figure[], results: Record<string, unknown>)
 async function profile(which: string): Promise<void> {
   if (which !== 'e2e' && which !== 'drain') throw new Error('--profile takes e2e or drain');
   const profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-cpuprof-'));
-  const server = await startHerald({ nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
+  const server = await startHerald({ nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir], settings });
   let window: { startNs: bigint; endNs: bigint };
   try {
     const bodies = makeBodies(params.devices, params.payloadBytes);

@@ -3,12 +3,17 @@
  * stops everything in reverse order. No other file knows the whole system.
  */
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { resolvePaths } from './config/load.js';
 import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
 import { KeyRing } from './crypto/keyring.js';
+import { registerGuardAdminRoutes } from './guard/admin-routes.js';
+import { senderGuard } from './guard/endpoint-guard.js';
+import { Guard } from './guard/guard.js';
+import { addHsts, checkTlsOrigin, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from './guard/tls.js';
 import { newChannelId, newUaid, sealEndpointToken } from './crypto/tokens.js';
 import { Metrics } from './ops/metrics.js';
 import { registerHealthRoutes, registerMetricsRoute } from './ops/routes.js';
@@ -59,6 +64,8 @@ export class Herald {
   private socketServer: SocketServer | undefined;
   private readonly servers: FastifyInstance[] = [];
   private listenersInfo: Listeners | undefined;
+  private guard: Guard | undefined;
+  private tls: TlsMaterial | null = null;
 
   constructor(private readonly options: HeraldOptions) {
     this.config = options.config;
@@ -86,6 +93,8 @@ export class Herald {
     const { config } = this;
     const paths = resolvePaths(config);
     const secrets = this.options.secrets ?? this.bootstrapSecrets(paths.dataDir);
+    this.tls = readTlsMaterial(config.tls);
+    if (this.tls) checkTlsOrigin(config.server.publicOrigin);
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
     const messageIds = new KeyRing(secrets.messageIds, 'message-id');
 
@@ -101,6 +110,11 @@ export class Herald {
       throw error;
     }
     this.bus = bus;
+    const guard = new Guard(config.guard, config.bus, {
+      banned: (reason) => this.logger.warn({ reason }, 'guard: a source is banned for a cool-down (herald admin bans lists it)'),
+      redisFailed: (error) => this.logger.warn({ err: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters'),
+    });
+    this.guard = guard;
     // The registry tells the bus which devices this node holds; the bus hands it their messages.
     this.registry.announceTo(bus);
     const wakeup = this.makeWakeup(store, endpointTokens);
@@ -122,6 +136,7 @@ export class Herald {
 
     for (const app of new Set([connectionApp, endpointApp])) registerHealthRoutes(app, store);
     if (adminApp) {
+      registerGuardAdminRoutes(adminApp, guard);
       registerHealthRoutes(adminApp, store);
       registerMetricsRoute(adminApp, this.metrics);
     } else {
@@ -150,6 +165,7 @@ export class Herald {
         now: this.now,
         revoked: (keyHash, newlyBlocked) => this.logger.info({ keyHash, newlyBlocked }, 'audit: sender key revoked by its holder'),
       },
+      guard: senderGuard(guard, store),
       observe: {
         accepted: (outcome, seconds) => {
           this.metrics.messagesAccepted.inc({ outcome });
@@ -199,11 +215,13 @@ export class Herald {
         wsPongTimeoutMs: config.push.wsPongTimeoutSeconds * 1000,
         maxFrameBytes: config.push.maxFrameBytes,
         perMessageDeflate: config.push.perMessageDeflate,
+        maxChannelsPerDevice: guard.maxChannelsPerDevice,
       },
       {
         opened: () => this.metrics.connections.inc(),
         closed: () => this.metrics.connections.dec(),
       },
+      (request) => guard.admitConnection(guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
     );
     this.socketServer.attach(connectionApp.server);
 
@@ -214,6 +232,7 @@ export class Herald {
 
     if (!config.server.publicOrigin) {
       origin = resolvePaths({ ...config, server: { ...config.server, endpointPort } }).publicOrigin;
+      if (this.tls) origin = origin.replace(/^http:/, 'https:');
     }
 
     this.sweeper = new Sweeper(
@@ -233,7 +252,7 @@ export class Herald {
 
     const connectionHost = host.includes(':') ? `[${host}]` : host;
     this.listenersInfo = {
-      connectionUrl: `ws://${connectionHost}:${connectionPort}/`,
+      connectionUrl: `${this.tls ? 'wss' : 'ws'}://${connectionHost}:${connectionPort}/`,
       endpointOrigin: origin,
       connectionPort,
       endpointPort,
@@ -260,12 +279,32 @@ export class Herald {
     await Promise.all(this.servers.map((server) => server.close()));
     await this.bus?.close();
     await this.wakeup?.close();
+    await this.guard?.close();
     await this.store?.close();
     this.servers.length = 0;
   }
 
+  /**
+   * Reads the certificate and key files again and installs them on every listener (SIGHUP).
+   * Connected sockets stay up; new handshakes get the new certificate. Throws (and keeps the old
+   * certificate) when the files cannot be read.
+   */
+  reloadTls(): void {
+    if (!this.tls) throw new Error('TLS is not configured (tls.cert and tls.key)');
+    const material = readTlsMaterial(this.config.tls);
+    if (!material) return;
+    reloadSecureContexts(
+      this.servers.map((app) => app.server as unknown as TlsServer),
+      material,
+    );
+    this.tls = material;
+    this.logger.info('TLS certificate reloaded');
+  }
+
   private makeServer(): FastifyInstance {
     const app = Fastify({
+      // The https server type differs from http's only in TLS methods (used by reloadTls).
+      ...(this.tls ? { https: { cert: this.tls.cert, key: this.tls.key } } : {}),
       loggerInstance: this.logger.child({ part: 'http' }) as FastifyBaseLogger,
       // Request logs would carry endpoint tokens in their URLs: Herald logs its own events instead.
       logController: new LogController({ disableRequestLogging: true }),
@@ -278,6 +317,7 @@ export class Herald {
         sendError(reply, new EndpointError(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'));
       },
     });
+    if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
     this.servers.push(app);
     return app;
   }

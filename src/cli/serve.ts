@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Herald } from '../app.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, resolvePaths } from '../config/load.js';
+import { ensureDevCertificate } from '../guard/dev-tls.js';
 import { UsageError } from './usage-error.js';
 
 const FLAG_TO_OPTION: Record<string, string> = {
@@ -19,6 +20,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       set: { type: 'string', multiple: true },
+      'dev-tls': { type: 'boolean' },
       ...Object.fromEntries(Object.keys(FLAG_TO_OPTION).map((flag) => [flag, { type: 'string' as const }])),
     },
     strict: true,
@@ -33,9 +35,30 @@ export async function run(argv: string[]): Promise<number> {
     if (at <= 0) throw new UsageError(`--set expects section.option=value, got "${assignment}"`);
     overrides[assignment.slice(0, at)] = assignment.slice(at + 1);
   }
-  const config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env, overrides });
+  let config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env, overrides });
+  let devCertificate: string | null = null;
+  if (values['dev-tls']) {
+    const made = await ensureDevCertificate(resolvePaths(config).dataDir);
+    config = { ...config, tls: { ...config.tls, cert: made.certFile, key: made.keyFile } };
+    devCertificate = made.certFile;
+  }
   const herald = new Herald({ config });
   await herald.start();
+  if (devCertificate) {
+    herald.logger.warn(
+      { certificate: devCertificate },
+      'DEVELOPMENT TLS: serving a self-signed certificate for localhost; no browser or sender trusts it unless told to. Never use --dev-tls in production.',
+    );
+  }
+  // SIGHUP reloads the certificate and key files without dropping connected sockets.
+  const onHangup = () => {
+    try {
+      herald.reloadTls();
+    } catch (error) {
+      herald.logger.error({ err: (error as Error).message }, 'TLS reload failed; the previous certificate stays in use');
+    }
+  };
+  if (config.tls.cert) process.on('SIGHUP', onHangup);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -45,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  process.off('SIGHUP', onHangup);
   await herald.stop();
   return 0;
 }

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { guardSchema, tlsSchema } from '../guard/config.js';
 
 /**
  * Every option Herald reads, with its default. `herald.sample.toml` documents each one where it is
@@ -159,6 +160,10 @@ export const configSchema = z
       .prefault({}),
     push: pushSchema.prefault({}),
     bus: busSchema.prefault({}),
+    /** Rate limits, abuse bans and caps (src/guard/config.ts documents each option). */
+    guard: guardSchema.prefault({}),
+    /** TLS on every listener when a certificate and key are given. */
+    tls: tlsSchema.prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

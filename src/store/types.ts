@@ -141,6 +141,8 @@ export interface Store {
   /** Deletes one message of this device. False when it was not there. */
   deleteMessage(uaid: string, id: string): Promise<boolean>;
   countMessages(uaid: string, now: number): Promise<number>;
+  /** Pending, unexpired messages of this device and the bytes of their payloads (guard caps). */
+  deviceBacklog(uaid: string, now: number): Promise<DeviceBacklog>;
 
   // Sender key blocklist (durable; survives restarts and is shared by every node on one database)
   /** Adds the key to the blocklist. Idempotent: an existing entry is kept unchanged; true only when new. */
@@ -163,6 +165,13 @@ export interface Store {
   sweepExpiredMessages(now: number): Promise<number>;
   /** Drops devices (with channels and messages) whose lastSeenAt < before; returns how many. */
   sweepIdleDevices(before: number): Promise<number>;
+}
+
+/** What a device's stored messages add up to. */
+export interface DeviceBacklog {
+  messages: number;
+  /** Sum of the stored payload sizes (bodies only). */
+  bytes: number;
 }
 
 /** saveMessage found no such channel: the subscription is gone (the endpoint answers 410). */

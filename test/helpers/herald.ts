@@ -63,8 +63,9 @@ export class RawDevice {
     });
   }
 
-  static async connect(url: string, protocols: string[] = ['push-notification']): Promise<RawDevice> {
-    const socket = new WebSocket(url, protocols);
+  /** `options` carries TLS settings (e.g. `ca`) for wss:// URLs. */
+  static async connect(url: string, protocols: string[] = ['push-notification'], options: WebSocket.ClientOptions = {}): Promise<RawDevice> {
+    const socket = new WebSocket(url, protocols, options);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);

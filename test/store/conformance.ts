@@ -341,6 +341,20 @@ export function runStoreConformance(
         assert.equal(await store.countMessages(uaid, T0), 1);
       });
 
+      scenario('a device backlog counts its pending messages and payload bytes, not expired ones or empty bodies', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        const other = await registerDevice(store);
+        assert.deepEqual(await store.deviceBacklog(uaid, T0), { messages: 0, bytes: 0 });
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(100) }));
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(30) }));
+        await store.saveMessage(message(uaid, channelId, { data: null, headers: null }));
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(50), ttl: 1 }));
+        await store.saveMessage(message(other.uaid, other.channelId, { data: randomBytes(999) }));
+        assert.deepEqual(await store.deviceBacklog(uaid, T0), { messages: 4, bytes: 180 });
+        // The short-lived one has expired 2 s later: it no longer counts.
+        assert.deepEqual(await store.deviceBacklog(uaid, T0 + 2000), { messages: 3, bytes: 130 });
+      });
+
       scenario('a topic replaces only on its own channel and only the same topic', async (store) => {
         const { uaid, channelId } = await registerDevice(store);
         const otherChannel = randomUUID();

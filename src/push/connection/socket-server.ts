@@ -19,6 +19,12 @@ export interface SocketServerOptions extends SessionOptions {
 /** What each session needs besides its socket; the socket server fills in send and close. */
 export type SharedPorts = Omit<SessionPorts, 'send' | 'close'>;
 
+/**
+ * Decides whether an upgrade may proceed (guard: connections per source). Returns the release to
+ * call when that socket is gone, or null to refuse with 429 and Retry-After.
+ */
+export type UpgradeGate = (request: IncomingMessage) => (() => void) | null;
+
 export interface SocketServerEvents {
   opened?(): void;
   closed?(): void;
@@ -43,6 +49,7 @@ export class SocketServer {
     private readonly ports: SharedPorts,
     private readonly options: SocketServerOptions,
     private readonly events: SocketServerEvents = {},
+    private readonly gate?: UpgradeGate,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -62,6 +69,12 @@ export class SocketServer {
   /** Serves WebSocket upgrades on any path of this HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const release = this.gate ? this.gate(request) : null;
+      if (this.gate && !release) {
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      if (release) socket.once('close', release);
       this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress));
     });
     if (!this.heartbeat) this.startHeartbeat();

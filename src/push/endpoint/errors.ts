@@ -44,6 +44,8 @@ const REASON_PHRASES: Record<number, string> = {
 export class EndpointError extends Error {
   readonly status: number;
   readonly errno: number;
+  /** Retry-After for 429/503 answers; unset: 30 s. */
+  retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     /** A more precise explanation for the sender (never contains ids or secrets). */

@@ -14,6 +14,7 @@ import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
 import type { SenderKeyCheck } from '../revocation/blocklist.js';
 import { refuseBlockedSender } from '../revocation/refuse-blocked.js';
 import { registerRevokeRoute, type RevokeRouteDeps } from '../revocation/revoke-route.js';
+import type { SenderGuard } from '../../guard/endpoint-guard.js';
 
 export interface EndpointDeps {
   store: Store;
@@ -31,6 +32,8 @@ export interface EndpointDeps {
   blocklist?: SenderKeyCheck;
   /** Serves POST /v1/keys/revoke when given. */
   revocation?: RevokeRouteDeps;
+  /** Rate limits, bans and backlog caps (src/guard); absent: none. */
+  guard?: SenderGuard;
 }
 
 export interface EndpointObserver {
@@ -50,8 +53,9 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
       done(null, body);
     });
 
-    scope.setErrorHandler((error, _request, reply) => {
+    scope.setErrorHandler(async (error, request, reply) => {
       const failure = toEndpointError(error);
+      await deps.guard?.failed(request, failure);
       deps.observe?.failed?.(failure.errno, failure.status >= 500 ? (failure.cause ?? error) : undefined);
       sendError(reply, failure);
     });
@@ -74,6 +78,7 @@ async function pushMessage(
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const now = deps.now();
+  await deps.guard?.admit(request);
 
   // 1. token
   const contents = openEndpointToken(deps.endpointTokens, version, request.params.token);
@@ -91,6 +96,8 @@ async function pushMessage(
 
   // 2b. a revoked or blocked sender key (docs/security.md)
   if (sender && deps.blocklist) await refuseBlockedSender(deps.blocklist, sender.keyHash, version);
+  // Limits count only requests that name a real target and pass VAPID (design.md: token → VAPID → limits → store).
+  await deps.guard?.limit(request, { uaid: contents.uaid, channelId: contents.channelId, senderKeyHash: sender?.keyHash ?? null });
 
   // 3. subscription
   await requireSubscription(deps.store, contents);
@@ -108,6 +115,8 @@ async function pushMessage(
     encryption: headers.encryption,
     cryptoKey: headers['crypto-key'],
   });
+
+  if (ttl > 0) await deps.guard?.makeRoom(contents.uaid, now, body?.length ?? 0);
 
   const id = newMessageId();
   const outcome = await acceptMessage(deps.store, deps.bus, {
@@ -180,7 +189,7 @@ function toEndpointError(error: unknown): EndpointError {
 
 export function sendError(reply: FastifyReply, error: EndpointError): void {
   if (error.status === 410) reply.header('cache-control', 'max-age=86400');
-  if (error.status === 503 || error.status === 429) reply.header('retry-after', '30');
+  if (error.status === 503 || error.status === 429) reply.header('retry-after', String(error.retryAfterSeconds ?? 30));
   reply.code(error.status).type('application/json').send(errorEnvelope(error));
 }
 

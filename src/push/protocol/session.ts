@@ -23,6 +23,8 @@ export interface SessionOptions {
   clientPingIntervalMs: number;
   /** A connected device's lastSeenAt is refreshed this often, so the idle sweep never takes it. */
   touchIntervalMs?: number;
+  /** Channels a device may hold (guard); a register beyond answers status 409. 0 or absent: no cap. */
+  maxChannelsPerDevice?: number;
 }
 
 /** TTL=0 messages held back while a drain runs (they are never stored, so they wait in memory). */
@@ -290,6 +292,11 @@ export class PushSession {
         this.ports.send({ messageType: 'register', channelID: channelId, status: 400, error: SENDER_KEY_REVOKED });
         return;
       }
+      if (await this.atChannelCap(uaid, channelId)) {
+        const error = `too many registrations for this device (at most ${this.options.maxChannelsPerDevice}); unregister one first`;
+        this.ports.send({ messageType: 'register', channelID: channelId, status: 409, error });
+        return;
+      }
       await this.ports.store.upsertDevice(uaid, now);
       this.deviceRecorded = true;
       if (this.pendingWakeup) await this.ports.wakeup?.remember(uaid, this.pendingWakeup);
@@ -306,6 +313,13 @@ export class PushSession {
       status: 200,
       pushEndpoint: this.ports.endpointFor(uaid, channelId, senderKeyHash),
     });
+  }
+
+  /** Re-registering a channel the device already holds replaces it, so it never counts against the cap. */
+  private async atChannelCap(uaid: string, channelId: string): Promise<boolean> {
+    const cap = this.options.maxChannelsPerDevice ?? 0;
+    if (cap <= 0 || (await this.ports.store.countChannels(uaid)) < cap) return false;
+    return (await this.ports.store.getChannel(uaid, channelId)) === null;
   }
 
   private async unregister(channelId: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   BlockedSenderKey,
   ChannelRecord,
+  DeviceBacklog,
   DeviceRecord,
   FetchOptions,
   ForwardedHeaders,
@@ -91,6 +92,7 @@ export const sql = {
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uaid = $1 AND id = $2 AND expires_at > $3`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = $1 AND id = $2',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND expires_at > $2',
+  deviceBacklog: 'SELECT count(*) AS n, coalesce(sum(octet_length(data)), 0) AS bytes FROM messages WHERE uaid = $1 AND expires_at > $2',
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',
@@ -336,6 +338,11 @@ export class PostgresStore implements Store {
   async countMessages(uaid: string, now: number): Promise<number> {
     const [row] = await this.run<CountRow>('countMessages', [uaid, now]);
     return row ? toNumber(row.n) : 0;
+  }
+
+  async deviceBacklog(uaid: string, now: number): Promise<DeviceBacklog> {
+    const [row] = await this.run<CountRow & { bytes: string }>('deviceBacklog', [uaid, now]);
+    return { messages: row ? toNumber(row.n) : 0, bytes: row ? toNumber(row.bytes) : 0 };
   }
 
   async sweepExpiredMessages(now: number): Promise<number> {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type {
   BlockedSenderKey,
   ChannelRecord,
+  DeviceBacklog,
   DeviceRecord,
   FetchOptions,
   ForwardedHeaders,
@@ -55,6 +56,7 @@ export const sql = {
   getMessage: `SELECT ${messageColumns()} FROM messages WHERE uaid = ? AND id = ? AND expires_at > ?`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = ? AND id = ?',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND expires_at > ?',
+  deviceBacklog: 'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM messages WHERE uaid = ? AND expires_at > ?',
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= ?',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < ?',
@@ -145,6 +147,7 @@ function prepareStatements(db: Database.Database) {
     getMessage: db.prepare<[string, string, number], MessageRow>(sql.getMessage),
     deleteMessage: db.prepare<[string, string]>(sql.deleteMessage),
     countMessages: db.prepare<[string, number], CountRow>(sql.countMessages),
+    deviceBacklog: db.prepare<[string, number], CountRow & { bytes: number }>(sql.deviceBacklog),
     sweepExpiredMessages: db.prepare<[number]>(sql.sweepExpiredMessages),
     sweepIdleDevices: db.prepare<[number]>(sql.sweepIdleDevices),
     blockSenderKey: db.prepare<[BlockedSenderKey]>(sql.blockSenderKey),
@@ -312,6 +315,11 @@ export class SqliteStore implements Store {
 
   async countMessages(uaid: string, now: number): Promise<number> {
     return this.prepared().countMessages.get(uaid, now)?.n ?? 0;
+  }
+
+  async deviceBacklog(uaid: string, now: number): Promise<DeviceBacklog> {
+    const row = this.prepared().deviceBacklog.get(uaid, now);
+    return { messages: row?.n ?? 0, bytes: row?.bytes ?? 0 };
   }
 
   async sweepExpiredMessages(now: number): Promise<number> {

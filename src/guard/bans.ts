@@ -1,0 +1,96 @@
+/**
+ * Sources refused for a cool-down after abusive behaviour. Each ban is a record that expires by
+ * itself: a Map entry on one node, a Redis key with a TTL on many (every node then refuses the
+ * source, and `herald admin bans` on any node lists them all). Nothing is written to the store:
+ * source addresses are never persisted.
+ */
+import type { Redis } from 'ioredis';
+
+export type BanReason = 'invalid-signatures' | 'dead-endpoints';
+
+export interface Ban {
+  /** The source key (`4:203.0.113.7`, `6:2001:db8::/64`). */
+  source: string;
+  reason: BanReason;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export interface BanList {
+  ban(source: string, reason: BanReason, seconds: number): Promise<void>;
+  /** Milliseconds the source is still refused, or null when it is not banned. */
+  remaining(source: string): Promise<number | null>;
+  list(): Promise<Ban[]>;
+}
+
+/** Bans beyond this many are not recorded on one node: a flood of sources must not grow memory without end. */
+const MAX_MEMORY_BANS = 100_000;
+
+export class MemoryBanList implements BanList {
+  private readonly bans = new Map<string, { reason: BanReason; expiresAt: number }>();
+
+  async ban(source: string, reason: BanReason, seconds: number): Promise<void> {
+    if (this.bans.size >= MAX_MEMORY_BANS) this.prune();
+    if (this.bans.size >= MAX_MEMORY_BANS) return;
+    this.bans.set(source, { reason, expiresAt: Date.now() + seconds * 1000 });
+  }
+
+  async remaining(source: string): Promise<number | null> {
+    const ban = this.bans.get(source);
+    if (!ban) return null;
+    const left = ban.expiresAt - Date.now();
+    if (left > 0) return left;
+    this.bans.delete(source);
+    return null;
+  }
+
+  async list(): Promise<Ban[]> {
+    this.prune();
+    return [...this.bans].map(([source, ban]) => ({ source, ...ban }));
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    for (const [source, ban] of this.bans) if (ban.expiresAt <= now) this.bans.delete(source);
+  }
+}
+
+export class RedisBanList implements BanList {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async ban(source: string, reason: BanReason, seconds: number): Promise<void> {
+    const expiresAt = Date.now() + seconds * 1000;
+    await this.redis.set(this.key(source), JSON.stringify({ reason, expiresAt }), 'PX', seconds * 1000).catch(() => {});
+  }
+
+  async remaining(source: string): Promise<number | null> {
+    // Redis away: nobody is banned (bans are a heuristic; the limits still have insurance counters).
+    const left = await this.redis.pttl(this.key(source)).catch(() => -2);
+    return left > 0 ? left : null;
+  }
+
+  async list(): Promise<Ban[]> {
+    const bans: Ban[] = [];
+    const match = `${this.prefix}:ban:*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+      cursor = next;
+      const values = keys.length > 0 ? await this.redis.mget(...keys) : [];
+      keys.forEach((key, i) => {
+        const value = values[i];
+        if (!value) return;
+        const record = JSON.parse(value) as { reason: BanReason; expiresAt: number };
+        bans.push({ source: key.slice(match.length - 1), ...record });
+      });
+    } while (cursor !== '0');
+    return bans;
+  }
+
+  private key(source: string): string {
+    return `${this.prefix}:ban:${source}`;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The guard as the sender endpoint uses it: each call throws the endpoint's own 429 errno 29 with
+ * a Retry-After, so routes.ts needs one line per check point (ban → token → VAPID → limits →
+ * store; the backlog cap just before the message is stored).
+ */
+import type { FastifyRequest } from 'fastify';
+import { EndpointError } from '../push/endpoint/errors.js';
+import type { Store } from '../store/types.js';
+import type { Guard, Refusal, SendTarget } from './guard.js';
+import type { Source } from './source.js';
+
+export interface SenderGuard {
+  /** Refuses a banned source before its token is even opened. */
+  admit(request: FastifyRequest): Promise<void>;
+  limit(request: FastifyRequest, target: SendTarget): Promise<void>;
+  /** For a message that will be stored: refuses when the device's backlog is full. */
+  makeRoom(uaid: string, now: number, payloadBytes: number): Promise<void>;
+  /**
+   * Every error answer passes here first, so bans can count invalid signatures and dead endpoints
+   * (recorded before the answer, so the source's next request already sees its ban).
+   */
+  failed(request: FastifyRequest, error: EndpointError): Promise<void>;
+}
+
+export function senderGuard(guard: Guard, store: Store): SenderGuard {
+  const sources = new WeakMap<FastifyRequest, Source>();
+  const sourceOf = (request: FastifyRequest): Source => {
+    let source = sources.get(request);
+    if (!source) {
+      source = guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+      sources.set(request, source);
+    }
+    return source;
+  };
+  return {
+    async admit(request) {
+      refuse(await guard.banned(sourceOf(request)));
+    },
+    async limit(request, target) {
+      refuse(await guard.limitSend(sourceOf(request), target));
+    },
+    async makeRoom(uaid, now, payloadBytes) {
+      const refusal = await guard.backlogFull(store, uaid, now, payloadBytes).catch((error: unknown) => {
+        throw new EndpointError('storageUnavailable', undefined, error);
+      });
+      refuse(refusal);
+    },
+    async failed(request, error) {
+      // Ban bookkeeping failing (Redis away) must not change what the sender hears.
+      await guard.noteFailure(sourceOf(request), error.status, error.errno).catch(() => {});
+    },
+  };
+}
+
+function refuse(refusal: Refusal | null): void {
+  if (!refusal) return;
+  const error = new EndpointError('rateLimited', refusal.detail);
+  error.retryAfterSeconds = refusal.retryAfterSeconds;
+  throw error;
+}
