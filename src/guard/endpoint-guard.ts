@@ -13,6 +13,8 @@ export interface SenderGuard {
   /** Refuses a banned source before its token is even opened. */
   admit(request: FastifyRequest): Promise<void>;
   limit(request: FastifyRequest, target: SendTarget): Promise<void>;
+  /** The per-source limit alone, for requests that name no subscription (POST /v1/keys/revoke). */
+  limitSource(request: FastifyRequest): Promise<void>;
   /** For a message that will be stored: refuses when the device's backlog is full. */
   makeRoom(uaid: string, now: number, payloadBytes: number): Promise<void>;
   /**
@@ -38,6 +40,9 @@ export function senderGuard(guard: Guard, store: Store): SenderGuard {
     },
     async limit(request, target) {
       refuse(await guard.limitSend(sourceOf(request), target));
+    },
+    async limitSource(request) {
+      refuse(await guard.limitSource(sourceOf(request)));
     },
     async makeRoom(uaid, now, payloadBytes) {
       const refusal = await guard.backlogFull(store, uaid, now, payloadBytes).catch((error: unknown) => {

@@ -99,6 +99,15 @@ export class Guard {
     return null;
   }
 
+  /** Only the per-source limit: for requests that name no subscription (key revocation). */
+  async limitSource(source: Source): Promise<Refusal | null> {
+    if (!this.config.enabled || source.exempt || !this.perSource) return null;
+    const wait = await this.perSource.hit(source.key);
+    if (wait === null) return null;
+    this.events.limited?.('source');
+    return { retryAfterSeconds: seconds(wait), detail: 'too many requests per source' };
+  }
+
   /** The backlog caps, for a message about to be stored (TTL > 0). */
   async backlogFull(store: Store, uaid: string, now: number, payloadBytes: number): Promise<Refusal | null> {
     const { enabled, maxStoredMessagesPerDevice: maxMessages, maxStoredBytesPerDevice: maxBytes } = this.config;

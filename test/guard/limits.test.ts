@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { revokeSenderKey } from '../../src/client/revoke.js';
+import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
 import { SourceResolver } from '../../src/guard/source.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
 import { expectLimited, expectStatus, post, sender, sleep, subscribedDevice, vapid } from './attack.js';
@@ -91,6 +93,17 @@ describe('rate limits on the sender endpoint', () => {
       const { device, endpoint } = await subscribedDevice(exempt.wsUrl, CHANNEL_A);
       devices.push(device);
       for (let i = 0; i < 6; i++) await expectStatus(await post(endpoint), 201);
+    });
+
+    it('key revocations count against the source limit too (anyone can revoke keys they make up)', async () => {
+      await sleep(1100); // a fresh window for this source
+      const revoke = async () => {
+        const { status } = await revokeSenderKey(running.origin, { subject: 'mailto:a@example.com', ...generateVapidKeyPair() });
+        return status;
+      };
+      assert.equal(await revoke(), 200);
+      assert.equal(await revoke(), 200);
+      assert.equal(await revoke(), 429);
     });
   });
 

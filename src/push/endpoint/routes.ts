@@ -66,7 +66,7 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
     scope.post<{ Params: { token: string } }>('/wpush/:token', (request, reply) => pushMessage(deps, 1, request, reply));
     scope.delete<{ Params: { id: string } }>('/m/:id', (request, reply) => deleteMessage(deps, request, reply));
     scope.get<{ Params: { id: string } }>('/m/:id', (request, reply) => messageStatus(deps, request, reply));
-    if (deps.revocation) registerRevokeRoute(scope, deps.revocation);
+    if (deps.revocation) registerRevokeRoute(scope, deps.revocation, deps.guard);
   });
 }
 

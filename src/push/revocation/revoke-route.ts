@@ -4,6 +4,7 @@
  * revocation over HTTP; only the operator can (`herald keys unblock`).
  */
 import type { FastifyInstance } from 'fastify';
+import type { SenderGuard } from '../../guard/endpoint-guard.js';
 import { toBase64Url } from '../../crypto/base64.js';
 import { EndpointError } from '../endpoint/errors.js';
 import type { SenderBlocklist } from './blocklist.js';
@@ -19,8 +20,11 @@ export interface RevokeRouteDeps {
   revoked?(keyHash: string, newlyBlocked: boolean): void;
 }
 
-export function registerRevokeRoute(scope: FastifyInstance, deps: RevokeRouteDeps): void {
+/** `guard`: anyone can revoke keys they generate, so revocations count against the source's limit. */
+export function registerRevokeRoute(scope: FastifyInstance, deps: RevokeRouteDeps, guard?: SenderGuard): void {
   scope.post('/v1/keys/revoke', async (request, reply) => {
+    await guard?.admit(request);
+    await guard?.limitSource(request);
     const now = deps.now();
     const checked = checkRevocationRequest(request.headers.authorization, single(request.headers['crypto-key']), {
       audience: deps.audience(),
