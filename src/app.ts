@@ -111,7 +111,11 @@ export class Herald {
     }
     this.bus = bus;
     const guard = new Guard(config.guard, config.bus, {
-      banned: (reason) => this.logger.warn({ reason }, 'guard: a source is banned for a cool-down (herald admin bans lists it)'),
+      banned: (reason) => {
+        this.metrics.guardBans.inc({ reason });
+        this.logger.warn({ reason }, 'guard: a source is banned for a cool-down (herald admin bans lists it)');
+      },
+      limited: (limit) => this.metrics.guardLimited.inc({ limit }),
       redisFailed: (error) => this.logger.warn({ err: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters'),
     });
     this.guard = guard;

@@ -41,6 +41,18 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly guardLimited = new Counter({
+    name: 'herald_guard_limited_total',
+    help: 'Requests refused by a guard limit (429 errno 29), by limit: source, sender key, subscription, device, backlog',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly guardBans = new Counter({
+    name: 'herald_guard_bans_total',
+    help: 'Sources banned (or their ban renewed) for a cool-down, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly acceptSeconds = new Histogram({
     name: 'herald_accept_seconds',
     help: 'Time from a push request to its 201 (token, VAPID, store, hand-off)',

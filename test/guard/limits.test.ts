@@ -33,6 +33,9 @@ describe('rate limits on the sender endpoint', () => {
       // The fourth message of this key, whatever the subscription, is refused.
       const retryAfter = await expectLimited(await post(b.endpoint, auth));
       assert.ok(retryAfter <= 1, `the window is 1 s, Retry-After said ${retryAfter}`);
+      // Operators see it too.
+      const metrics = await (await fetch(`${running.origin}/metrics`)).text();
+      assert.match(metrics, /herald_guard_limited_total\{limit="sender key"\} 1\b/);
       await sleep(retryAfter * 1000 + 100);
       await expectStatus(await post(b.endpoint, auth), 201);
     });
