@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { openIdentity, type Identity } from './accounts/identity.js';
 import { resolvePaths } from './config/load.js';
 import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
@@ -22,6 +23,7 @@ import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
 import { VapidChecker } from './push/endpoint/vapid-check.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
+import type { RetiredUser } from './tokenserver/routes.js';
 
 export interface HeraldOptions {
   config: HeraldConfig;
@@ -31,6 +33,8 @@ export interface HeraldOptions {
   now?: () => number;
   /** Use these key rings instead of the data folder's (tests). */
   secrets?: Secrets;
+  /** Told when a client-state change retired a token-server user (the push service drops its data). */
+  onUserRetired?: (event: RetiredUser) => void | Promise<void>;
 }
 
 export interface Listeners {
@@ -52,6 +56,7 @@ export class Herald {
   private store: Store | undefined;
   private bus: Bus | undefined;
   private sweeper: Sweeper | undefined;
+  private identity: Identity | undefined;
   private socketServer: SocketServer | undefined;
   private readonly servers: FastifyInstance[] = [];
   private listenersInfo: Listeners | undefined;
@@ -142,6 +147,15 @@ export class Herald {
         },
       },
     });
+
+    if (config.accounts.enabled || config.tokenserver.enabled) {
+      this.identity = await openIdentity({
+        config, dataDir: paths.dataDir, origin: getOrigin, tokenSecrets: secrets.tokenServer, now: this.now,
+        ...(this.options.onUserRetired ? { onUserRetired: this.options.onUserRetired } : {}),
+        onError: (error, part) => this.logger.error({ err: errorSummary(error), part }, 'identity request failed'),
+      });
+      await this.identity.register(connectionApp);
+    }
 
     this.socketServer = new SocketServer(
       {
@@ -238,6 +252,7 @@ export class Herald {
     await this.socketServer?.close();
     await Promise.all(this.servers.map((server) => server.close()));
     await this.bus?.close();
+    await this.identity?.close();
     await this.store?.close();
     this.servers.length = 0;
   }
