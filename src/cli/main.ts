@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   keys: () => import('./keys.js'),
   send: () => import('./send.js'),
   listen: () => import('./listen.js'),
+  admin: () => import('./admin.js'),
 };
 
 const USAGE = `herald — a self-hostable Web Push service
@@ -17,6 +18,7 @@ const USAGE = `herald — a self-hostable Web Push service
   herald keys rotate <endpointTokens|messageIds> [--data-dir DIR]
   herald listen [--server ws://…] [--state FILE] [--key VAPID_PUBLIC_KEY]
   herald send <subscription.json|endpoint> <text> [--vapid FILE] [--ttl N] [--topic T] [--urgency U]
+  herald admin nodes add|down|up|list …   token-server nodes; herald admin accounts rotate-signing-key
 
 Every option is documented in herald.sample.toml.`;
 

@@ -8,3 +8,5 @@ export type { Subscription, SubscriptionInput, SubscriptionKeys } from './subscr
 export { StateFileError } from './state.js';
 export type { DeviceState, ChannelState } from './state.js';
 export type { NotificationHeaders } from './notification.js';
+export { getServiceToken, clientStateFor, IdentityError } from './identity.js';
+export type { ServiceTokenOptions, ServiceToken } from './identity.js';
