@@ -13,10 +13,17 @@ export function parseAuthorization(header: unknown): string | TokenServerError {
   const refuse = (description: string) => new TokenServerError('invalidCredentials', 'header', 'Authorization', description);
   if (header === undefined) return refuse('missing Authorization header');
   if (typeof header !== 'string') return refuse('Authorization header must be given once');
-  const space = header.indexOf(' ');
-  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return refuse('Authorization must use the Bearer scheme');
-  const token = header.slice(space + 1).trim();
+  // Surrounding whitespace is not part of a field value (RFC 9110 §5.5); HTTP parsers strip it.
+  const value = header.trim();
+  const space = value.indexOf(' ');
+  if (space < 0 || value.slice(0, space).toLowerCase() !== 'bearer') return refuse('Authorization must use the Bearer scheme');
+  const token = value.slice(space + 1).trim();
   if (token.length > MAX_ASSERTION_LENGTH || !JWT_SHAPE.test(token)) return refuse('the assertion is not a JWT');
+  // Base64url leaves spare bits in a segment's last character: several spellings decode to the same
+  // bytes. Only the canonical one is accepted, so one signed assertion has exactly one form.
+  for (const segment of token.split('.')) {
+    if (Buffer.from(segment, 'base64url').toString('base64url') !== segment) return refuse('the assertion is not canonical base64url');
+  }
   return token;
 }
 
