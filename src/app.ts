@@ -35,7 +35,12 @@ export interface HeraldOptions {
   secrets?: Secrets;
   /** Told when a client-state change retired a token-server user (the push service drops its data). */
   onUserRetired?: (event: RetiredUser) => void | Promise<void>;
+  /** `herald serve --only …`: run just these parts (default: every enabled part). */
+  only?: ReadonlyArray<HeraldPart>;
 }
+
+export const HERALD_PARTS = ['push', 'accounts', 'tokens'] as const;
+export type HeraldPart = (typeof HERALD_PARTS)[number];
 
 export interface Listeners {
   /** ws://… URL devices connect to. */
@@ -84,7 +89,12 @@ export class Herald {
   }
 
   async start(): Promise<Listeners> {
-    const { config } = this;
+    const runs = (part: HeraldPart) => !this.options.only || this.options.only.includes(part);
+    const config: HeraldConfig = {
+      ...this.config,
+      accounts: { ...this.config.accounts, enabled: this.config.accounts.enabled && runs('accounts') },
+      tokenserver: { ...this.config.tokenserver, enabled: this.config.tokenserver.enabled && runs('tokens') },
+    };
     const paths = resolvePaths(config);
     const secrets = this.options.secrets ?? this.bootstrapSecrets(paths.dataDir);
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
@@ -122,7 +132,7 @@ export class Herald {
       registerMetricsRoute(connectionApp, this.metrics);
     }
 
-    await registerEndpointRoutes(endpointApp, {
+    if (runs('push')) await registerEndpointRoutes(endpointApp, {
       store,
       bus,
       endpointTokens,
@@ -198,7 +208,7 @@ export class Herald {
         closed: () => this.metrics.connections.dec(),
       },
     );
-    this.socketServer.attach(connectionApp.server);
+    if (runs('push')) this.socketServer.attach(connectionApp.server);
 
     const host = config.server.host;
     const connectionPort = await listen(connectionApp, host, config.server.port);
@@ -222,7 +232,7 @@ export class Herald {
         if (result.expiredMessages || result.idleDevices) this.logger.info(result, 'swept expired messages and idle devices');
       },
     );
-    this.sweeper.start();
+    if (runs('push')) this.sweeper.start();
 
     const connectionHost = host.includes(':') ? `[${host}]` : host;
     this.listenersInfo = {

@@ -14,6 +14,7 @@ const USAGE = `herald — a self-hostable Web Push service
 
   herald serve [--config FILE] [--port N] [--host H] [--data-dir DIR] [--public-origin URL]
                [--endpoint-port N] [--admin-port N] [--log-level L] [--set section.option=value]
+               [--only push,accounts,tokens]
   herald keys                         make a VAPID key pair (JSON on stdout)
   herald keys rotate <endpointTokens|messageIds> [--data-dir DIR]
   herald listen [--server ws://…] [--state FILE] [--key VAPID_PUBLIC_KEY]

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Herald } from '../app.js';
+import { Herald, HERALD_PARTS, type HeraldPart } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from './usage-error.js';
 
@@ -19,6 +19,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       set: { type: 'string', multiple: true },
+      only: { type: 'string' },
       ...Object.fromEntries(Object.keys(FLAG_TO_OPTION).map((flag) => [flag, { type: 'string' as const }])),
     },
     strict: true,
@@ -34,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     overrides[assignment.slice(0, at)] = assignment.slice(at + 1);
   }
   const config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env, overrides });
-  const herald = new Herald({ config });
+  const herald = new Herald({ config, ...(values.only !== undefined ? { only: parseOnly(values.only) } : {}) });
   await herald.start();
 
   await new Promise<void>((resolve) => {
@@ -47,4 +48,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   await herald.stop();
   return 0;
+}
+
+/** `--only accounts,tokens`: a comma-separated list of parts (push, accounts, tokens). */
+function parseOnly(value: string): HeraldPart[] {
+  const parts = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const unknown = parts.filter((part) => !(HERALD_PARTS as readonly string[]).includes(part));
+  if (parts.length === 0 || unknown.length > 0) throw new UsageError(`--only expects a comma-separated list of ${HERALD_PARTS.join(', ')}`);
+  return parts as HeraldPart[];
 }

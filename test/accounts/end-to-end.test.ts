@@ -107,3 +107,52 @@ describe('accounts and tokens in a running Herald', () => {
     }
   });
 });
+
+describe('herald serve --only', () => {
+  async function start(only: Array<'push' | 'accounts' | 'tokens'>) {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-only-'));
+    const herald = new Herald({
+      config: validateConfig({ dataDir, server: { port: 0 }, log: { level: 'silent' }, accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } }),
+      only,
+    });
+    const listeners = await herald.start();
+    return {
+      ...listeners,
+      async stop() {
+        await herald.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  const create = (origin: string) =>
+    fetch(`${origin}/v1/account/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'only@example.com', password: PASSWORD }),
+    });
+
+  it('accounts,tokens serves identity without push sockets or endpoints', async () => {
+    const running = await start(['accounts', 'tokens']);
+    try {
+      assert.equal((await create(running.endpointOrigin)).status, 201);
+      assert.equal((await fetch(`${running.endpointOrigin}/1.0/push/1.0`)).status, 401);
+      assert.equal((await fetch(`${running.endpointOrigin}/wpush/v1/abc`, { method: 'POST', headers: { TTL: '60' } })).status, 404);
+      await assert.rejects(RawDevice.connect(running.connectionUrl));
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('push alone answers 404 on the identity routes', async () => {
+    const running = await start(['push']);
+    try {
+      assert.equal((await create(running.endpointOrigin)).status, 404);
+      assert.equal((await fetch(`${running.endpointOrigin}/.well-known/jwks.json`)).status, 404);
+      const device = await RawDevice.connect(running.connectionUrl);
+      assert.match(await device.hello(), /^[0-9a-f]{32}$/);
+      device.close();
+    } finally {
+      await running.stop();
+    }
+  });
+});
