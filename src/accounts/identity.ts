@@ -3,7 +3,6 @@
  * both with a couple of lines: `openIdentity(...)`, then `identity.register(app)` and
  * `identity.close()` on stop.
  */
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { HeraldConfig } from '../config/schema.js';
 import type { RingKey } from '../crypto/keyring.js';
@@ -12,8 +11,7 @@ import { LoginLimiter } from './login-limiter.js';
 import { PasswordPolicy } from './passwords.js';
 import { registerAccountsRoutes } from './routes.js';
 import { SigningKeyRing, signingKeysPath } from './signing-keys.js';
-import { SqliteIdentityStore } from './sqlite-store.js';
-import type { IdentityStore } from './store.js';
+import { openIdentityStore, type InspectableIdentityStore } from './open-store.js';
 
 export interface IdentityOptions {
   config: HeraldConfig;
@@ -28,7 +26,7 @@ export interface IdentityOptions {
 }
 
 export interface Identity {
-  store: IdentityStore;
+  store: InspectableIdentityStore;
   signingKeys: SigningKeyRing;
   /** Mounts whichever of the two servers the config enables. */
   register(app: FastifyInstance): Promise<void>;
@@ -38,7 +36,7 @@ export interface Identity {
 export async function openIdentity(options: IdentityOptions): Promise<Identity> {
   const { config, dataDir, now } = options;
   const accounts = config.accounts;
-  const store = new SqliteIdentityStore(path.resolve(dataDir, accounts.database));
+  const store = openIdentityStore(accounts.database, dataDir);
   await store.migrate();
   const signingKeys = new SigningKeyRing(signingKeysPath(dataDir), (accounts.assertionLifetimeSeconds + accounts.clockSkewSeconds) * 1000, now);
   const issuer = () => accounts.issuer ?? options.origin();

@@ -360,7 +360,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   /** Every row of every table, for tests that check a refused request wrote nothing. */
-  snapshot(): string {
+  async snapshot(): Promise<string> {
     const tables = ['accounts', 'sessions', 'nodes', 'service_users'];
     return JSON.stringify(tables.map((table) => this.db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()));
   }

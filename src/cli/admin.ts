@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rotateSigningKey, signingKeysPath } from '../accounts/signing-keys.js';
-import { SqliteIdentityStore } from '../accounts/sqlite-store.js';
+import { openIdentityStore } from '../accounts/open-store.js';
+import type { IdentityStore } from '../accounts/store.js';
 import { loadConfig } from '../config/load.js';
-import type { HeraldConfig } from '../config/schema.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -39,7 +39,7 @@ export async function run(argv: string[], out: (line: string) => void = (line) =
     return 0;
   }
   if (group !== 'nodes') throw new UsageError(`admin expects "nodes" or "accounts"\n${ADMIN_USAGE}`);
-  const store = openStore(config, dataDir);
+  const store = openIdentityStore(config.accounts.database, dataDir);
   try {
     await store.migrate();
     return await nodes(store, action, rest, values.capacity, out);
@@ -48,11 +48,7 @@ export async function run(argv: string[], out: (line: string) => void = (line) =
   }
 }
 
-function openStore(config: HeraldConfig, dataDir: string): SqliteIdentityStore {
-  return new SqliteIdentityStore(path.resolve(dataDir, config.accounts.database));
-}
-
-async function nodes(store: SqliteIdentityStore, action: string | undefined, args: string[], capacityFlag: string | undefined, out: (line: string) => void): Promise<number> {
+async function nodes(store: IdentityStore, action: string | undefined, args: string[], capacityFlag: string | undefined, out: (line: string) => void): Promise<number> {
   const [service, url] = args;
   const needServiceAndUrl = () => {
     if (!service || !/^[a-z][a-z0-9-]{0,31}$/.test(service)) throw new UsageError('expected a service name: lowercase letters, digits and -');

@@ -112,7 +112,10 @@ const accountsSchema = z
   .object({
     /** Serve the accounts API (/v1/account/…, /v1/assertion, /.well-known/jwks.json) on the main port. */
     enabled: z.boolean().default(true),
-    /** SQLite file of accounts, sessions, token-server users and nodes (relative to dataDir). */
+    /**
+     * Where accounts, sessions, token-server users and nodes live: a SQLite file (relative to
+     * dataDir) or a postgres://… url (?schema=NAME, ?pool_size=N) shared by every node of a cluster.
+     */
     database: z.string().min(1).default('accounts.sqlite'),
     /** `iss` of assertions and profile answers. Unset: the public origin. */
     issuer: origin.nullable().default(null),

@@ -2,6 +2,7 @@
  * The accounts server and token server mounted on one fastify instance (requests by inject), over
  * a real SQLite file in a temporary data folder, with a settable clock and the log captured.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type LightMyRequ
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { openIdentity, type Identity } from '../../src/accounts/identity.js';
-import type { SqliteIdentityStore } from '../../src/accounts/sqlite-store.js';
+import type { InspectableIdentityStore } from '../../src/accounts/open-store.js';
+import type { PostgresIdentityStore } from '../../src/accounts/postgres-store.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 import { loadOrCreateSecrets } from '../../src/config/secrets.js';
@@ -24,6 +26,22 @@ export const NODE_B = 'wss://node-b.herald.test/';
 
 /** A password that passes the policy; tests vary the suffix. */
 export const GOOD_PASSWORD = 'correct horse battery staple';
+
+/**
+ * Which identity store the worlds of this process use: SQLite in the data folder (the default), or
+ * a fresh PostgreSQL schema per world, dropped at close (test/accounts/postgres.test.ts).
+ */
+let backendUrl: string | null = null;
+export function useIdentityPostgres(url: string): void {
+  backendUrl = url;
+}
+
+function postgresDatabase(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('schema', `herald_test_identity_${randomBytes(4).toString('hex')}`);
+  parsed.searchParams.set('pool_size', '3');
+  return parsed.toString();
+}
 
 export interface Answer {
   status: number;
@@ -45,10 +63,14 @@ export class World {
 
   static async start(overrides: Partial<HeraldConfigInput['accounts']> = {}): Promise<World> {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-accounts-'));
+    const database = backendUrl ? postgresDatabase(backendUrl) : null;
+    // `herald admin …` run by a test reads the same database from the environment.
+    if (database) process.env.HERALD_ACCOUNTS_DATABASE = database;
+    else delete process.env.HERALD_ACCOUNTS_DATABASE;
     const config = validateConfig({
       dataDir,
       // Cheap argon2 for tests: the cost is a parameter of the hash, not of the checks under test.
-      accounts: { passwordMemoryKiB: 1024, passwordPasses: 1, ...overrides },
+      accounts: { passwordMemoryKiB: 1024, passwordPasses: 1, ...(database ? { database } : {}), ...overrides },
       log: { level: 'info' },
     });
     const sink = new Writable({
@@ -80,12 +102,13 @@ export class World {
     return created;
   }
 
-  get store(): SqliteIdentityStore {
-    return this.identity.store as SqliteIdentityStore;
+  get store(): InspectableIdentityStore {
+    return this.identity.store as InspectableIdentityStore;
   }
 
   async close(): Promise<void> {
     await this.app.close();
+    if (backendUrl) await (this.identity.store as PostgresIdentityStore).dropSchema();
     await this.identity.close();
     rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -56,9 +56,9 @@ describe('token server: a correct and a buggy client on one account', () => {
       { 'x-client-state': STATE_1.slice(0, 31) },
     ];
     for (const headers of attempts) {
-      const before = world.store.snapshot();
+      const before = await world.store.snapshot();
       refusedWith(await world.token(buggyAssertion, headers), 'invalid-client-state');
-      assert.equal(world.store.snapshot(), before, `a refusal wrote something (${JSON.stringify(headers)})`);
+      assert.equal(await world.store.snapshot(), before, `a refusal wrote something (${JSON.stringify(headers)})`);
       const again = await correct();
       assert.equal(again.status, 200, `the correct client was locked out after ${JSON.stringify(headers)}`);
       assert.equal(again.body.uid, uid);
@@ -140,9 +140,9 @@ describe('token server: each rule', () => {
   }
 
   async function unchanged(action: () => Promise<void>): Promise<void> {
-    const before = world.store.snapshot();
+    const before = await world.store.snapshot();
     await action();
-    assert.equal(world.store.snapshot(), before, 'a refused request changed the store');
+    assert.equal(await world.store.snapshot(), before, 'a refused request changed the store');
   }
 
   it('a token answer carries every field, and the token verifies with the shared secret', async () => {
@@ -232,6 +232,18 @@ describe('token server: each rule', () => {
       refusedWith(await world.token(await as(2 ** 53, 100), { 'x-client-state': STATE_1 }), 'invalid-credentials');
       refusedWith(await world.token(await as(1.5, 1), { 'x-client-state': STATE_1 }), 'invalid-credentials');
     });
+  });
+
+  it('concurrent first requests of one account create one record, and concurrent changes one new uid', async () => {
+    const as = account();
+    const first = await Promise.all(Array.from({ length: 8 }, async () => world.token(await as(100, 100), { 'x-client-state': STATE_1 })));
+    assert.deepEqual(new Set(first.map((answer) => answer.status)), new Set([200]));
+    assert.equal(new Set(first.map((answer) => answer.body.uid)).size, 1);
+    const changed = await Promise.all(Array.from({ length: 8 }, async () => world.token(await as(200, 200), { 'x-client-state': STATE_2 })));
+    assert.deepEqual(new Set(changed.map((answer) => answer.status)), new Set([200]));
+    assert.equal(new Set(changed.map((answer) => answer.body.uid)).size, 1);
+    const sub = (JSON.parse(Buffer.from((await as(1, 1)).split('.')[1] as string, 'base64url').toString()) as { sub: string }).sub;
+    assert.equal((await world.store.userHistory('push', sub)).length, 2);
   });
 
   it('expired, foreign or unsigned assertions are refused as invalid credentials', async () => {

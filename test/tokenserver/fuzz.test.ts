@@ -73,7 +73,7 @@ describe('token server header fuzzing', () => {
   after(() => world.close());
 
   async function expectRefusal(headers: Record<string, string | string[]>, label: string): Promise<void> {
-    const before = world.store.snapshot();
+    const before = await world.store.snapshot();
     const response = await world.app.inject({ method: 'GET', url: '/1.0/push/1.0', headers });
     const shown = JSON.stringify(headers);
     const context = `seed ${SEED}, ${label}: ${shown.length > 600 ? `${shown.slice(0, 100)}…${shown.slice(-400)}` : shown}`;
@@ -84,7 +84,7 @@ describe('token server header fuzzing', () => {
     assert.ok(['header', 'body', 'url'].includes(String(body.errors[0]?.location)), context);
     assert.equal(typeof body.errors[0]?.name, 'string', context);
     assert.equal(typeof body.errors[0]?.description, 'string', context);
-    assert.equal(world.store.snapshot(), before, `a refused request wrote something: ${context}`);
+    assert.equal(await world.store.snapshot(), before, `a refused request wrote something: ${context}`);
   }
 
   it('malformed X-KeyID values are refused', async () => {
@@ -114,10 +114,10 @@ describe('token server header fuzzing', () => {
     await expectRefusal({ authorization: `Bearer ${assertion}`, 'x-client-state': [STATE, STATE] }, 'two X-Client-State');
     // (Node's HTTP parser keeps only the first of repeated Authorization headers.)
     for (const url of ['/1.0/Push/1.0', '/1.0/push/one', '/1.0/nosuch/1.0', '/1.0/push/1.0.0.0', '/1.0/%ff/1.0']) {
-      const before = world.store.snapshot();
+      const before = await world.store.snapshot();
       const response = await world.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${assertion}`, 'x-keyid': keyId(kca, STATE) } });
       assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${url}: ${response.statusCode}`);
-      assert.equal(world.store.snapshot(), before);
+      assert.equal(await world.store.snapshot(), before);
     }
   });
 

@@ -72,11 +72,11 @@ describe('token server: nodes', () => {
     await adminRun('nodes', 'add', 'lonely', 'https://lonely.herald.test/', '--capacity', '1');
     const first = await newUser('lonely');
     assert.equal((await first.token()).status, 200);
-    const before = world.store.snapshot();
+    const before = await world.store.snapshot();
     const second = await (await newUser('lonely')).token();
     assert.equal(second.status, 503);
     assert.equal(second.body.status, 'node-unavailable');
-    assert.equal(world.store.snapshot(), before);
+    assert.equal(await world.store.snapshot(), before);
   });
 
   it('a service without nodes is unknown', async () => {
