@@ -88,8 +88,9 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       const blocked = await deps.limiter.blockedFor(address, ip);
       if (blocked !== null) throw new AccountsError('rateLimited', blocked);
       const account = await deps.store.accountByEmail(address);
-      const ok = account ? await verifyPassword(account.passwordHash, body.password) : (await verifyPassword(await decoyHash(), body.password), false);
-      if (!account || !ok) {
+      // An unknown email still pays for one argon2 check, against the decoy.
+      const checked = await verifyPassword(account ? account.passwordHash : await decoyHash(), body.password);
+      if (!account || !checked) {
         await deps.limiter.failed(address, ip);
         throw new AccountsError('badCredentials');
       }
