@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ describe('token server secret in secrets.json', () => {
   it('a secrets.json from before the token server gets a tokenServer key added, the other rings untouched', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'herald-secrets-'));
     try {
-      const old = { version: 1, endpointTokens: [{ id: 3, secret: 'A'.repeat(43) }], messageIds: [{ id: 1, secret: 'B'.repeat(43) }] };
+      const old = { version: 1, endpointTokens: [{ id: 3, secret: randomBytes(32).toString('base64url') }], messageIds: [{ id: 1, secret: randomBytes(32).toString('base64url') }] };
       writeFileSync(secretsPath(dir), JSON.stringify(old), { mode: 0o600 });
       const { secrets } = loadOrCreateSecrets(dir);
       assert.equal(secrets.tokenServer.length, 1);
