@@ -16,7 +16,7 @@ const USAGE = `herald — a self-hostable Web Push service
                [--endpoint-port N] [--admin-port N] [--log-level L] [--set section.option=value]
                [--only push,accounts,tokens]
   herald keys                         make a VAPID key pair (JSON on stdout)
-  herald keys rotate <endpointTokens|messageIds> [--data-dir DIR]
+  herald keys rotate <endpointTokens|messageIds|tokenServer> [--data-dir DIR]
   herald listen [--server ws://…] [--state FILE] [--key VAPID_PUBLIC_KEY]
   herald send <subscription.json|endpoint> <text> [--vapid FILE] [--ttl N] [--topic T] [--urgency U]
   herald admin nodes add|down|up|list …   token-server nodes; herald admin accounts rotate-signing-key
