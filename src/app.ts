@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { openIdentity, type Identity } from './accounts/identity.js';
 import { resolvePaths } from './config/load.js';
 import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
@@ -30,6 +31,7 @@ import { withWakeup } from './push/wakeup/bus.js';
 import { WakeupService } from './push/wakeup/service.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
+import type { RetiredUser } from './tokenserver/routes.js';
 
 export interface HeraldOptions {
   config: HeraldConfig;
@@ -39,7 +41,14 @@ export interface HeraldOptions {
   now?: () => number;
   /** Use these key rings instead of the data folder's (tests). */
   secrets?: Secrets;
+  /** Told when a client-state change retired a token-server user (the push service drops its data). */
+  onUserRetired?: (event: RetiredUser) => void | Promise<void>;
+  /** `herald serve --only …`: run just these parts (default: every enabled part). */
+  only?: ReadonlyArray<HeraldPart>;
 }
+
+export const HERALD_PARTS = ['push', 'accounts', 'tokens'] as const;
+export type HeraldPart = (typeof HERALD_PARTS)[number];
 
 export interface Listeners {
   /** ws://… URL devices connect to. */
@@ -61,6 +70,7 @@ export class Herald {
   private bus: Bus | undefined;
   private sweeper: Sweeper | undefined;
   private wakeup: WakeupService | undefined;
+  private identity: Identity | undefined;
   private socketServer: SocketServer | undefined;
   private readonly servers: FastifyInstance[] = [];
   private listenersInfo: Listeners | undefined;
@@ -90,7 +100,12 @@ export class Herald {
   }
 
   async start(): Promise<Listeners> {
-    const { config } = this;
+    const runs = (part: HeraldPart) => !this.options.only || this.options.only.includes(part);
+    const config: HeraldConfig = {
+      ...this.config,
+      accounts: { ...this.config.accounts, enabled: this.config.accounts.enabled && runs('accounts') },
+      tokenserver: { ...this.config.tokenserver, enabled: this.config.tokenserver.enabled && runs('tokens') },
+    };
     const paths = resolvePaths(config);
     const secrets = this.options.secrets ?? this.bootstrapSecrets(paths.dataDir);
     this.tls = readTlsMaterial(config.tls);
@@ -147,7 +162,7 @@ export class Herald {
       registerMetricsRoute(connectionApp, this.metrics);
     }
 
-    await registerEndpointRoutes(endpointApp, {
+    if (runs('push')) await registerEndpointRoutes(endpointApp, {
       store,
       bus: wakeup.enabled ? withWakeup(bus, wakeup) : bus,
       endpointTokens,
@@ -181,6 +196,15 @@ export class Herald {
         },
       },
     });
+
+    if (config.accounts.enabled || config.tokenserver.enabled) {
+      this.identity = await openIdentity({
+        config, dataDir: paths.dataDir, origin: getOrigin, tokenSecrets: secrets.tokenServer, now: this.now,
+        ...(this.options.onUserRetired ? { onUserRetired: this.options.onUserRetired } : {}),
+        onError: (error, part) => this.logger.error({ err: errorSummary(error), part }, 'identity request failed'),
+      });
+      await this.identity.register(connectionApp);
+    }
 
     this.socketServer = new SocketServer(
       {
@@ -227,7 +251,7 @@ export class Herald {
       },
       (request) => guard.admitConnection(guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
     );
-    this.socketServer.attach(connectionApp.server);
+    if (runs('push')) this.socketServer.attach(connectionApp.server);
 
     const host = config.server.host;
     const connectionPort = await listen(connectionApp, host, config.server.port);
@@ -252,7 +276,7 @@ export class Herald {
         if (result.expiredMessages || result.idleDevices) this.logger.info(result, 'swept expired messages and idle devices');
       },
     );
-    this.sweeper.start();
+    if (runs('push')) this.sweeper.start();
 
     const connectionHost = host.includes(':') ? `[${host}]` : host;
     this.listenersInfo = {
@@ -284,6 +308,7 @@ export class Herald {
     await this.bus?.close();
     await this.wakeup?.close();
     await this.guard?.close();
+    await this.identity?.close();
     await this.store?.close();
     this.servers.length = 0;
   }

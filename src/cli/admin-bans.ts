@@ -55,7 +55,8 @@ function get(url: URL, ca: string[] | undefined): Promise<string> {
       });
     });
     req.on('timeout', () => req.destroy(new Error(`${url.origin} did not answer in time`)));
-    req.on('error', reject);
+    // A plain reason ("cannot reach … (ECONNREFUSED)") rather than a stack: the operator mistyped a URL or the node is down.
+    req.on('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`cannot reach the admin listener at ${url.origin} (${error.code ?? error.message})`)));
     req.end();
   });
 }

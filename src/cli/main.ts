@@ -7,17 +7,21 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   keys: () => import('./keys.js'),
   send: () => import('./send.js'),
   listen: () => import('./listen.js'),
+  admin: () => import('./admin.js'),
 };
 
 const USAGE = `herald — a self-hostable Web Push service
 
   herald serve [--config FILE] [--port N] [--host H] [--data-dir DIR] [--public-origin URL]
                [--endpoint-port N] [--admin-port N] [--log-level L] [--set section.option=value]
+               [--only push,accounts,tokens] [--dev-tls]
   herald keys                         make a VAPID key pair (JSON on stdout)
-  herald keys rotate <endpointTokens|messageIds> [--data-dir DIR]
+  herald keys rotate <endpointTokens|messageIds|tokenServer> [--data-dir DIR]
   herald keys block <key-or-hash> --reason TEXT | keys list-blocked | keys unblock <hash>
   herald listen [--server ws://…] [--state FILE] [--key VAPID_PUBLIC_KEY]
   herald send <subscription.json|endpoint> <text> [--vapid FILE] [--ttl N] [--topic T] [--urgency U]
+  herald admin nodes add|down|up|list …   token-server nodes; herald admin accounts rotate-signing-key
+  herald admin bans [--admin-url URL] [--json]   sources the guard refuses now (needs server.adminPort)
 
 Every option is documented in herald.sample.toml.`;
 

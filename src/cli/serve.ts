@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Herald } from '../app.js';
+import { Herald, HERALD_PARTS, type HeraldPart } from '../app.js';
 import { loadConfig, resolvePaths } from '../config/load.js';
 import { ensureDevCertificate } from '../guard/dev-tls.js';
 import { UsageError } from './usage-error.js';
@@ -21,6 +21,7 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: 'string' },
       set: { type: 'string', multiple: true },
       'dev-tls': { type: 'boolean' },
+      only: { type: 'string' },
       ...Object.fromEntries(Object.keys(FLAG_TO_OPTION).map((flag) => [flag, { type: 'string' as const }])),
     },
     strict: true,
@@ -42,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     config = { ...config, tls: { ...config.tls, cert: made.certFile, key: made.keyFile } };
     devCertificate = made.certFile;
   }
-  const herald = new Herald({ config });
+  const herald = new Herald({ config, ...(values.only !== undefined ? { only: parseOnly(values.only) } : {}) });
   await herald.start();
   if (devCertificate) {
     herald.logger.warn(
@@ -71,4 +72,12 @@ export async function run(argv: string[]): Promise<number> {
   process.off('SIGHUP', onHangup);
   await herald.stop();
   return 0;
+}
+
+/** `--only accounts,tokens`: a comma-separated list of parts (push, accounts, tokens). */
+function parseOnly(value: string): HeraldPart[] {
+  const parts = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const unknown = parts.filter((part) => !(HERALD_PARTS as readonly string[]).includes(part));
+  if (parts.length === 0 || unknown.length > 0) throw new UsageError(`--only expects a comma-separated list of ${HERALD_PARTS.join(', ')}`);
+  return parts as HeraldPart[];
 }

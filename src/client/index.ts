@@ -12,3 +12,5 @@ export { StateFileError } from './state.js';
 export type { DeviceState, ChannelState } from './state.js';
 export type { NotificationHeaders } from './notification.js';
 export { revokeSenderKey, revocationAuthorization } from './revoke.js';
+export { getServiceToken, clientStateFor, IdentityError } from './identity.js';
+export type { ServiceTokenOptions, ServiceToken } from './identity.js';

@@ -146,6 +146,48 @@ const busSchema = z
   })
   .strict();
 
+const accountsSchema = z
+  .object({
+    /** Serve the accounts API (/v1/account/…, /v1/assertion, /.well-known/jwks.json) on the main port. */
+    enabled: z.boolean().default(true),
+    /**
+     * Where accounts, sessions, token-server users and nodes live: a SQLite file (relative to
+     * dataDir) or a postgres://… url (?schema=NAME, ?pool_size=N) shared by every node of a cluster.
+     */
+    database: z.string().min(1).default('accounts.sqlite'),
+    /** `iss` of assertions and profile answers. Unset: the public origin. */
+    issuer: origin.nullable().default(null),
+    /** `aud` of assertions: the token server's origin. Unset: the public origin. */
+    audience: origin.nullable().default(null),
+    /** Lifetime of an identity assertion (a retired signing key stays published this long). */
+    assertionLifetimeSeconds: z.number().int().min(60).max(86_400).default(900),
+    /** Tolerated clock difference when the token server checks an assertion. */
+    clockSkewSeconds: z.number().int().min(0).max(600).default(60),
+    /** Shorter passwords are refused. */
+    minPasswordLength: z.number().int().min(8).max(128).default(10),
+    /** Extra breached passwords, one per line, added to the bundled list of common ones. */
+    breachedPasswordsFile: z.string().min(1).nullable().default(null),
+    /** argon2id memory cost in KiB (OWASP minimum: 19456) and passes. */
+    passwordMemoryKiB: z.number().int().min(1024).default(19_456),
+    passwordPasses: z.number().int().min(1).max(10).default(2),
+    /** Failed logins allowed per account, and per client address, within the window. */
+    loginFailuresPerAccount: z.number().int().min(1).default(10),
+    loginFailuresPerIp: z.number().int().min(1).default(100),
+    loginFailureWindowSeconds: seconds.default(900),
+  })
+  .strict();
+
+const tokenServerSchema = z
+  .object({
+    /** Serve GET /1.0/:service/:version on the main port. */
+    enabled: z.boolean().default(true),
+    /** Lifetime of a service token. */
+    tokenDurationSeconds: z.number().int().min(60).max(86_400).default(3600),
+    /** `node_type` answered with every token. */
+    nodeType: z.string().min(1).max(64).default('herald'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Folder for the SQLite database and the generated secrets (created 0700). */
@@ -164,6 +206,8 @@ export const configSchema = z
     guard: guardSchema.prefault({}),
     /** TLS on every listener when a certificate and key are given. */
     tls: tlsSchema.prefault({}),
+    accounts: accountsSchema.prefault({}),
+    tokenserver: tokenServerSchema.prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

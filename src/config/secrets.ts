@@ -10,7 +10,7 @@ import { ConfigError } from './load.js';
  * start. The first key of each ring seals; every listed key opens, so a rotation prepends a key and
  * keeps the old ones: endpoint URLs already handed to senders keep working.
  */
-export const SECRET_PURPOSES = ['endpointTokens', 'messageIds'] as const;
+export const SECRET_PURPOSES = ['endpointTokens', 'messageIds', 'tokenServer'] as const;
 export type SecretPurpose = (typeof SECRET_PURPOSES)[number];
 export type Secrets = Record<SecretPurpose, RingKey[]>;
 
@@ -22,6 +22,8 @@ const storedSecrets = z
     version: z.literal(1),
     endpointTokens: z.array(storedKey).min(1),
     messageIds: z.array(storedKey).min(1),
+    // Added after the first release: files written before it lack it and get one at next start.
+    tokenServer: z.array(storedKey).min(1).optional(),
   })
   .strict();
 
@@ -32,14 +34,24 @@ export function secretsPath(dataDir: string): string {
 /** Reads the secrets, creating the data folder and fresh keys when there are none yet. */
 export function loadOrCreateSecrets(dataDir: string): { secrets: Secrets; created: boolean } {
   const file = secretsPath(dataDir);
-  if (existsSync(file)) return { secrets: readSecrets(file), created: false };
+  if (existsSync(file)) {
+    const { secrets, missing } = readSecretsWithGaps(file);
+    // A purpose added by a newer Herald gets its key here, without touching the existing rings.
+    if (missing.length > 0) writeSecrets(file, secrets);
+    return { secrets, created: missing.length > 0 };
+  }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secrets: Secrets = { endpointTokens: [generateRingKey(1)], messageIds: [generateRingKey(1)] };
+  const secrets: Secrets = { endpointTokens: [generateRingKey(1)], messageIds: [generateRingKey(1)], tokenServer: [generateRingKey(1)] };
   writeSecrets(file, secrets);
   return { secrets, created: true };
 }
 
 export function readSecrets(file: string): Secrets {
+  return readSecretsWithGaps(file).secrets;
+}
+
+/** The secrets, with a fresh key generated for each purpose the file does not list yet. */
+function readSecretsWithGaps(file: string): { secrets: Secrets; missing: SecretPurpose[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -50,13 +62,14 @@ export function readSecrets(file: string): Secrets {
   if (!result.success) {
     throw new ConfigError(`secrets file ${file} is malformed: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
+  const missing = SECRET_PURPOSES.filter((purpose) => result.data[purpose] === undefined);
   const toKeys = (purpose: SecretPurpose) =>
-    result.data[purpose].map(({ id, secret }) => {
+    (result.data[purpose] ?? [{ id: 1, secret: toBase64Url(generateRingKey(1).secret) }]).map(({ id, secret }) => {
       const bytes = fromBase64Flexible(secret);
       if (!bytes || bytes.length !== 32) throw new ConfigError(`secrets file ${file}: ${purpose} key ${id} is not 32 bytes of base64url`);
       return { id, secret: bytes };
     });
-  return { endpointTokens: toKeys('endpointTokens'), messageIds: toKeys('messageIds') };
+  return { secrets: { endpointTokens: toKeys('endpointTokens'), messageIds: toKeys('messageIds'), tokenServer: toKeys('tokenServer') }, missing };
 }
 
 /** Written to a temporary file and renamed, so a crash mid-write never leaves a torn secrets file. */
@@ -65,6 +78,7 @@ export function writeSecrets(file: string, secrets: Secrets): void {
     version: 1,
     endpointTokens: secrets.endpointTokens.map(({ id, secret }) => ({ id, secret: toBase64Url(secret) })),
     messageIds: secrets.messageIds.map(({ id, secret }) => ({ id, secret: toBase64Url(secret) })),
+    tokenServer: secrets.tokenServer.map(({ id, secret }) => ({ id, secret: toBase64Url(secret) })),
   };
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });

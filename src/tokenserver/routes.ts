@@ -1,0 +1,133 @@
+/**
+ * `GET /1.0/:service/:version`: exchanges an identity assertion and a client state for a service
+ * token on the node assigned to the user. Every check that can refuse runs before the one write
+ * (IdentityStore.resolveUser), and the client-state rules run inside it (client-state.ts).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { verifyAssertion } from '../accounts/assertions.js';
+import type { SigningKeyRing } from '../accounts/signing-keys.js';
+import type { IdentityStore } from '../accounts/store.js';
+import type { RingKey } from '../crypto/keyring.js';
+import { decideUser } from './client-state.js';
+import { sendTokenError, TokenServerError } from './errors.js';
+import { parseAuthorization, parseClientState, parseKeyId } from './headers.js';
+import { hashedUid, makeToken } from './token.js';
+
+/** Told when a client-state change retired a user record, so its service can drop that data. */
+export interface RetiredUser {
+  service: string;
+  /** The uid whose data is now unreadable (e.g. the push device record and its messages). */
+  retiredUid: number;
+  newUid: number;
+  node: string;
+}
+
+export interface TokenServerDeps {
+  store: IdentityStore;
+  /** The accounts server's signing keys: assertions are verified in-process against them. */
+  signingKeys: SigningKeyRing;
+  /** The shared secret services verify tokens with (first key signs). */
+  secrets: readonly RingKey[];
+  /** Read per request: they default to the public origin, known once the server listens. */
+  issuer: () => string;
+  audience: () => string;
+  clockToleranceSeconds: number;
+  tokenDurationSeconds: number;
+  nodeType: string;
+  now: () => number;
+  onUserRetired?: (event: RetiredUser) => void | Promise<void>;
+  /** Server errors (5xx) and hook failures only; never called with request data. */
+  onError?: (error: unknown) => void;
+}
+
+const SERVICE = /^[a-z][a-z0-9-]{0,31}$/;
+const VERSION = /^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$/;
+
+export async function registerTokenServerRoutes(app: FastifyInstance, deps: TokenServerDeps): Promise<void> {
+  await app.register(async (scope) => {
+    scope.setErrorHandler((error, _request, reply) => {
+      if (error instanceof TokenServerError) return sendTokenError(reply, error);
+      const status = (error as { statusCode?: number }).statusCode;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        return sendTokenError(reply, new TokenServerError('notFound', 'url', '', 'bad request'));
+      }
+      deps.onError?.(error);
+      sendTokenError(reply, new TokenServerError('internal', 'body', '', 'internal error'));
+    });
+
+    scope.get<{ Params: { service: string; version: string } }>('/1.0/:service/:version', (request, reply) => exchange(deps, request, reply));
+  });
+}
+
+async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params: { service: string; version: string } }>, reply: FastifyReply): Promise<void> {
+  const { service, version } = request.params;
+  if (!SERVICE.test(service) || !VERSION.test(version)) throw new TokenServerError('unknownService', 'url', 'service', 'unknown service or version');
+
+  const assertion = orThrow(parseAuthorization(request.headers.authorization));
+  const keyId = orThrow(parseKeyId(request.headers['x-keyid']));
+  const headerState = orThrow(parseClientState(request.headers['x-client-state']));
+  const stateHeader = keyId ? 'X-KeyID' : 'X-Client-State';
+  if (keyId && request.headers['x-client-state'] !== undefined && headerState !== keyId.clientState) {
+    throw new TokenServerError('invalidClientState', 'header', 'X-Client-State', 'X-Client-State disagrees with X-KeyID');
+  }
+  const clientState = keyId ? keyId.clientState : headerState;
+
+  if (!(await deps.store.hasService(service))) throw new TokenServerError('unknownService', 'url', 'service', 'unknown service or version');
+
+  const now = deps.now();
+  const claims = await verifyAssertion(
+    deps.signingKeys,
+    { issuer: deps.issuer(), audience: deps.audience(), clockToleranceSeconds: deps.clockToleranceSeconds },
+    assertion,
+    now,
+  );
+  if (typeof claims === 'string') {
+    throw new TokenServerError('invalidCredentials', 'header', 'Authorization', claims === 'expired' ? 'the assertion has expired' : 'the assertion is not valid');
+  }
+  if (claims.keysChangedAt > claims.generation) {
+    throw new TokenServerError('invalidKeysChangedAt', 'header', 'Authorization', 'keys_changed_at is later than generation');
+  }
+  if (keyId && keyId.keysChangedAt !== claims.keysChangedAt) {
+    throw new TokenServerError('invalidCredentials', 'header', 'X-KeyID', 'X-KeyID keys_changed_at disagrees with the assertion');
+  }
+
+  const outcome = await deps.store.resolveUser(
+    service,
+    claims.sub,
+    (current, seen) => decideUser({ generation: claims.generation, keysChangedAt: claims.keysChangedAt, clientState }, current, seen),
+    now,
+  );
+  if (outcome.kind === 'noNode') throw new TokenServerError('noNode', 'body', 'node', 'no node of this service has free capacity');
+  if (outcome.kind === 'refused') {
+    const code = outcome.reason === 'invalid-generation' ? 'invalidGeneration' : outcome.reason === 'invalid-keysChangedAt' ? 'invalidKeysChangedAt' : 'invalidClientState';
+    const field = code === 'invalidClientState' ? stateHeader : 'Authorization';
+    throw new TokenServerError(code, 'header', field, outcome.detail);
+  }
+
+  if (outcome.retired && deps.onUserRetired) {
+    try {
+      await deps.onUserRetired({ service, retiredUid: outcome.retired.uid, newUid: outcome.user.uid, node: outcome.node.url });
+    } catch (error) {
+      deps.onError?.(error);
+    }
+  }
+
+  const hashed = hashedUid(deps.secrets, claims.sub);
+  const duration = deps.tokenDurationSeconds;
+  const token = makeToken(deps.secrets, { uid: outcome.user.uid, node: outcome.node.url, expires: Math.floor(now / 1000) + duration, hashed_uid: hashed });
+  reply.header('cache-control', 'no-store').send({
+    id: token.id,
+    key: token.key,
+    uid: outcome.user.uid,
+    api_endpoint: outcome.node.url,
+    duration,
+    hashed_uid: hashed,
+    hashalg: 'sha256',
+    node_type: deps.nodeType,
+  });
+}
+
+function orThrow<T>(value: T | TokenServerError): T {
+  if (value instanceof TokenServerError) throw value;
+  return value;
+}

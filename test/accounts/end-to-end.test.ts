@@ -1,0 +1,158 @@
+/**
+ * Accounts and tokens inside a real `Herald` on loopback: the client library does
+ * login → assertion → token in one call and the device connects to the node it was given; the
+ * whole flow, failures included, leaves no secret in the info-level log.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { Herald } from '../../src/app.js';
+import { run as admin } from '../../src/cli/admin.js';
+import { clientStateFor, getServiceToken, IdentityError } from '../../src/client/index.js';
+import { validateConfig } from '../../src/config/load.js';
+import { RawDevice } from '../helpers/herald.js';
+
+const PASSWORD = 'a long and unusual passphrase';
+const NEW_PASSWORD = 'another long and unusual one';
+
+describe('accounts and tokens in a running Herald', () => {
+  it('a device logs in, gets a token for its node and connects; nothing secret reaches the log', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-identity-'));
+    let logged = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged += chunk.toString();
+        done();
+      },
+    });
+    const herald = new Herald({
+      config: validateConfig({ dataDir, server: { port: 0 }, accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } }),
+      logger: pino({ level: 'info' }, sink),
+    });
+    const { connectionUrl, endpointOrigin } = await herald.start();
+    try {
+      assert.equal(await admin(['nodes', 'add', 'push', connectionUrl, '--data-dir', dataDir], () => {}), 0);
+      const created = await fetch(`${endpointOrigin}/v1/account/create`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'device@example.com', password: PASSWORD }),
+      });
+      assert.equal(created.status, 201);
+      const { uid: accountId } = (await created.json()) as { uid: string };
+
+      const clientState = clientStateFor(Buffer.from('device key'));
+      const token = await getServiceToken({ accountsUrl: endpointOrigin, email: 'device@example.com', password: PASSWORD, clientState });
+      assert.equal(token.apiEndpoint, connectionUrl);
+      const device = await RawDevice.connect(token.apiEndpoint);
+      assert.match(await device.hello(), /^[0-9a-f]{32}$/);
+      device.close();
+
+      // Failures: a wrong password, a buggy client state, a bad session; then a password change.
+      await assert.rejects(getServiceToken({ accountsUrl: endpointOrigin, email: 'device@example.com', password: 'wrong password here' }), (error: unknown) => {
+        assert.ok(error instanceof IdentityError);
+        assert.equal(error.status, 401);
+        return true;
+      });
+      await assert.rejects(getServiceToken({ accountsUrl: endpointOrigin, sessionToken: token.sessionToken, clientState: 'f'.repeat(32) }), (error: unknown) => {
+        assert.ok(error instanceof IdentityError);
+        assert.equal(error.reason, 'invalid-client-state');
+        return true;
+      });
+      const assertionResponse = await fetch(`${endpointOrigin}/v1/assertion`, { method: 'POST', headers: { authorization: `Bearer ${token.sessionToken}` } });
+      const { assertion } = (await assertionResponse.json()) as { assertion: string };
+      const changed = await fetch(`${endpointOrigin}/v1/password/change`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.sessionToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ oldPassword: PASSWORD, newPassword: NEW_PASSWORD }),
+      });
+      assert.equal(changed.status, 200);
+      await fetch(`${endpointOrigin}/v1/profile`, { headers: { authorization: `Bearer ${token.sessionToken}` } });
+
+      const db = new Database(path.join(dataDir, 'accounts.sqlite'), { readonly: true });
+      const { password_hash: passwordHash } = db.prepare('SELECT password_hash FROM accounts').get() as { password_hash: string };
+      db.close();
+      const signing = JSON.parse(readFileSync(path.join(dataDir, 'accounts-signing-keys.json'), 'utf8')) as { keys: Array<{ privateJwk: { d: string } }> };
+      const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { tokenServer: Array<{ secret: string }> };
+
+      assert.match(logged, /Herald listening/);
+      for (const [name, value] of Object.entries({
+        password: PASSWORD,
+        newPassword: NEW_PASSWORD,
+        email: 'device@example.com',
+        accountId,
+        sessionToken: token.sessionToken,
+        sessionTokenHash: createHash('sha256').update(Buffer.from(token.sessionToken, 'hex')).digest('hex'),
+        passwordHash,
+        passwordHashTail: passwordHash.split('$').pop() as string,
+        assertion,
+        assertionSignature: assertion.split('.')[2] as string,
+        serviceToken: token.token,
+        serviceKey: token.key,
+        hashedUid: token.hashedUid,
+        clientState,
+        signingKey: signing.keys[0]?.privateJwk.d as string,
+        tokenSecret: secrets.tokenServer[0]?.secret as string,
+      })) {
+        assert.equal(logged.includes(value), false, `the log contains the ${name}`);
+      }
+    } finally {
+      await herald.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('herald serve --only', () => {
+  async function start(only: Array<'push' | 'accounts' | 'tokens'>) {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-only-'));
+    const herald = new Herald({
+      config: validateConfig({ dataDir, server: { port: 0 }, log: { level: 'silent' }, accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } }),
+      only,
+    });
+    const listeners = await herald.start();
+    return {
+      ...listeners,
+      async stop() {
+        await herald.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  const create = (origin: string) =>
+    fetch(`${origin}/v1/account/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'only@example.com', password: PASSWORD }),
+    });
+
+  it('accounts,tokens serves identity without push sockets or endpoints', async () => {
+    const running = await start(['accounts', 'tokens']);
+    try {
+      assert.equal((await create(running.endpointOrigin)).status, 201);
+      assert.equal((await fetch(`${running.endpointOrigin}/1.0/push/1.0`)).status, 401);
+      assert.equal((await fetch(`${running.endpointOrigin}/wpush/v1/abc`, { method: 'POST', headers: { TTL: '60' } })).status, 404);
+      await assert.rejects(RawDevice.connect(running.connectionUrl));
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('push alone answers 404 on the identity routes', async () => {
+    const running = await start(['push']);
+    try {
+      assert.equal((await create(running.endpointOrigin)).status, 404);
+      assert.equal((await fetch(`${running.endpointOrigin}/.well-known/jwks.json`)).status, 404);
+      const device = await RawDevice.connect(running.connectionUrl);
+      assert.match(await device.hello(), /^[0-9a-f]{32}$/);
+      device.close();
+    } finally {
+      await running.stop();
+    }
+  });
+});
