@@ -27,6 +27,7 @@ import { EndpointError } from './push/endpoint/errors.js';
 import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
 import { VapidChecker } from './push/endpoint/vapid-check.js';
 import { SenderBlocklist } from './push/revocation/blocklist.js';
+import { DeviceAuthenticator, hostOf, ownerOfUid } from './push/device-auth/device-auth.js';
 import { withWakeup } from './push/wakeup/bus.js';
 import { WakeupService } from './push/wakeup/service.js';
 import { openStore } from './store/open-store.js';
@@ -46,6 +47,9 @@ export interface HeraldOptions {
   /** `herald serve --only …`: run just these parts (default: every enabled part). */
   only?: ReadonlyArray<HeraldPart>;
 }
+
+/** The token-server service whose tokens devices present in hello (push.deviceAuth = "token"). */
+export const DEVICE_AUTH_SERVICE = 'push';
 
 export const HERALD_PARTS = ['push', 'accounts', 'tokens'] as const;
 export type HeraldPart = (typeof HERALD_PARTS)[number];
@@ -200,7 +204,12 @@ export class Herald {
     if (config.accounts.enabled || config.tokenserver.enabled) {
       this.identity = await openIdentity({
         config, dataDir: paths.dataDir, origin: getOrigin, tokenSecrets: secrets.tokenServer, now: this.now,
-        ...(this.options.onUserRetired ? { onUserRetired: this.options.onUserRetired } : {}),
+        onUserRetired: async (event) => {
+          // A client-state change gave the user a new uid: the old one's push devices (and their
+          // stored messages, encrypted to keys the user no longer has) go.
+          if (event.service === DEVICE_AUTH_SERVICE) await store.dropDevicesOwnedBy(ownerOfUid(event.retiredUid));
+          await this.options.onUserRetired?.(event);
+        },
         onError: (error, part) => this.logger.error({ err: errorSummary(error), part }, 'identity request failed'),
       });
       await this.identity.register(connectionApp);
@@ -221,6 +230,7 @@ export class Herald {
         broadcasts: () => config.push.broadcasts,
         isSenderKeyBlocked: (keyHash) => blocklist.isBlocked(keyHash),
         wakeup,
+        ...(config.push.deviceAuth === 'token' ? { deviceAuth: this.makeDeviceAuth(secrets, getOrigin) } : {}),
         observe: {
           delivered: (count, fromStorage) => this.metrics.messagesDelivered.inc({ source: fromStorage ? 'storage' : 'live' }, count),
           acked: (code) => this.metrics.messagesAcked.inc({ code: String(code ?? 100) }),
@@ -349,6 +359,19 @@ export class Herald {
     if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
     this.servers.push(app);
     return app;
+  }
+
+  /** push.deviceAuth = "token": tokens of the token server's "push" service, for this node. */
+  private makeDeviceAuth(secrets: Secrets, origin: () => string): DeviceAuthenticator {
+    const configured = this.config.push.deviceAuthNodes.map(hostOf).filter((host): host is string => host !== null);
+    return new DeviceAuthenticator({
+      ring: () => secrets.tokenServer,
+      nodeHosts: () => {
+        const own = [origin(), this.listenersInfo?.connectionUrl ?? ''].map(hostOf).filter((host): host is string => host !== null);
+        return new Set([...configured, ...own]);
+      },
+      nowSeconds: () => Math.floor(this.now() / 1000),
+    });
   }
 
   /** UDP wake-up (docs/wakeup.md); off, and touching nothing, unless push.wakeup.allowedNetworks is set. */

@@ -29,6 +29,11 @@ export interface PushDeviceOptions {
    * receive what was stored meanwhile.
    */
   wakeup?: WakeupListenOptions;
+  /**
+   * For a Herald with push.deviceAuth = "token": the service token (`token` of getServiceToken) sent
+   * in every hello. A function is asked again at each connection, so it can fetch a fresh token.
+   */
+  serviceToken?: string | (() => string | Promise<string>);
 }
 
 /** Herald's answer to the declared wake-up address: 200 (key kept in the state), or why not. */
@@ -104,10 +109,11 @@ interface Pending {
 }
 
 export class PushDevice extends EventEmitter<PushDeviceEvents> {
-  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect' | 'wakeup'>> & {
+  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect' | 'wakeup' | 'serviceToken'>> & {
     stateFile: string | undefined;
     initialDelayMs: number;
     maxDelayMs: number;
+    serviceToken: PushDeviceOptions['serviceToken'];
   };
   private state: DeviceState;
   private socket: WebSocket | undefined;
@@ -131,6 +137,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
     this.options = {
       serverUrl: options.serverUrl,
       stateFile: options.stateFile,
+      serviceToken: options.serviceToken,
       initialDelayMs: options.reconnect?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS,
       maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
       pingIntervalMs: Math.max(MIN_PING_INTERVAL_MS, options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
@@ -282,7 +289,9 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
   }
 
   /** One connection attempt: resolves on the hello answer, rejects if the socket fails before it. */
-  private open(): Promise<{ uaid: string }> {
+  private async open(): Promise<{ uaid: string }> {
+    const source = this.options.serviceToken;
+    const token = typeof source === 'function' ? await source() : source;
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.options.serverUrl, [SUBPROTOCOL], { handshakeTimeout: this.options.requestTimeoutMs });
       this.socket = socket;
@@ -301,7 +310,8 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
         // As Firefox does: a device without subscriptions has nothing to keep, so it asks for a fresh uaid.
         const uaid = channelIDs.length > 0 ? this.state.uaid : null;
         const wakeup = this.wakeupListener?.listening ? { wakeup: this.wakeupListener.declaration } : {};
-        socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}), ...wakeup }));
+        const auth = token === undefined ? {} : { token };
+        socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}), ...wakeup, ...auth }));
       });
 
       socket.on('message', (data, isBinary) => {

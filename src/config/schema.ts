@@ -110,6 +110,17 @@ const pushSchema = z
      */
     senderBlocklistCacheSeconds: z.number().int().min(0).max(300).default(5),
     /**
+     * "off": any device may say hello (Firefox needs this). "token": a hello must carry a service
+     * token from the token server (docs/accounts.md), and a device answers only to the user it
+     * registered under (docs/security.md, threat 2).
+     */
+    deviceAuth: z.enum(['off', 'token']).default('off'),
+    /**
+     * With deviceAuth = "token": the node URLs (as added with `herald admin nodes add push <url>`)
+     * whose tokens this node accepts, besides its own device URL and public origin.
+     */
+    deviceAuthNodes: z.array(z.url()).default([]),
+    /**
      * permessage-deflate costs hundreds of KB of zlib state per socket; off unless you know your
      * devices are few and chatty.
      */

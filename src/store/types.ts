@@ -160,6 +160,16 @@ export interface Store {
   /** False when the device had none. */
   deleteWakeupAddress(uaid: string): Promise<boolean>;
 
+  // Device owners (migration 4; push.deviceAuth = "token")
+  /**
+   * Binds an existing device to the token-server user it registered under. The first binding
+   * stays: false when the device does not exist or is bound to someone else.
+   */
+  bindDeviceOwner(uaid: string, owner: string, now: number): Promise<boolean>;
+  getDeviceOwner(uaid: string): Promise<string | null>;
+  /** Drops every device bound to this owner, with everything it had; returns how many. */
+  dropDevicesOwnedBy(owner: string): Promise<number>;
+
   // Housekeeping
   /** Deletes messages with expiresAt <= now; returns how many. */
   sweepExpiredMessages(now: number): Promise<number>;

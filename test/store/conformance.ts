@@ -619,6 +619,46 @@ export function runStoreConformance(
       });
     });
 
+    describe('device owners', () => {
+      scenario('a device is bound to the first owner only, and an unknown device to nobody', async (store) => {
+        const { uaid } = await registerDevice(store);
+        assert.equal(await store.getDeviceOwner(uaid), null);
+        assert.equal(await store.bindDeviceOwner(uaid, 'user-1', T0), true);
+        assert.equal(await store.bindDeviceOwner(uaid, 'user-1', T0 + MINUTE), true, 'binding again to the same owner is fine');
+        assert.equal(await store.bindDeviceOwner(uaid, 'user-2', T0 + MINUTE), false, 'another owner cannot take the device');
+        assert.equal(await store.getDeviceOwner(uaid), 'user-1');
+        const stranger = newUaid();
+        assert.equal(await store.bindDeviceOwner(stranger, 'user-1', T0), false);
+        assert.equal(await store.getDeviceOwner(stranger), null);
+      });
+
+      scenario("a retired owner's devices are dropped with their messages; other owners' stay", async (store) => {
+        const first = await registerDevice(store);
+        const second = await registerDevice(store);
+        const other = await registerDevice(store);
+        await store.bindDeviceOwner(first.uaid, 'retired', T0);
+        await store.bindDeviceOwner(second.uaid, 'retired', T0);
+        await store.bindDeviceOwner(other.uaid, 'kept', T0);
+        await store.saveMessage(message(first.uaid, first.channelId));
+        await store.saveMessage(message(other.uaid, other.channelId));
+        assert.equal(await store.dropDevicesOwnedBy('retired'), 2);
+        assert.equal(await store.getDevice(first.uaid), null);
+        assert.equal(await store.getDevice(second.uaid), null);
+        assert.equal(await store.countMessages(first.uaid, T0), 0);
+        assert.equal(await store.getDeviceOwner(first.uaid), null);
+        assert.ok(await store.getDevice(other.uaid));
+        assert.equal(await store.countMessages(other.uaid, T0), 1);
+        assert.equal(await store.dropDevicesOwnedBy('retired'), 0);
+      });
+
+      scenario("a dropped device's binding goes with it", async (store) => {
+        const { uaid } = await registerDevice(store);
+        await store.bindDeviceOwner(uaid, 'user-1', T0);
+        await store.dropDevice(uaid);
+        assert.equal(await store.getDeviceOwner(uaid), null);
+      });
+    });
+
     describe('wake-up addresses', () => {
       const address = { host: '127.0.0.1', port: 40_000, keyId: 7, updatedAt: T0 };
 

@@ -13,6 +13,8 @@ export type ClientMessage =
       urgency: Urgency | null;
       /** Herald adds (docs/wakeup.md): judged by the wake-up part, never a protocol violation. */
       wakeup?: unknown;
+      /** Herald adds (push.deviceAuth = "token"): a token-server service token, judged by the session's port. */
+      token?: unknown;
     }
   | { messageType: 'register'; channelID: string | null; key: string | null }
   | { messageType: 'unregister'; channelID: string; code: number | null }
@@ -23,6 +25,8 @@ export type ClientMessage =
 
 export type ServerMessage =
   | { messageType: 'hello'; uaid: string; status: 200; use_webpush: true; broadcasts: BroadcastAnswer; wakeup?: WakeupAnswer }
+  /** push.deviceAuth = "token" and no valid token: the socket closes 1011 right after. */
+  | { messageType: 'hello'; status: 401; error: string }
   | { messageType: 'register'; channelID: string; status: number; pushEndpoint?: string; error?: string }
   | { messageType: 'unregister'; channelID: string; status: 200 }
   | {
@@ -104,6 +108,7 @@ function parseHello(frame: Json): ClientMessage {
   }
   const hello: ClientMessage = { messageType: 'hello', uaid, broadcasts: parseBroadcasts(frame.broadcasts, false), urgency };
   if (frame.wakeup !== undefined) hello.wakeup = frame.wakeup;
+  if (frame.token !== undefined) hello.token = frame.token;
   return hello;
 }
 

@@ -52,6 +52,11 @@ export interface SessionPorts {
   peerAddress?: string;
   /** Herald adds (docs/wakeup.md): UDP wake-up addresses and keys. */
   wakeup?: WakeupPort;
+  /**
+   * push.deviceAuth = "token" (docs/security.md): who the hello's token names. Given, a hello
+   * without a valid token is refused, and a device answers only to the owner it registered under.
+   */
+  deviceAuth?: { verify(token: unknown): { ok: true; owner: string } | { ok: false; reason: string } };
 }
 
 /** Hooks for metrics and logs; never given payloads. */
@@ -83,6 +88,8 @@ export class PushSession {
   private phase: Phase = 'awaiting-hello';
   private currentUaid: string | null = null;
   private deviceRecorded = false;
+  /** push.deviceAuth: the token-server user this socket's hello was authenticated as. */
+  private owner: string | null = null;
   private minUrgency: Urgency = 'very-low';
   private lastPingAt: number | null = null;
   private lastTouchAt = 0;
@@ -219,7 +226,7 @@ export class PushSession {
   private async dispatch(message: ClientMessage): Promise<void> {
     switch (message.messageType) {
       case 'hello':
-        return this.hello(message.uaid, message.broadcasts, message.urgency, message.wakeup);
+        return this.hello(message.uaid, message.broadcasts, message.urgency, message.wakeup, message.token);
       case 'register':
         return this.register(message.channelID, message.key);
       case 'unregister':
@@ -238,9 +245,27 @@ export class PushSession {
     }
   }
 
-  private async hello(requested: string | null, broadcasts: Record<string, string>, urgency: Urgency | null, wakeupValue?: unknown): Promise<void> {
+  private async hello(
+    requested: string | null,
+    broadcasts: Record<string, string>,
+    urgency: Urgency | null,
+    wakeupValue?: unknown,
+    token?: unknown,
+  ): Promise<void> {
     const now = this.ports.now();
     let uaid: string | null = null;
+    if (this.ports.deviceAuth) {
+      const verdict = this.ports.deviceAuth.verify(token);
+      if (!verdict.ok) {
+        this.ports.send({ messageType: 'hello', status: 401, error: verdict.reason });
+        this.terminate(1011, 'hello without a valid service token');
+        return;
+      }
+      this.owner = verdict.owner;
+      // A uaid bound to someone else (or to nobody) is treated as unknown: a fresh one, and no drain.
+      if (requested !== null && (await this.ports.store.getDeviceOwner(requested)) !== verdict.owner) requested = null;
+      if (this.phase !== 'awaiting-hello') return;
+    }
     // Firefox drops every subscription when the answered uaid differs from the one it sent, so a
     // known device always keeps its uaid; an unknown or malformed one gets a fresh id.
     if (requested !== null && /^[0-9a-f]{32}$/.test(requested) && (await this.ports.store.touchDevice(requested, now))) {
@@ -299,6 +324,12 @@ export class PushSession {
       }
       await this.ports.store.upsertDevice(uaid, now);
       this.deviceRecorded = true;
+      if (this.owner !== null && !(await this.ports.store.bindDeviceOwner(uaid, this.owner, now))) {
+        // Only a uaid bound to someone else gets here (hello checked it), and that cannot happen
+        // for a fresh one: refuse rather than hand out an endpoint under another user's device.
+        this.ports.send({ messageType: 'register', channelID: channelId, status: 500, error: 'device owner mismatch' });
+        return;
+      }
       if (this.pendingWakeup) await this.ports.wakeup?.remember(uaid, this.pendingWakeup);
       this.pendingWakeup = null;
       await this.ports.store.putChannel({ uaid, channelId, senderKeyHash, createdAt: now });

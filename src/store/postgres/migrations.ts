@@ -94,6 +94,19 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'device owners',
+    // See the SQLite migration 4.
+    sql: `
+      CREATE TABLE device_owners (
+        uaid     TEXT   NOT NULL PRIMARY KEY REFERENCES devices (uaid) ON DELETE CASCADE,
+        owner    TEXT   NOT NULL,
+        bound_at BIGINT NOT NULL
+      );
+      CREATE INDEX device_owners_owner ON device_owners (owner);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

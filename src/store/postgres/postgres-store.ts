@@ -110,6 +110,12 @@ export const sql = {
                        key_id = excluded.key_id, updated_at = excluded.updated_at`,
   getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = $1',
   deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = $1',
+
+  bindDeviceOwner: `INSERT INTO device_owners (uaid, owner, bound_at)
+                    SELECT $1::text, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = $1)
+                    ON CONFLICT (uaid) DO NOTHING`,
+  getDeviceOwner: 'SELECT owner FROM device_owners WHERE uaid = $1',
+  dropDevicesOwnedBy: 'DELETE FROM devices WHERE uaid IN (SELECT uaid FROM device_owners WHERE owner = $1)',
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -389,6 +395,24 @@ export class PostgresStore implements Store {
 
   async deleteWakeupAddress(uaid: string): Promise<boolean> {
     return (await this.change('deleteWakeupAddress', [uaid])) > 0;
+  }
+
+  async bindDeviceOwner(uaid: string, owner: string, now: number): Promise<boolean> {
+    // A device dropped between the EXISTS check and the insert fails the foreign key: not bound.
+    await this.change('bindDeviceOwner', [uaid, owner, now]).catch((error: unknown) => {
+      if (error instanceof pg.DatabaseError && error.code === FOREIGN_KEY_VIOLATION) return 0;
+      throw error;
+    });
+    return (await this.getDeviceOwner(uaid)) === owner;
+  }
+
+  async getDeviceOwner(uaid: string): Promise<string | null> {
+    const [row] = await this.run<{ owner: string }>('getDeviceOwner', [uaid]);
+    return row?.owner ?? null;
+  }
+
+  async dropDevicesOwnedBy(owner: string): Promise<number> {
+    return this.change('dropDevicesOwnedBy', [owner]);
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {

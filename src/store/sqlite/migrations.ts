@@ -89,6 +89,20 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'device owners',
+    // push.deviceAuth = "token": the token-server user a device was registered under. A later hello
+    // for this uaid must carry a token of the same user; a retired user's devices are dropped.
+    sql: `
+      CREATE TABLE device_owners (
+        uaid     TEXT    NOT NULL PRIMARY KEY REFERENCES devices (uaid) ON DELETE CASCADE,
+        owner    TEXT    NOT NULL,
+        bound_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX device_owners_owner ON device_owners (owner);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

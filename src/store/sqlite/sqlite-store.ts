@@ -73,6 +73,13 @@ export const sql = {
                        key_id = excluded.key_id, updated_at = excluded.updated_at`,
   getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = ?',
   deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = ?',
+
+  bindDeviceOwner: `INSERT INTO device_owners (uaid, owner, bound_at)
+                    SELECT @uaid, @owner, @now WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = @uaid)
+                    ON CONFLICT (uaid) DO NOTHING`,
+  getDeviceOwner: 'SELECT owner FROM device_owners WHERE uaid = ?',
+  // Channels, messages and the wake-up address go with each device through the cascades.
+  dropDevicesOwnedBy: 'DELETE FROM devices WHERE uaid IN (SELECT uaid FROM device_owners WHERE owner = ?)',
 } as const;
 
 function messageColumns(): string {
@@ -157,6 +164,9 @@ function prepareStatements(db: Database.Database) {
     setWakeupAddress: db.prepare<[{ uaid: string } & WakeupAddress]>(sql.setWakeupAddress),
     getWakeupAddress: db.prepare<[string], WakeupRow>(sql.getWakeupAddress),
     deleteWakeupAddress: db.prepare<[string]>(sql.deleteWakeupAddress),
+    bindDeviceOwner: db.prepare<[{ uaid: string; owner: string; now: number }]>(sql.bindDeviceOwner),
+    getDeviceOwner: db.prepare<[string], { owner: string }>(sql.getDeviceOwner),
+    dropDevicesOwnedBy: db.prepare<[string]>(sql.dropDevicesOwnedBy),
   };
 }
 
@@ -361,6 +371,20 @@ export class SqliteStore implements Store {
 
   async deleteWakeupAddress(uaid: string): Promise<boolean> {
     return this.prepared().deleteWakeupAddress.run(uaid).changes > 0;
+  }
+
+  async bindDeviceOwner(uaid: string, owner: string, now: number): Promise<boolean> {
+    const statements = this.prepared();
+    statements.bindDeviceOwner.run({ uaid, owner, now });
+    return statements.getDeviceOwner.get(uaid)?.owner === owner;
+  }
+
+  async getDeviceOwner(uaid: string): Promise<string | null> {
+    return this.prepared().getDeviceOwner.get(uaid)?.owner ?? null;
+  }
+
+  async dropDevicesOwnedBy(owner: string): Promise<number> {
+    return this.prepared().dropDevicesOwnedBy.run(owner).changes;
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
