@@ -4,6 +4,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KeyRing } from './keyring.js';
+import { OpenedTokens } from './opened-tokens.js';
+import { pooledRandomHex } from './random-pool.js';
 
 export interface EndpointTokenContents {
   /** 32 lowercase hex characters. */
@@ -30,8 +32,9 @@ export function newUaid(): string {
   return randomBytes(ID_BYTES).toString('hex');
 }
 
+/** One per accepted message: drawn from the random pool (random-pool.ts). */
 export function newMessageId(): string {
-  return randomBytes(ID_BYTES).toString('hex');
+  return pooledRandomHex(ID_BYTES);
 }
 
 export function newChannelId(): string {
@@ -54,16 +57,33 @@ export function sealEndpointToken(ring: KeyRing, contents: EndpointTokenContents
   return { version: 2, token: ring.seal(Buffer.concat([ids, hash])) };
 }
 
-/** Null unless the token opens and holds exactly what its version promises. */
+/** Endpoint tokens opened lately, per ring (see opened-tokens.ts). */
+const OPENED_TOKENS_PER_RING = 10_000;
+const openedTokens = new WeakMap<KeyRing, OpenedTokens<{ version: 1 | 2; contents: EndpointTokenContents }>>();
+
+/**
+ * Null unless the token opens and holds exactly what its version promises. The result is shared
+ * with later calls for the same token (it is frozen): read it, do not change it.
+ */
 export function openEndpointToken(ring: KeyRing, version: 1 | 2, token: string): EndpointTokenContents | null {
+  let opened = openedTokens.get(ring);
+  if (!opened) {
+    opened = new OpenedTokens(OPENED_TOKENS_PER_RING);
+    openedTokens.set(ring, opened);
+  }
+  const cached = opened.get(token);
+  if (cached) return cached.version === version ? cached.contents : null;
   const plaintext = ring.open(token);
-  const expected = version === 1 ? 2 * ID_BYTES : 2 * ID_BYTES + HASH_BYTES;
-  if (!plaintext || plaintext.length !== expected) return null;
-  return {
+  if (!plaintext) return null;
+  const sealedVersion = plaintext.length === 2 * ID_BYTES ? 1 : plaintext.length === 2 * ID_BYTES + HASH_BYTES ? 2 : null;
+  if (sealedVersion === null) return null;
+  const contents: EndpointTokenContents = Object.freeze({
     uaid: plaintext.subarray(0, ID_BYTES).toString('hex'),
     channelId: formatChannelId(plaintext.subarray(ID_BYTES, 2 * ID_BYTES)),
-    senderKeyHash: version === 2 ? Buffer.from(plaintext.subarray(2 * ID_BYTES)) : null,
-  };
+    senderKeyHash: sealedVersion === 2 ? Buffer.from(plaintext.subarray(2 * ID_BYTES)) : null,
+  });
+  opened.set(token, { version: sealedVersion, contents });
+  return sealedVersion === version ? contents : null;
 }
 
 export function sealMessageId(ring: KeyRing, contents: MessageIdContents): string {
