@@ -1,19 +1,22 @@
 /**
- * The application-server side of the load: POSTs to push endpoints over node:http with a
- * keep-alive agent (fetch costs several times more CPU per request, which would make the load
- * generator the bottleneck). Bodies are real aes128gcm messages, encrypted once per device.
+ * The application-server side of the load: POSTs to push endpoints over keep-alive sockets with
+ * prebuilt requests (raw-http.ts; node:http's client, and fetch even more, cost the generator more
+ * CPU per request than the server spends, on the cores they share). Bodies are real aes128gcm
+ * messages, encrypted once per device.
  */
-import http from 'node:http';
 import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
+import { buildPost, RawHttpPool } from './raw-http.js';
 
 export interface Target {
   endpointPath: string;
 }
 
 export class PushSender {
-  private readonly agent: http.Agent;
+  private readonly pool: RawHttpPool;
   private readonly host: string;
   private readonly port: number;
+  /** Prebuilt request bytes by endpoint path, for the body they were built with. */
+  private readonly requests = new Map<string, { body: Buffer | null; bytes: Buffer }>();
   /** POSTs answered with anything but 201. */
   failures = 0;
   lastFailure = '';
@@ -26,35 +29,30 @@ export class PushSender {
     const url = new URL(origin);
     this.host = url.hostname;
     this.port = Number(url.port);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    this.pool = new RawHttpPool(this.host, this.port, maxSockets);
   }
 
   /** Resolves with the status once the response is fully read. */
-  post(endpointPath: string, body: Buffer | null): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = { TTL: String(this.ttlSeconds), 'Content-Length': body ? body.length : 0 };
-      if (body) {
-        headers['Content-Encoding'] = 'aes128gcm';
-        headers['Content-Type'] = 'application/octet-stream';
-      }
-      const request = http.request({ agent: this.agent, host: this.host, port: this.port, method: 'POST', path: endpointPath, headers }, (response) => {
-        const status = response.statusCode ?? 0;
-        if (status !== 201) {
-          this.failures++;
-          let text = '';
-          response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => {
-            this.lastFailure = `${status} ${text}`;
-            resolve(status);
-          });
-          return;
-        }
-        response.resume();
-        response.on('end', () => resolve(status));
-      });
-      request.on('error', reject);
-      request.end(body ?? undefined);
-    });
+  async post(endpointPath: string, body: Buffer | null): Promise<number> {
+    const response = await this.pool.request(this.requestBytes(endpointPath, body));
+    if (response.status !== 201) {
+      this.failures++;
+      this.lastFailure = `${response.status} ${response.body}`;
+    }
+    return response.status;
+  }
+
+  private requestBytes(endpointPath: string, body: Buffer | null): Buffer {
+    const built = this.requests.get(endpointPath);
+    if (built && built.body === body) return built.bytes;
+    const headers: Record<string, string | number> = { TTL: this.ttlSeconds };
+    if (body) {
+      headers['Content-Encoding'] = 'aes128gcm';
+      headers['Content-Type'] = 'application/octet-stream';
+    }
+    const bytes = buildPost(this.host, this.port, endpointPath, headers, body);
+    this.requests.set(endpointPath, { body, bytes });
+    return bytes;
   }
 
   /**
@@ -105,7 +103,7 @@ export class PushSender {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 }
 

@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { fromBase64Url, toBase64Url } from './base64.js';
 import { hkdfSha256 } from './hkdf.js';
+import { pooledRandomBytes } from './random-pool.js';
 
 export interface RingKey {
   /** 0..255, written in clear as the token's first byte so opening needs no trial decryption. */
@@ -50,7 +51,8 @@ export class KeyRing {
     const subkey = this.subkeys.get(this.sealingId);
     if (!subkey) throw new Error('unreachable: the sealing key has no subkey');
     const header = Buffer.from([this.sealingId]);
-    const nonce = randomBytes(NONCE_LENGTH);
+    // A nonce per seal, never repeated under a key (96 random bits; sealing runs once per message).
+    const nonce = pooledRandomBytes(NONCE_LENGTH);
     const cipher = createCipheriv(CIPHER, subkey, nonce, { authTagLength: TAG_LENGTH });
     // The key id is authenticated too, so no byte of the token can change without detection.
     cipher.setAAD(header);

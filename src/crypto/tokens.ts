@@ -4,6 +4,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KeyRing } from './keyring.js';
+import { cacheFor, TokenCache } from './token-cache.js';
+import { pooledRandomHex } from './random-pool.js';
 
 export interface EndpointTokenContents {
   /** 32 lowercase hex characters. */
@@ -30,8 +32,9 @@ export function newUaid(): string {
   return randomBytes(ID_BYTES).toString('hex');
 }
 
+/** One per accepted message: drawn from the random pool (random-pool.ts). */
 export function newMessageId(): string {
-  return randomBytes(ID_BYTES).toString('hex');
+  return pooledRandomHex(ID_BYTES);
 }
 
 export function newChannelId(): string {
@@ -54,29 +57,68 @@ export function sealEndpointToken(ring: KeyRing, contents: EndpointTokenContents
   return { version: 2, token: ring.seal(Buffer.concat([ids, hash])) };
 }
 
-/** Null unless the token opens and holds exactly what its version promises. */
+/** Endpoint tokens opened lately and channel seals made lately, per ring (see token-cache.ts). */
+const CACHED_TOKENS_PER_RING = 10_000;
+const openedEndpoints = new WeakMap<KeyRing, TokenCache<{ version: 1 | 2; contents: EndpointTokenContents }>>();
+const sealedChannels = new WeakMap<KeyRing, TokenCache<string>>();
+
+/**
+ * Null unless the token opens and holds exactly what its version promises. The result is shared
+ * with later calls for the same token (it is frozen): read it, do not change it.
+ */
 export function openEndpointToken(ring: KeyRing, version: 1 | 2, token: string): EndpointTokenContents | null {
+  const opened = cacheFor(openedEndpoints, ring, CACHED_TOKENS_PER_RING);
+  const cached = opened.get(token);
+  if (cached) return cached.version === version ? cached.contents : null;
   const plaintext = ring.open(token);
-  const expected = version === 1 ? 2 * ID_BYTES : 2 * ID_BYTES + HASH_BYTES;
-  if (!plaintext || plaintext.length !== expected) return null;
-  return {
+  if (!plaintext) return null;
+  const sealedVersion = plaintext.length === 2 * ID_BYTES ? 1 : plaintext.length === 2 * ID_BYTES + HASH_BYTES ? 2 : null;
+  if (sealedVersion === null) return null;
+  const contents: EndpointTokenContents = Object.freeze({
     uaid: plaintext.subarray(0, ID_BYTES).toString('hex'),
     channelId: formatChannelId(plaintext.subarray(ID_BYTES, 2 * ID_BYTES)),
-    senderKeyHash: version === 2 ? Buffer.from(plaintext.subarray(2 * ID_BYTES)) : null,
-  };
+    senderKeyHash: sealedVersion === 2 ? Buffer.from(plaintext.subarray(2 * ID_BYTES)) : null,
+  });
+  opened.set(token, { version: sealedVersion, contents });
+  return sealedVersion === version ? contents : null;
 }
 
+/*
+ * A message location is the sealed channel (uaid, channelId and a purpose byte) followed by the
+ * message id in hex. Sealing per message cost an AES-GCM encryption on every POST; the channel
+ * part is the same for every message of a channel, so it is sealed once and cached. The message
+ * id needs no seal: it is 128 random bits, already known to the device, and it is only ever looked
+ * up under the uaid the seal authenticates, so a changed id finds nothing. The channel seals of one
+ * device are unlinkable (a fresh nonce each), and the sender learns nothing it did not know: all
+ * its locations for one endpoint share a prefix, as they share the endpoint.
+ * Locations issued before this format (the three ids sealed together) still open.
+ */
+const LOCATION_PURPOSE = 0x4d; // 'M': a sealed channel of a location is no other token of this ring
+const MESSAGE_ID_HEX = 2 * ID_BYTES;
+const HEX_TAIL = /^[0-9a-f]{32}$/;
+
 export function sealMessageId(ring: KeyRing, contents: MessageIdContents): string {
-  return ring.seal(
-    Buffer.concat([
-      hexId(contents.uaid, 'uaid'),
-      channelIdBytes(contents.channelId),
-      hexId(contents.messageId, 'messageId'),
-    ]),
-  );
+  if (!isUaid(contents.messageId)) throw new TypeError('messageId must be 32 lowercase hex characters');
+  const sealed = cacheFor(sealedChannels, ring, CACHED_TOKENS_PER_RING);
+  const key = contents.uaid + contents.channelId;
+  let prefix = sealed.get(key);
+  if (prefix === undefined) {
+    prefix = ring.seal(Buffer.concat([hexId(contents.uaid, 'uaid'), channelIdBytes(contents.channelId), Buffer.from([LOCATION_PURPOSE])]));
+    sealed.set(key, prefix);
+  }
+  return prefix + contents.messageId;
 }
 
 export function openMessageId(ring: KeyRing, token: string): MessageIdContents | null {
+  if (typeof token !== 'string') return null;
+  const tail = token.slice(-MESSAGE_ID_HEX);
+  if (token.length > MESSAGE_ID_HEX && HEX_TAIL.test(tail)) {
+    const channel = ring.open(token.slice(0, -MESSAGE_ID_HEX));
+    if (channel && channel.length === 2 * ID_BYTES + 1 && channel[2 * ID_BYTES] === LOCATION_PURPOSE) {
+      return { uaid: channel.subarray(0, ID_BYTES).toString('hex'), channelId: formatChannelId(channel.subarray(ID_BYTES, 2 * ID_BYTES)), messageId: tail };
+    }
+  }
+  // The earlier format: all three ids in one seal.
   const plaintext = ring.open(token);
   if (!plaintext || plaintext.length !== 3 * ID_BYTES) return null;
   return {

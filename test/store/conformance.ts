@@ -707,6 +707,74 @@ export function runStoreConformance(
       });
     });
 
+    describe('reads that follow writes', () => {
+      // A backend may keep what it read (SQLite keeps channels in memory): every write that
+      // changes or removes a channel must show in the next read, even when it was read before.
+      scenario('a channel read before it was unregistered reads as gone', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        assert.ok(await store.getChannel(uaid, channelId));
+        await store.deleteChannel(uaid, channelId);
+        assert.equal(await store.getChannel(uaid, channelId), null);
+        await assert.rejects(store.saveMessage(message(uaid, channelId)), SubscriptionMissingError);
+      });
+
+      scenario('a channel read before its device was dropped reads as gone', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        assert.ok(await store.getChannel(uaid, channelId));
+        await store.dropDevice(uaid);
+        assert.equal(await store.getChannel(uaid, channelId), null);
+      });
+
+      scenario('a channel read before the idle sweep took its device reads as gone', async (store) => {
+        const { uaid, channelId } = await registerDevice(store, T0);
+        assert.ok(await store.getChannel(uaid, channelId));
+        assert.equal(await store.sweepIdleDevices(T0 + DAY), 1);
+        assert.equal(await store.getChannel(uaid, channelId), null);
+      });
+
+      scenario("a channel read before its owner was retired reads as gone", async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        await store.bindDeviceOwner(uaid, 'retired', T0);
+        assert.ok(await store.getChannel(uaid, channelId));
+        assert.equal(await store.dropDevicesOwnedBy('retired'), 1);
+        assert.equal(await store.getChannel(uaid, channelId), null);
+        await assert.rejects(store.saveMessage(message(uaid, channelId)), SubscriptionMissingError);
+      });
+
+      scenario('a channel unregistered and registered again reads back as registered the second time', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        assert.ok(await store.getChannel(uaid, channelId));
+        await store.deleteChannel(uaid, channelId);
+        assert.equal(await store.getChannel(uaid, channelId), null);
+        const senderKeyHash = randomBytes(32);
+        await store.putChannel({ uaid, channelId, senderKeyHash, createdAt: T0 + 5 });
+        const read = await store.getChannel(uaid, channelId);
+        assert.ok(read?.senderKeyHash?.equals(senderKeyHash));
+        assert.equal(read?.createdAt, T0 + 5);
+      });
+
+      scenario('saves sent together succeed or fail one by one', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        const gone = await registerDevice(store);
+        const pending = message(uaid, channelId, { topic: 'score' });
+        await store.saveMessage(pending);
+        await store.deleteChannel(gone.uaid, gone.channelId);
+        const good = [message(uaid, channelId), message(uaid, channelId)];
+        // All issued in one turn: a backend that groups writes meets both failures in one group.
+        const results = await Promise.allSettled([
+          store.saveMessage(good[0] as NewMessage),
+          store.saveMessage(message(gone.uaid, gone.channelId)),
+          // Reuses a stored id: fails after its topic replacement would already have run.
+          store.saveMessage(message(uaid, channelId, { topic: 'score', id: (good[0] as NewMessage).id })),
+          store.saveMessage(good[1] as NewMessage),
+        ]);
+        assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+        assert.ok((results[1] as PromiseRejectedResult).reason instanceof SubscriptionMissingError);
+        // The failed topic replacement left the pending topic message in place.
+        assert.deepEqual(ids(await store.fetchMessages(uaid, { limit: 10, now: T0 })), [pending.id, ...good.map((m) => m.id)]);
+      });
+    });
+
     describe('housekeeping', () => {
       scenario('a device unused past the idle window is swept with everything it had', async (store) => {
         const idle = await registerDevice(store, T0);

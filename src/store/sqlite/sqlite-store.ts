@@ -13,6 +13,7 @@ import type {
   WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
+import { ChannelCache } from './channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
@@ -20,7 +21,11 @@ import { latestVersion, migrations, type Migration } from './migrations.js';
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
   path: string;
+  /** Devices whose channels are kept in memory for the endpoint's check (0: none). See channel-cache.ts. */
+  channelCacheDevices?: number;
 }
+
+const DEFAULT_CHANNEL_CACHE_DEVICES = 100_000;
 
 /** SQL of every statement the store runs; exported so tests can check their query plans. */
 export const sql = {
@@ -177,9 +182,9 @@ function prepareStatements(db: Database.Database) {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private statements: Statements | null = null;
-  private readonly saveInTransaction: (message: NewMessage) => void;
-  /** The hot writes (save on POST, delete on ack) share commits; see group-commit.ts. */
+  /** Every write shares commits with the others of its event-loop turn; see group-commit.ts. */
   private readonly groupCommit: GroupCommit;
+  private readonly channels: ChannelCache;
   private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
@@ -198,12 +203,8 @@ export class SqliteStore implements Store {
     this.db.pragma('secure_delete = ON');
     // Another process (the CLI's admin commands) may hold the write lock for a moment.
     this.db.pragma('busy_timeout = 5000');
-    this.saveInTransaction = this.db.transaction((message: NewMessage) => {
-      const s = this.prepared();
-      if (message.topic !== null) s.deleteTopic.run(message.uaid, message.channelId, message.topic);
-      s.insertMessage.run({ ...message, headers: message.headers === null ? null : JSON.stringify(message.headers) });
-    });
     this.groupCommit = new GroupCommit(this.db);
+    this.channels = new ChannelCache(options.channelCacheDevices ?? DEFAULT_CHANNEL_CACHE_DEVICES);
     if (options.path !== ':memory:') {
       // Checkpoints (which fsync) run on a worker thread, never inside a commit on the event loop.
       this.db.pragma('wal_autocheckpoint = 0');
@@ -256,35 +257,63 @@ export class SqliteStore implements Store {
     return row ? { uaid: row.uaid, createdAt: row.created_at, lastSeenAt: row.last_seen_at } : null;
   }
 
+  // Writes go through the group commit: a reconnect storm (hello → touch, register → upsert + put)
+  // shares commits instead of paying one each. Cache entries are dropped inside the write itself,
+  // so no read between queueing and committing can leave a stale entry behind.
+
   async upsertDevice(uaid: string, now: number): Promise<void> {
-    this.prepared().upsertDevice.run({ uaid, now });
+    const s = this.prepared();
+    await this.groupCommit.write(() => s.upsertDevice.run({ uaid, now }));
   }
 
   async touchDevice(uaid: string, now: number): Promise<boolean> {
-    return this.prepared().touchDevice.run(now, uaid).changes > 0;
+    const s = this.prepared();
+    return this.groupCommit.write(() => s.touchDevice.run(now, uaid).changes > 0);
   }
 
   async dropDevice(uaid: string): Promise<boolean> {
-    return this.prepared().dropDevice.run(uaid).changes > 0;
+    const s = this.prepared();
+    return this.groupCommit.write(() => {
+      this.channels.forgetDevice(uaid);
+      return s.dropDevice.run(uaid).changes > 0;
+    });
   }
 
   async putChannel(channel: ChannelRecord): Promise<void> {
-    this.prepared().putChannel.run({
+    const s = this.prepared();
+    const row = {
       uaid: channel.uaid,
       channelId: channel.channelId,
       senderKeyHash: channel.senderKeyHash,
       createdAt: channel.createdAt,
+    };
+    await this.groupCommit.write(() => {
+      this.channels.forgetChannel(row.uaid, row.channelId);
+      s.putChannel.run(row);
     });
   }
 
   async getChannel(uaid: string, channelId: string): Promise<ChannelRecord | null> {
+    const cached = this.channels.get(uaid, channelId);
+    if (cached) return cached;
     const row = this.prepared().getChannel.get(uaid, channelId);
     if (!row) return null;
-    return { uaid: row.uaid, channelId: row.channel_id, senderKeyHash: row.sender_key_hash, createdAt: row.created_at };
+    const channel: ChannelRecord = Object.freeze({
+      uaid: row.uaid,
+      channelId: row.channel_id,
+      senderKeyHash: row.sender_key_hash,
+      createdAt: row.created_at,
+    });
+    this.channels.set(channel);
+    return channel;
   }
 
   async deleteChannel(uaid: string, channelId: string): Promise<boolean> {
-    return this.prepared().deleteChannel.run(uaid, channelId).changes > 0;
+    const s = this.prepared();
+    return this.groupCommit.write(() => {
+      this.channels.forgetChannel(uaid, channelId);
+      return s.deleteChannel.run(uaid, channelId).changes > 0;
+    });
   }
 
   async countChannels(uaid: string): Promise<number> {
@@ -292,8 +321,15 @@ export class SqliteStore implements Store {
   }
 
   async saveMessage(message: NewMessage): Promise<void> {
+    const s = this.prepared();
+    const row = { ...message, headers: message.headers === null ? null : JSON.stringify(message.headers) };
     try {
-      await this.groupCommit.write(() => this.saveInTransaction(message));
+      // No transaction of its own: the group's (or, on a replay, the job's savepoint) makes the
+      // topic replacement and the insert one atomic step.
+      await this.groupCommit.write(() => {
+        if (row.topic !== null) s.deleteTopic.run(row.uaid, row.channelId, row.topic);
+        s.insertMessage.run(row);
+      });
     } catch (error) {
       // The channel was unregistered between the endpoint's check and this save.
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new SubscriptionMissingError();
@@ -320,7 +356,8 @@ export class SqliteStore implements Store {
   }
 
   async deleteMessage(uaid: string, id: string): Promise<boolean> {
-    return this.groupCommit.write(() => this.prepared().deleteMessage.run(uaid, id).changes > 0);
+    const s = this.prepared();
+    return this.groupCommit.write(() => s.deleteMessage.run(uaid, id).changes > 0);
   }
 
   async countMessages(uaid: string, now: number): Promise<number> {
@@ -338,7 +375,10 @@ export class SqliteStore implements Store {
 
   async sweepIdleDevices(before: number): Promise<number> {
     // `changes` counts the devices only; their channels and messages cascade.
-    return this.prepared().sweepIdleDevices.run(before).changes;
+    const swept = this.prepared().sweepIdleDevices.run(before).changes;
+    // Which devices went is not known here; the sweep is rare, so the cache starts over.
+    if (swept > 0) this.channels.clear();
+    return swept;
   }
 
   async blockSenderKey(entry: BlockedSenderKey): Promise<boolean> {
@@ -384,7 +424,13 @@ export class SqliteStore implements Store {
   }
 
   async dropDevicesOwnedBy(owner: string): Promise<number> {
-    return this.prepared().dropDevicesOwnedBy.run(owner).changes;
+    const s = this.prepared();
+    return this.groupCommit.write(() => {
+      const dropped = s.dropDevicesOwnedBy.run(owner).changes;
+      // Which devices went is not known here; a retired user is rare, so the cache starts over.
+      if (dropped > 0) this.channels.clear();
+      return dropped;
+    });
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
