@@ -16,46 +16,21 @@ import { latestVersion, migrations } from '../../src/store/postgres/migrations.j
 import { PostgresStore, sql } from '../../src/store/postgres/postgres-store.js';
 import { parsePostgresUrl } from '../../src/store/postgres/url.js';
 import { SubscriptionMissingError, type Store } from '../../src/store/types.js';
+import { postgresUnavailable, postgresUrl } from '../helpers/services.js';
 import { message, newUaid, registerDevice, runStoreConformance } from './conformance.js';
 
 const T0 = 1_700_000_000_000;
-const serverUrl = process.env.HERALD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const START_HINT = 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start';
+const serverUrl = postgresUrl;
 
-/** The url with its password masked, for messages. */
-function shown(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable HERALD_TEST_POSTGRES_URL)';
-  }
-}
-
-async function unreachableReason(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (error) {
-    return `PostgreSQL is not reachable at ${shown(serverUrl)} (${(error as Error).message})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await unreachableReason();
+const unreachable = await postgresUnavailable();
 
 if (unreachable !== null && process.env.CI) {
   test('PostgreSQL is reachable for the postgres store tests', () => {
-    assert.fail(`${unreachable}. CI must run the PostgreSQL backend tests; start the server (${START_HINT}) or set HERALD_TEST_POSTGRES_URL.`);
+    assert.fail(`CI must run the PostgreSQL backend tests: ${unreachable}`);
   });
 } else if (unreachable !== null) {
   // A skipped test (not a skipped suite), so the run's summary counts it under "skipped".
-  test('postgres backend', { skip: `${unreachable}; start it with: ${START_HINT}` }, () => {});
+  test('postgres backend', { skip: unreachable }, () => {});
 } else {
   describe('postgres backend', () => {
     // One administrative connection creates nothing but drops the schemas the stores made.
