@@ -56,6 +56,8 @@ const params: Params = {
   devices: 1000,
   warmupMessages: quick ? 500 : 5000,
   messages: quick ? 5000 : 20_000,
+  maxRunSeconds: quick ? 3 : 8,
+  minMessages: 2000,
   inFlight: Number(flags['in-flight'] ?? 64),
   runs: Number(flags.runs ?? (quick ? 1 : 3)),
   ttlSeconds: 60,
@@ -185,10 +187,7 @@ async function main(): Promise<void> {
         if (phase === 'e2e') result.e2e = await e2ePhase(target, params, log);
         else if (phase === 'drain') result.drain = await drainPhase(target, params, log);
         else if (phase === 'idle') result.idle = await idlePhase(target, params, log);
-        else {
-          result.scale = await scalePhase(target, params, log);
-          result.description ??= result.scale.description;
-        }
+        else result.scale = await scalePhase(target, params, log);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         log(`${target} ${phase} FAILED: ${message}`);
@@ -197,6 +196,10 @@ async function main(): Promise<void> {
     }
   }
 
+  for (const target of targets) {
+    const r = results[target]!;
+    r.description = r.e2e?.description ?? r.drain?.description ?? r.idle?.description ?? r.scale?.description;
+  }
   const rows = buildRows(results, targets, params.scaleSteps);
   const m = machine();
   const uptimeAfter = uptime();
@@ -219,6 +222,11 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\nHerald ${m.commit}, node ${m.node}, ${m.cpus} × ${m.cpuModel} (servers and load generator share them)\n`);
   process.stdout.write(`${m.mosquitto}; ${m.nginx}; nchan ${m.nchan}\n`);
+  for (const target of targets) {
+    const r = results[target]!;
+    const scaled = r.scale && r.scale.description !== r.description ? `; scale phase: ${r.scale.description}` : '';
+    process.stdout.write(`  ${target}: ${r.description ?? 'not started'}${scaled}\n`);
+  }
   process.stdout.write(`before: ${uptimeBefore}\nafter:  ${uptimeAfter}\n\n`);
   process.stdout.write(formatComparison(rows, targets) + '\n\n');
   process.stdout.write('ratio = Herald ÷ best peer (Mosquitto or Nchan) of this run: above 1 is better for msg/s, below 1 is better for the rest.\n');

@@ -35,9 +35,9 @@ const PANELS: Array<BarPanel | LinePanel> = [
   { kind: 'bars', title: 'latency p50 at 50% of peak', unit: 'ms', better: 'lower', value: (r) => r.e2e?.latency.p50 },
   { kind: 'bars', title: 'latency p99 at 50% of peak', unit: 'ms', better: 'lower', value: (r) => r.e2e?.latency.p99 },
   { kind: 'bars', title: 'drain 1,000 × 20 stored', unit: 's', better: 'lower', value: (r) => r.drain?.drainSeconds },
-  { kind: 'bars', title: 'RSS per idle connection (10k)', unit: 'KiB', better: 'lower', value: (r) => (r.idle ? r.idle.perConnectionBytes / 1024 : undefined) },
-  { kind: 'lines', title: 'server RSS vs connected subscribers', unit: 'MiB', value: (s) => s.rssBytes / 2 ** 20 },
-  { kind: 'lines', title: 'CPU per message vs connected subscribers', unit: 'µs', value: (s) => s.cpuMicrosPerMessage },
+  { kind: 'bars', title: 'RSS per idle connection', unit: 'KiB', better: 'lower', value: (r) => (r.idle ? r.idle.perConnectionBytes / 1024 : undefined) },
+  { kind: 'lines', title: 'server RSS vs subscribers', unit: 'MiB', value: (s) => s.rssBytes / 2 ** 20 },
+  { kind: 'lines', title: 'CPU per message vs subscribers', unit: 'µs', value: (s) => s.cpuMicrosPerMessage },
 ];
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -84,7 +84,7 @@ function linePanel(panel: LinePanel, results: Partial<Record<TargetName, TargetR
   parts.push(`<line x1='${left}' y1='${bottom}' x2='${PANEL_W - right}' y2='${bottom}' stroke='#999'/>`, `<line x1='${left}' y1='${top}' x2='${left}' y2='${bottom}' stroke='#999'/>`);
   for (const frac of [0, 0.5, 1]) {
     const y = (yMax / 1.1) * frac;
-    parts.push(`<text x='${left - 4}' y='${py(y) + 4}' font-size='10' text-anchor='end' ${FONT}>${escape(formatNumber(y))}</text>`);
+    parts.push(`<text x='${left - 4}' y='${py(y) + 4}' font-size='10' text-anchor='end' ${FONT}>${escape(y === 0 ? '0' : formatNumber(y))}</text>`);
   }
   for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
     parts.push(`<text x='${px(x)}' y='${bottom + 14}' font-size='10' text-anchor='middle' ${FONT}>${escape(x >= 1000 ? `${(x / 1000).toFixed(x % 1000 === 0 ? 0 : 1)}k` : String(x))}</text>`);

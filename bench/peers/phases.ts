@@ -18,7 +18,11 @@ import type { MessageHandler, RunningTarget, StartOptions, Subscriber, TargetNam
 export interface Params {
   devices: number;
   warmupMessages: number;
+  /** Messages per measured e2e run, at most: a slow target gets fewer (see maxRunSeconds). */
   messages: number;
+  /** A measured run is cut to about this long at the warm-up's rate (but never below minMessages). */
+  maxRunSeconds: number;
+  minMessages: number;
   inFlight: number;
   runs: number;
   ttlSeconds: number;
@@ -104,7 +108,30 @@ function perMessage(reading: Reading, count: number) {
 
 export type E2eRun = ReturnType<typeof perMessage>;
 
+/**
+ * Warm-up messages in chunks of 500 until warmupMessages were sent or maxRunSeconds passed (a slow
+ * target is warm long before 5,000); returns the rate of the last chunk.
+ */
+async function warmUp(params: Params, run: (count: number) => Promise<{ messagesPerSecond: number }>): Promise<number> {
+  const started = performance.now();
+  let sent = 0;
+  let rate = 0;
+  while (sent < params.warmupMessages && (performance.now() - started) / 1000 < params.maxRunSeconds) {
+    const chunk = Math.min(500, params.warmupMessages - sent);
+    rate = (await run(chunk)).messagesPerSecond;
+    sent += chunk;
+  }
+  return rate;
+}
+
+/** `wanted` messages, or fewer when that would take much longer than maxRunSeconds at `rate`. */
+function runLength(params: Params, wanted: number, rate: number): number {
+  return Math.max(Math.min(params.minMessages, wanted), Math.min(wanted, Math.round((rate * params.maxRunSeconds) / 100) * 100));
+}
+
 export interface E2eResult {
+  /** How the target ran ("2 nodes, PostgreSQL … + Redis bus", "nginx …, 1 worker"). */
+  description: string;
   runs: E2eRun[];
   messagesPerSecond: number;
   cpuMicrosPerMessage: number;
@@ -132,11 +159,13 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
         });
         return perMessage(reading, count);
       };
-      await run(params.warmupMessages);
+      const warmRate = await warmUp(params, run);
+      const count = runLength(params, params.messages, warmRate);
+      if (count < params.messages) log(`${name} e2e: ${count} messages per run (${params.maxRunSeconds} s at the warm-up's ${Math.round(warmRate)} msg/s)`);
       const runs: E2eRun[] = [];
       for (let i = 0; i < params.runs; i++) {
         const startNs = process.hrtime.bigint();
-        const result = await run(params.messages);
+        const result = await run(count);
         onRunWindow?.(startNs, process.hrtime.bigint());
         log(
           `${name} e2e run ${i + 1}: ${Math.round(result.messagesPerSecond)} msg/s, ${result.cpuMicrosPerMessage.toFixed(0)} µs server CPU/msg ` +
@@ -162,6 +191,7 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
       const steady = latencies.slice(Math.floor(latencies.length / 10));
       const pick = (f: (r: E2eRun) => number) => median(runs.map(f));
       return {
+        description: target.description,
         runs,
         messagesPerSecond: peak,
         cpuMicrosPerMessage: pick((r) => r.cpuMicrosPerMessage),
@@ -189,6 +219,7 @@ export interface DrainRun {
 }
 
 export interface DrainResult {
+  description: string;
   runs: DrainRun[];
   drainSeconds: number;
   drainCpuMicrosPerMessage: number;
@@ -248,6 +279,7 @@ export async function drainPhase(name: TargetName, params: Params, log: Log, ext
       runs.push(result);
     }
     return {
+      description: target.description,
       runs,
       drainSeconds: median(runs.map((r) => r.drainSeconds)),
       drainCpuMicrosPerMessage: median(runs.map((r) => r.drainCpuMicrosPerMessage)),
@@ -257,6 +289,7 @@ export async function drainPhase(name: TargetName, params: Params, log: Log, ext
 }
 
 export interface IdleResult {
+  description: string;
   connections: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
@@ -290,7 +323,7 @@ export async function idlePhase(name: TargetName, params: Params, log: Log): Pro
     const after = rssOf(target.pids());
     await Promise.all(fleet.map((s) => s.close()));
     log(`${name} idle: RSS ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB for ${count} connections`);
-    return { connections: count, rssBeforeBytes: before, rssAfterBytes: after, perConnectionBytes: (after - before) / count, connectPerSecond: count / openSeconds };
+    return { description: target.description, connections: count, rssBeforeBytes: before, rssAfterBytes: after, perConnectionBytes: (after - before) / count, connectPerSecond: count / openSeconds };
   });
 }
 
@@ -356,9 +389,15 @@ export async function scalePhase(name: TargetName, params: Params, log: Log): Pr
     let holderIndex = 0;
     try {
       // Warm-up, so the first step does not pay for compilation.
-      const warm = counter.expect(params.warmupMessages, 60_000);
-      await closedLoop(params.warmupMessages, params.inFlight, send);
-      await warm;
+      const warmRate = await warmUp(params, async (count) => {
+        const delivered = counter.expect(count, 120_000);
+        const reading = await measure(target.pids, target.servicePids, async () => {
+          await closedLoop(count, params.inFlight, send);
+          await delivered;
+        });
+        return perMessage(reading, count);
+      });
+      const scaleMessages = runLength(params, params.scaleMessages, warmRate);
       for (const devices of params.scaleSteps) {
         const wanted = Math.min(devices, target.capacity.connections);
         // Several holders at once: each one is a process with its own open-file limit.
@@ -375,9 +414,9 @@ export async function scalePhase(name: TargetName, params: Params, log: Log): Pr
         await sleep(params.idleSeconds * 1000);
         await target.collectGarbage();
         const rss = rssOf(target.pids());
-        const delivered = counter.expect(params.scaleMessages, 120_000);
+        const delivered = counter.expect(scaleMessages, 120_000);
         const reading = await measure(target.pids, target.servicePids, async () => {
-          await closedLoop(params.scaleMessages, params.inFlight, send);
+          await closedLoop(scaleMessages, params.inFlight, send);
           await delivered;
         });
         const first = steps[0];
@@ -386,7 +425,7 @@ export async function scalePhase(name: TargetName, params: Params, log: Log): Pr
           connected,
           rssBytes: rss,
           perConnectionBytes: first && connected > first.connected ? (rss - first.rssBytes) / (connected - first.connected) : Number.NaN,
-          ...(({ messagesPerSecond, cpuMicrosPerMessage }) => ({ messagesPerSecond, cpuMicrosPerMessage }))(perMessage(reading, params.scaleMessages)),
+          ...(({ messagesPerSecond, cpuMicrosPerMessage }) => ({ messagesPerSecond, cpuMicrosPerMessage }))(perMessage(reading, scaleMessages)),
         };
         log(
           `${name} scale ${connected}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${Math.round(step.messagesPerSecond)} msg/s, ${step.cpuMicrosPerMessage.toFixed(0)} µs CPU/msg` +
