@@ -14,7 +14,7 @@ ls /usr/lib/nginx/modules/ngx_nchan_module.so >/dev/null 2>&1 || missing+=(libng
 command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "peers already installed: $(/usr/sbin/mosquitto -h 2>/dev/null | head -1 || echo mosquitto), $(/usr/sbin/nginx -v 2>&1), nchan module, $(rsvg-convert --version)"
+  echo "peers already installed: $({ /usr/sbin/mosquitto -h 2>/dev/null || true; } | head -1), $(/usr/sbin/nginx -v 2>&1), nchan module, $(rsvg-convert --version)"
   exit 0
 fi
 
