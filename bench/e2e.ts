@@ -232,6 +232,10 @@ async function main(): Promise<void> {
   process.stdout.write('ratio = Herald ÷ best peer (Mosquitto or Nchan) of this run: above 1 is better for msg/s, below 1 is better for the rest.\n');
   for (const target of targets) {
     for (const [phase, error] of Object.entries(results[target]!.errors)) process.stdout.write(`FAILED ${target} ${phase}: ${error}\n`);
+    const latency = results[target]!.e2e?.latency;
+    if (latency && !latency.keptPace) {
+      process.stdout.write(`${target}: latency fell behind its pace in ${latency.attempts} attempts (${Math.round(latency.achievedPerSecond)} of ${latency.ratePerSecond}/s): its p50/p99 include a growing queue\n`);
+    }
     const scale = results[target]!.scale;
     const lastStep = params.scaleSteps[params.scaleSteps.length - 1]!;
     if (scale && scale.capacity.connections < lastStep) process.stdout.write(`${target}: ${lastStep.toLocaleString('en-US')} subscribers not reachable, measured at ${scale.capacity.connections.toLocaleString('en-US')} (${scale.capacity.why})\n`);

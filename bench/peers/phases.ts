@@ -139,8 +139,25 @@ export interface E2eResult {
   serverCpuShare: number;
   generatorCpuShare: number;
   otherCpuShare: number;
-  latency: { ratePerSecond: number; messages: number; p50: number; p99: number; max: number; maxOutstanding: number };
+  latency: LatencyResult;
 }
+
+export interface LatencyResult {
+  ratePerSecond: number;
+  messages: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Most publishes awaiting their answer at once. */
+  maxOutstanding: number;
+  /** messages / (first publish → last message received). */
+  achievedPerSecond: number;
+  /** Whether the pair kept within 5 % of the pace; when not, p50/p99 include a queue that grew. */
+  keptPace: boolean;
+  attempts: number;
+}
+
+const LATENCY_ATTEMPTS = 3;
 
 export async function e2ePhase(name: TargetName, params: Params, log: Log, extra: StartOptions = {}, onRunWindow?: (startNs: bigint, endNs: bigint) => void): Promise<E2eResult> {
   return withTarget(name, startOptionsFor(name, params, 'e2e', extra), async (target) => {
@@ -176,19 +193,44 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
       const peak = median(runs.map((r) => r.messagesPerSecond));
       const rate = Math.max(100, Math.round(peak * params.latencyFractionOfPeak));
       const latencyCount = rate * params.latencySeconds;
-      log(`${name} latency: ${latencyCount} messages paced at ${rate}/s`);
-      // At these rates a subscriber never has two messages in flight: a per-subscriber FIFO of send times matches them up.
+      // At these rates a subscriber rarely has two messages in flight, and each one's messages arrive
+      // in the order they were accepted: a per-subscriber FIFO of send times matches them up.
       const sentAt = new Map<Subscriber, number[]>(subscribers.map((s) => [s, []]));
-      const latencies: number[] = [];
-      const delivered = counter.expect(latencyCount, 120_000, (subscriber, at) => {
-        const started = sentAt.get(subscriber)?.shift();
-        if (started !== undefined) latencies.push(at - started);
-      });
-      const { maxOutstanding } = await pacedLoop(latencyCount, rate, send, (i) => sentAt.get(subscribers[i % subscribers.length]!)!.push(performance.now()));
-      await delivered;
+      const attempt = async (): Promise<LatencyResult> => {
+        const latencies: number[] = [];
+        const delivered = counter.expect(latencyCount, 120_000, (subscriber, at) => {
+          const started = sentAt.get(subscriber)?.shift();
+          if (started !== undefined) latencies.push(at - started);
+        });
+        const started = performance.now();
+        const { maxOutstanding } = await pacedLoop(latencyCount, rate, send, (i) => sentAt.get(subscribers[i % subscribers.length]!)!.push(performance.now()));
+        await delivered;
+        const achievedPerSecond = latencyCount / ((performance.now() - started) / 1000);
+        // The first tenth warms the pace up; it is not counted.
+        const steady = latencies.slice(Math.floor(latencies.length / 10));
+        return {
+          ratePerSecond: rate,
+          messages: latencyCount,
+          p50: percentile(steady, 50),
+          p99: percentile(steady, 99),
+          max: percentile(steady, 100),
+          maxOutstanding,
+          achievedPerSecond,
+          keptPace: achievedPerSecond >= rate * 0.95,
+          attempts: 0,
+        };
+      };
+      // An open loop that falls behind measures its own queue, not the server: on a shared machine a
+      // neighbour's burst can do that. Up to three attempts; the figure says whether one kept pace.
+      let latency: LatencyResult | undefined;
+      for (let attempts = 1; attempts <= LATENCY_ATTEMPTS; attempts++) {
+        log(`${name} latency: ${latencyCount} messages paced at ${rate}/s${attempts > 1 ? ` (attempt ${attempts})` : ''}`);
+        latency = { ...(await attempt()), attempts };
+        if (latency.keptPace) break;
+        log(`${name} latency: fell behind the pace (${Math.round(latency.achievedPerSecond)}/s achieved, up to ${latency.maxOutstanding} outstanding; p99 ${latency.p99.toFixed(1)} ms)`);
+        await sleep(2000);
+      }
       if (publisher.failures > 0) throw new Error(`${publisher.failures} publishes failed; last: ${publisher.lastFailure}`);
-      // The first tenth warms the pace up; it is not counted.
-      const steady = latencies.slice(Math.floor(latencies.length / 10));
       const pick = (f: (r: E2eRun) => number) => median(runs.map(f));
       return {
         description: target.description,
@@ -199,7 +241,7 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
         serverCpuShare: pick((r) => r.serverCpuShare),
         generatorCpuShare: pick((r) => r.generatorCpuShare),
         otherCpuShare: pick((r) => r.otherCpuShare),
-        latency: { ratePerSecond: rate, messages: latencyCount, p50: percentile(steady, 50), p99: percentile(steady, 99), max: percentile(steady, 100), maxOutstanding },
+        latency: latency!,
       };
     } finally {
       await Promise.all(subscribers.map((s) => s.close()));

@@ -18,7 +18,7 @@ function e2e(messagesPerSecond: number, p99: number): E2eResult {
     serverCpuShare: 1,
     generatorCpuShare: 0.5,
     otherCpuShare: 0,
-    latency: { ratePerSecond: messagesPerSecond / 2, messages: 100, p50: p99 / 4, p99, max: p99, maxOutstanding: 1 },
+    latency: { ratePerSecond: messagesPerSecond / 2, messages: 100, p50: p99 / 4, p99, max: p99, maxOutstanding: 1, achievedPerSecond: messagesPerSecond / 2, keptPace: true, attempts: 1 },
   };
 }
 
