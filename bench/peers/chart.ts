@@ -20,6 +20,8 @@ interface BarPanel {
   unit: string;
   better: 'higher' | 'lower';
   value: (r: TargetResults) => number | undefined;
+  /** A word after the value, e.g. that a latency run fell behind its pace. */
+  note?: (r: TargetResults) => string;
 }
 
 interface LinePanel {
@@ -29,11 +31,13 @@ interface LinePanel {
   value: (step: { connected: number; rssBytes: number; cpuMicrosPerMessage: number }) => number;
 }
 
+const behind = (r: TargetResults) => (r.e2e && !r.e2e.latency.keptPace ? ' (fell behind pace)' : '');
+
 const PANELS: Array<BarPanel | LinePanel> = [
   { kind: 'bars', title: 'end-to-end messages/s', unit: 'msg/s', better: 'higher', value: (r) => r.e2e?.messagesPerSecond },
   { kind: 'bars', title: 'server CPU per message', unit: 'µs', better: 'lower', value: (r) => r.e2e?.cpuMicrosPerMessage },
-  { kind: 'bars', title: 'latency p50 at 50% of peak', unit: 'ms', better: 'lower', value: (r) => r.e2e?.latency.p50 },
-  { kind: 'bars', title: 'latency p99 at 50% of peak', unit: 'ms', better: 'lower', value: (r) => r.e2e?.latency.p99 },
+  { kind: 'bars', title: 'latency p50 at 50% of peak', unit: 'ms', better: 'lower', value: (r) => r.e2e?.latency.p50, note: behind },
+  { kind: 'bars', title: 'latency p99 at 50% of peak', unit: 'ms', better: 'lower', value: (r) => r.e2e?.latency.p99, note: behind },
   { kind: 'bars', title: 'drain 1,000 × 20 stored', unit: 's', better: 'lower', value: (r) => r.drain?.drainSeconds },
   { kind: 'bars', title: 'RSS per idle connection', unit: 'KiB', better: 'lower', value: (r) => (r.idle ? r.idle.perConnectionBytes / 1024 : undefined) },
   { kind: 'lines', title: 'server RSS vs subscribers', unit: 'MiB', value: (s) => s.rssBytes / 2 ** 20 },
@@ -43,14 +47,14 @@ const PANELS: Array<BarPanel | LinePanel> = [
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function barPanel(panel: BarPanel, results: Partial<Record<TargetName, TargetResults>>, targets: TargetName[]): string {
-  const entries = targets.map((t) => [t, results[t] ? panel.value(results[t]!) : undefined] as const);
+  const entries = targets.map((t) => [t, results[t] ? panel.value(results[t]!) : undefined, results[t] && panel.note ? panel.note(results[t]!) : ''] as const);
   const max = Math.max(0, ...entries.map(([, v]) => (v !== undefined && Number.isFinite(v) ? v : 0)));
   const left = 100;
-  const right = 70;
+  const right = entries.some(([, , note]) => note) ? 150 : 70;
   const top = 40;
   const barH = Math.min(34, (PANEL_H - top - 14) / Math.max(1, targets.length) - 8);
   const parts = [`<text x='10' y='20' font-size='14' font-weight='bold' ${FONT}>${escape(panel.title)}</text>`, `<text x='10' y='34' font-size='11' fill='#666' ${FONT}>${escape(panel.unit)}, ${panel.better} is better</text>`];
-  entries.forEach(([target, value], i) => {
+  entries.forEach(([target, value, note], i) => {
     const y = top + i * (barH + 8);
     parts.push(`<text x='${left - 6}' y='${y + barH / 2 + 4}' font-size='11' text-anchor='end' ${FONT}>${target}</text>`);
     if (value === undefined || !Number.isFinite(value)) {
@@ -59,7 +63,7 @@ function barPanel(panel: BarPanel, results: Partial<Record<TargetName, TargetRes
     }
     const width = max > 0 ? ((PANEL_W - left - right) * value) / max : 0;
     parts.push(`<rect x='${left}' y='${y}' width='${Math.max(1, width).toFixed(1)}' height='${barH.toFixed(1)}' fill='${COLORS[target]}'/>`);
-    parts.push(`<text x='${(left + width + 4).toFixed(1)}' y='${y + barH / 2 + 4}' font-size='11' ${FONT}>${escape(formatNumber(value))}</text>`);
+    parts.push(`<text x='${(left + width + 4).toFixed(1)}' y='${y + barH / 2 + 4}' font-size='11' ${FONT}>${escape(formatNumber(value) + note)}</text>`);
   });
   return parts.join('');
 }
