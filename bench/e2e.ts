@@ -1,29 +1,38 @@
 /**
- * End-to-end benchmark of a real Herald process (`npm run bench`):
- *   1. messages/s with 1,000 connected devices (POST → socket → ack), 64 POSTs in flight,
- *      after 5,000 warm-up messages; medians of 3 runs of 20,000
- *   2. p50/p99 POST-to-delivery latency at half of that rate (paced)
- *   3. RSS per idle connection at 10,000 connections
- *   4. store-and-forward: 1,000 offline devices × 20 messages, then all reconnect and drain
- * Prints a table and writes bench/results/latest.json.
+ * `npm run bench`: Herald measured side by side with the peers a user would pick instead, in one run,
+ * on this machine, with one load generator design (1,000 subscribers, 200-byte messages, 64 in flight,
+ * medians of 3 runs):
+ *   herald-sqlite   one Herald process on SQLite (the default deployment)
+ *   herald-pg       two Herald nodes on PostgreSQL + Redis (fresh schema and key prefix)
+ *   mosquitto       Eclipse Mosquitto, MQTT QoS 1, persistent sessions
+ *   nchan           nginx + Nchan, HTTP publish, WebSocket subscribers, message buffer
+ * Figures (bench/peers/phases.ts): e2e msg/s and server CPU per message, p50/p99 latency at 50 % of
+ * each target's own peak, drain 1,000 × 20, RSS per idle connection at 10k, RSS and CPU per message
+ * at 1k → 10k → 50k connected subscribers. Prints a table with each Herald figure as a ratio to the
+ * best peer's; writes bench/results/latest.json and bench/results/chart.png (+ .svg).
  *
- *   npm run bench                      all four figures (~2-3 minutes)
- *   npm run bench -- --quick           smaller counts, 1 run each (a smoke test of the harness)
- *   npm run bench -- --only=e2e,drain  a subset: e2e (1 and 2), rss, drain
- *   npm run bench -- --runs=5 --in-flight=128 --payload-bytes=0   other counts, concurrency, empty bodies
- *   npm run bench -- --profile=e2e     no figures: run the e2e load once under --cpu-prof and print
- *                                      the server's top costs (also --profile=drain)
+ *   npm run bench                                   everything (about 10-15 minutes)
+ *   npm run bench -- --quick                        smaller counts, 1 run each: a smoke test
+ *   npm run bench -- --only=herald-sqlite           targets and/or phases, comma-separated:
+ *   npm run bench -- --only=nchan,mosquitto,e2e       targets herald-sqlite herald-pg mosquitto nchan,
+ *                                                     phases e2e drain idle (alias rss) scale
+ *   npm run bench -- --scale-steps=1000,10000,50000 --runs=5 --in-flight=128 --payload-bytes=0
+ *   npm run bench -- --profile=e2e [--only=herald-pg]   no figures: the e2e (or drain) load once with
+ *                                      the server under --cpu-prof; prints and saves its top costs
+ * Peers come from Debian's packages: bench/peers/install.sh installs what is missing.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSummary, summarizeProfile } from './lib/cpuprofile.js';
-import { closeFleet, connectFleet, type BenchDevice, type NotificationHandler } from './lib/devices.js';
-import { readMachineBusySeconds, REPO_ROOT, startHerald, type HeraldProcess } from './lib/server.js';
-import { makeBodies, PushSender } from './lib/sender.js';
-import { formatTable, median, percentile, round, sleep, type Figure } from './lib/stats.js';
+import { REPO_ROOT } from './lib/server.js';
+import { round } from './lib/stats.js';
+import { writeChart } from './peers/chart.js';
+import { drainPhase, e2ePhase, idlePhase, scalePhase, type E2eResult, type Params } from './peers/phases.js';
+import { buildRows, formatComparison, type TargetResults } from './peers/report.js';
+import { TARGET_NAMES, type TargetName } from './peers/types.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -33,328 +42,97 @@ const { values: flags } = parseArgs({
     runs: { type: 'string' },
     'in-flight': { type: 'string' },
     'payload-bytes': { type: 'string' },
-    /** `section.option=value` for every Herald started (e.g. guard.enabled=false to compare). */
-    set: { type: 'string', multiple: true },
+    'scale-steps': { type: 'string' },
   },
   strict: true,
 });
 
+const PHASES = ['e2e', 'drain', 'idle', 'scale'] as const;
+type Phase = (typeof PHASES)[number];
+
 const quick = flags.quick === true;
-const params = {
+const loopback = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `127.0.0.${from + i}`);
+const params: Params = {
   devices: 1000,
   warmupMessages: quick ? 500 : 5000,
   messages: quick ? 5000 : 20_000,
+  maxRunSeconds: quick ? 3 : 8,
+  minMessages: 2000,
   inFlight: Number(flags['in-flight'] ?? 64),
   runs: Number(flags.runs ?? (quick ? 1 : 3)),
   ttlSeconds: 60,
-  /** Plaintext bytes per message; each device gets one real aes128gcm body, reused. 0 = empty body. */
+  /** Plaintext bytes per message: Herald gets a real aes128gcm body of it, the peers the bytes as they are. */
   payloadBytes: Number(flags['payload-bytes'] ?? 200),
   latencyFractionOfPeak: 0.5,
   latencySeconds: quick ? 3 : 10,
   idleConnections: quick ? 2000 : 10_000,
-  idleSeconds: 5,
+  idleSeconds: quick ? 2 : 5,
   drainDevices: 1000,
   drainPerDevice: 20,
-  /** Loopback source addresses the devices bind to (a source address reaches ~28k ports). */
-  localAddresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'],
+  scaleSteps: (flags['scale-steps'] ?? (quick ? '1000,5000' : '1000,10000,50000')).split(',').map(Number),
+  scaleMessages: quick ? 2000 : 10_000,
+  scaleProcesses: 3,
+  clusterNodes: 2,
+  nchanWorkers: 1,
+  localAddresses: loopback(1, 4),
+  holderAddresses: loopback(5, 14),
+  perHolder: 15_000,
 };
-const settings = Object.fromEntries((flags.set ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-const only = new Set((flags.only ?? 'e2e,rss,drain').split(',').map((name) => name.trim()));
 
-/** Every fleet's notifications go through this, so each phase can set what it counts. */
-let onNotification: NotificationHandler = () => {};
-const dispatch: NotificationHandler = (device, frame, at) => onNotification(device, frame, at);
+const onlyTokens = (flags.only ?? '').split(',').map((t) => t.trim()).filter(Boolean).map((t) => (t === 'rss' ? 'idle' : t));
+for (const token of onlyTokens) {
+  if (!(TARGET_NAMES as readonly string[]).includes(token) && !(PHASES as readonly string[]).includes(token)) {
+    throw new Error(`--only: unknown "${token}"; targets: ${TARGET_NAMES.join(' ')}; phases: ${PHASES.join(' ')}`);
+  }
+}
+const onlyTargets = TARGET_NAMES.filter((t) => onlyTokens.includes(t));
+const onlyPhases = PHASES.filter((p) => onlyTokens.includes(p));
+const targets: TargetName[] = onlyTargets.length > 0 ? onlyTargets : [...TARGET_NAMES];
+const phases: Phase[] = onlyPhases.length > 0 ? onlyPhases : [...PHASES];
 
 function log(text: string): void {
-  process.stderr.write(`[bench] ${text}\n`);
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 }
 
-/** Resolves when `expected` notifications have arrived (counted from now), rejects after timeoutMs. */
-function countNotifications(expected: number, timeoutMs: number, each?: NotificationHandler): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let seen = 0;
-    const timer = setTimeout(() => reject(new Error(`only ${seen} of ${expected} notifications within ${timeoutMs} ms`)), timeoutMs);
-    onNotification = (device, frame, at) => {
-      each?.(device, frame, at);
-      if (++seen === expected) {
-        clearTimeout(timer);
-        onNotification = () => {};
-        resolve();
-      }
-    };
-  });
-}
-
-interface LoadReading {
-  seconds: number;
-  serverCpu: number;
-  /** Part of serverCpu spent in the kernel. */
-  serverSystemCpu: number;
-  generatorCpu: number;
-  /** CPU the rest of the machine used meanwhile: other work on a shared VM skews every figure. */
-  otherCpu: number;
-}
-
-/** Wall time, server CPU and this process's CPU around `work`. */
-async function measure(server: HeraldProcess, work: () => Promise<void>): Promise<LoadReading> {
-  const server0 = server.cpuTimes();
-  const machine0 = readMachineBusySeconds();
-  const generator0 = process.cpuUsage();
-  const started = performance.now();
-  await work();
-  const seconds = (performance.now() - started) / 1000;
-  const generator = process.cpuUsage(generator0);
-  const server1 = server.cpuTimes();
-  const system = server1.system - server0.system;
-  const serverCpu = server1.user - server0.user + system;
-  const generatorCpu = (generator.user + generator.system) / 1e6;
-  const otherCpu = Math.max(0, readMachineBusySeconds() - machine0 - serverCpu - generatorCpu);
-  return { seconds, serverCpu, serverSystemCpu: system, generatorCpu, otherCpu };
-}
-
-interface E2eRun {
-  messagesPerSecond: number;
-  serverCpuMicrosPerMessage: number;
-  serverCpuShare: number;
-  /** Share of the server's CPU spent in the kernel. */
-  serverSystemShare: number;
-  generatorCpuShare: number;
-  otherCpuShare: number;
-}
-
-/** Closed loop: `count` POSTs with `inFlight` outstanding, done when every notification arrived (and was acked). */
-async function e2eRun(server: HeraldProcess, sender: PushSender, devices: BenchDevice[], bodies: Array<Buffer | null>, count: number): Promise<E2eRun> {
-  const reading = await measure(server, async () => {
-    const delivered = countNotifications(count, 120_000);
-    await sender.closedLoop(count, params.inFlight, (i) => ({ path: devices[i % devices.length]!.endpointPath, body: bodies[i % bodies.length]! }));
-    await delivered;
-  });
-  return {
-    messagesPerSecond: count / reading.seconds,
-    serverCpuMicrosPerMessage: (reading.serverCpu / count) * 1e6,
-    serverCpuShare: reading.serverCpu / reading.seconds,
-    serverSystemShare: reading.serverSystemCpu / reading.serverCpu,
-    generatorCpuShare: reading.generatorCpu / reading.seconds,
-    otherCpuShare: reading.otherCpu / reading.seconds,
-  };
-}
-
-/** Paced at `rate`; latency from just before each POST is written to the notification's arrival. */
-async function latencyRun(sender: PushSender, devices: BenchDevice[], bodies: Array<Buffer | null>, rate: number, count: number) {
-  // Messages for one channel arrive in the order they were accepted, and at these rates a device
-  // never has two POSTs in flight at once: a per-device FIFO of send times matches them up.
-  const sentAt = new Map<BenchDevice, number[]>(devices.map((device) => [device, []]));
-  const latencies: number[] = [];
-  const delivered = countNotifications(count, 120_000, (device, _frame, at) => {
-    const started = sentAt.get(device)?.shift();
-    if (started !== undefined) latencies.push(at - started);
-  });
-  const target = (i: number) => ({ path: devices[i % devices.length]!.endpointPath, body: bodies[i % bodies.length]! });
-  const { maxOutstanding } = await sender.paced(count, rate, target, (i) => sentAt.get(devices[i % devices.length]!)!.push(performance.now()));
-  await delivered;
-  // The first tenth warms the pace up; it is not counted.
-  const steady = latencies.slice(Math.floor(latencies.length / 10));
-  return { p50: percentile(steady, 50), p99: percentile(steady, 99), max: percentile(steady, 100), maxOutstanding };
-}
-
-async function e2eFigures(figures: Figure[], results: Record<string, unknown>): Promise<void> {
-  const server = await startHerald({ settings });
-  const sender = new PushSender(server.origin, params.ttlSeconds, params.inFlight);
+function uptime(): string {
   try {
-    log(`e2e: ${params.devices} devices, ${params.payloadBytes ? `${params.payloadBytes}-byte payloads (real aes128gcm)` : 'empty bodies'}`);
-    const bodies = makeBodies(params.devices, params.payloadBytes);
-    const devices = await connectFleet(params.devices, { url: server.wsUrl, register: true, onNotification: dispatch, localAddresses: params.localAddresses });
-    await e2eRun(server, sender, devices, bodies, params.warmupMessages);
-    const runs: E2eRun[] = [];
-    for (let run = 0; run < params.runs; run++) {
-      const result = await e2eRun(server, sender, devices, bodies, params.messages);
-      log(
-        `e2e run ${run + 1}: ${Math.round(result.messagesPerSecond)} msg/s, server ${result.serverCpuMicrosPerMessage.toFixed(0)} µs CPU/msg ` +
-          `(server ${(result.serverCpuShare * 100).toFixed(0)}% of a core, generator ${(result.generatorCpuShare * 100).toFixed(0)}%, other processes ${(result.otherCpuShare * 100).toFixed(0)}%)`,
-      );
-      runs.push(result);
-    }
-    const peak = median(runs.map((r) => r.messagesPerSecond));
-    const rate = Math.max(100, Math.round(peak * params.latencyFractionOfPeak));
-    const latencyCount = rate * params.latencySeconds;
-    log(`latency: ${latencyCount} messages paced at ${rate}/s`);
-    const latency = await latencyRun(sender, devices, bodies, rate, latencyCount);
-    await closeFleet(devices);
-    if (sender.failures > 0) throw new Error(`${sender.failures} POSTs failed; last: ${sender.lastFailure}`);
-
-    const pick = (f: (r: E2eRun) => number) => runs.map(f);
-    figures.push(
-      { figure: `e2e messages/s, ${params.devices} devices, ${params.inFlight} in flight`, value: peak, unit: 'msg/s', target: '≥ 10,000', runs: pick((r) => r.messagesPerSecond) },
-      { figure: 'server CPU per message', value: median(pick((r) => r.serverCpuMicrosPerMessage)), unit: 'µs', target: '', runs: pick((r) => r.serverCpuMicrosPerMessage) },
-      { figure: 'server CPU during e2e', value: median(pick((r) => r.serverCpuShare * 100)), unit: '% of a core', target: '', runs: pick((r) => r.serverCpuShare * 100) },
-      { figure: '  of which in the kernel (syscalls)', value: median(pick((r) => r.serverSystemShare * 100)), unit: '% of server CPU', target: '', runs: pick((r) => r.serverSystemShare * 100) },
-      { figure: 'load generator CPU during e2e', value: median(pick((r) => r.generatorCpuShare * 100)), unit: '% of a core', target: '< 100 (not saturated)', runs: pick((r) => r.generatorCpuShare * 100) },
-      { figure: 'other processes (kernel threads, other work)', value: median(pick((r) => r.otherCpuShare * 100)), unit: '% of a core', target: '≈ 0 (quiet machine)', runs: pick((r) => r.otherCpuShare * 100) },
-      { figure: `latency p50 at ${rate} msg/s (50% of peak)`, value: latency.p50, unit: 'ms', target: '' },
-      { figure: `latency p99 at ${rate} msg/s (50% of peak)`, value: latency.p99, unit: 'ms', target: '' },
-    );
-    results.e2e = { runs, peakMessagesPerSecond: peak };
-    results.latency = { ratePerSecond: rate, messages: latencyCount, ...latency };
-  } finally {
-    sender.close();
-    await server.stop();
+    return execSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`;
   }
 }
 
-async function rssFigures(figures: Figure[], results: Record<string, unknown>): Promise<void> {
-  // The inspector lets the bench run a full GC in the server before each reading.
-  const server = await startHerald({ inspect: true, settings });
-  const sender = new PushSender(server.origin, params.ttlSeconds, params.inFlight);
-  try {
-    // Warm-up: the code paths a connection uses have run (and been compiled) before the baseline.
-    const warm = await connectFleet(200, { url: server.wsUrl, register: true, onNotification: dispatch });
-    const delivered = countNotifications(2000, 60_000);
-    await sender.closedLoop(2000, params.inFlight, (i) => ({ path: warm[i % warm.length]!.endpointPath, body: null }));
-    await delivered;
-    await closeFleet(warm);
-    sender.close();
-    await sleep(2000);
-    await server.collectGarbage();
-    const before = server.rssBytes();
-    const heapBefore = await server.heapUsedBytes();
-
-    const count = params.idleConnections;
-    log(`rss: opening ${count} connections (hello + register each)`);
-    const opened = performance.now();
-    const devices = await connectFleet(count, { url: server.wsUrl, register: true, onNotification: dispatch, localAddresses: params.localAddresses, concurrency: 200 });
-    const openSeconds = (performance.now() - opened) / 1000;
-    await sleep(params.idleSeconds * 1000);
-    await server.collectGarbage();
-    const after = server.rssBytes();
-    const heapAfter = await server.heapUsedBytes();
-    await closeFleet(devices);
-
-    const perConnection = (after - before) / count;
-    const heapPerConnection = (heapAfter - heapBefore) / count;
-    log(`rss: ${(before / 2 ** 20).toFixed(1)} MiB → ${(after / 2 ** 20).toFixed(1)} MiB; heap used ${(heapBefore / 2 ** 20).toFixed(1)} → ${(heapAfter / 2 ** 20).toFixed(1)} MiB`);
-    figures.push(
-      { figure: `RSS per idle connection (${count.toLocaleString('en-US')} connections)`, value: perConnection / 1024, unit: 'KiB', target: '≤ 10' },
-      { figure: '  of which JS heap (live, after a full GC)', value: heapPerConnection / 1024, unit: 'KiB', target: '' },
-      { figure: `connect + hello + register, ${count.toLocaleString('en-US')} devices`, value: count / openSeconds, unit: 'devices/s', target: '' },
-    );
-    results.rss = { connections: count, rssBeforeBytes: before, rssAfterBytes: after, heapUsedBeforeBytes: heapBefore, heapUsedAfterBytes: heapAfter, perConnectionBytes: perConnection, openSeconds };
-  } finally {
-    sender.close();
-    await server.stop();
-  }
+function missingPeers(): string[] {
+  const needs: Partial<Record<TargetName, string>> = { mosquitto: '/usr/sbin/mosquitto', nchan: '/usr/lib/nginx/modules/ngx_nchan_module.so' };
+  return targets.filter((t) => needs[t] !== undefined && !existsSync(needs[t]!));
 }
 
-interface DrainRun {
-  storePerSecond: number;
-  storeCpuMicrosPerMessage: number;
-  drainSeconds: number;
-  drainPerSecond: number;
-  drainCpuMicrosPerMessage: number;
-  generatorCpuShare: number;
-  otherCpuShare: number;
-}
-
-/** 1,000 devices register and go away; 20 messages each are stored; all come back at once. */
-async function drainRun(server: HeraldProcess, bodies: Array<Buffer | null>, count = params.drainDevices): Promise<DrainRun> {
-  const total = count * params.drainPerDevice;
-  const fleet = await connectFleet(count, { url: server.wsUrl, register: true, onNotification: dispatch, localAddresses: params.localAddresses });
-  const uaids = fleet.map((device) => device.uaid);
-  const paths = fleet.map((device) => device.endpointPath);
-  await closeFleet(fleet);
-  await sleep(500);
-
-  // TTL long enough that nothing expires between storing and draining.
-  const sender = new PushSender(server.origin, 3600, params.inFlight);
-  const stored = await measure(server, () => sender.closedLoop(total, params.inFlight, (i) => ({ path: paths[i % count]!, body: bodies[i % bodies.length]! })));
-  sender.close();
-  if (sender.failures > 0) throw new Error(`${sender.failures} POSTs failed; last: ${sender.lastFailure}`);
-
-  let back: BenchDevice[] = [];
-  const drained = await measure(server, async () => {
-    const delivered = countNotifications(total, 120_000);
-    back = await connectFleet(count, { url: server.wsUrl, register: false, uaids, onNotification: dispatch, localAddresses: params.localAddresses, concurrency: 200 });
-    await delivered;
-  });
-  const short = back.filter((device) => device.received !== params.drainPerDevice).length;
-  if (short > 0) throw new Error(`${short} devices did not get exactly ${params.drainPerDevice} messages`);
-  await closeFleet(back);
-  return {
-    storePerSecond: total / stored.seconds,
-    storeCpuMicrosPerMessage: (stored.serverCpu / total) * 1e6,
-    drainSeconds: drained.seconds,
-    drainPerSecond: total / drained.seconds,
-    drainCpuMicrosPerMessage: (drained.serverCpu / total) * 1e6,
-    generatorCpuShare: drained.generatorCpu / drained.seconds,
-    otherCpuShare: (stored.otherCpu + drained.otherCpu) / (stored.seconds + drained.seconds),
-  };
-}
-
-async function drainFigures(figures: Figure[], results: Record<string, unknown>): Promise<void> {
-  const server = await startHerald({ settings });
-  try {
-    const bodies = makeBodies(params.drainDevices, params.payloadBytes);
-    // Warm-up: a fifth of the load, so the first measured run does not pay for compilation.
-    await drainRun(server, bodies, Math.round(params.drainDevices / 5));
-    const runs: DrainRun[] = [];
-    for (let run = 0; run < params.runs; run++) {
-      const result = await drainRun(server, bodies);
-      log(
-        `drain run ${run + 1}: stored at ${Math.round(result.storePerSecond)}/s (${result.storeCpuMicrosPerMessage.toFixed(0)} µs CPU/msg), ` +
-          `drained in ${result.drainSeconds.toFixed(2)} s (${Math.round(result.drainPerSecond)}/s, ${result.drainCpuMicrosPerMessage.toFixed(0)} µs CPU/msg, generator ${(result.generatorCpuShare * 100).toFixed(0)}%, other processes ${(result.otherCpuShare * 100).toFixed(0)}%)`,
-      );
-      runs.push(result);
-    }
-    const pick = (f: (r: DrainRun) => number) => runs.map(f);
-    const total = params.drainDevices * params.drainPerDevice;
-    figures.push(
-      { figure: `store rate, devices offline (${total.toLocaleString('en-US')} POSTs)`, value: median(pick((r) => r.storePerSecond)), unit: 'msg/s', target: '', runs: pick((r) => r.storePerSecond) },
-      { figure: 'server CPU per stored message', value: median(pick((r) => r.storeCpuMicrosPerMessage)), unit: 'µs', target: '', runs: pick((r) => r.storeCpuMicrosPerMessage) },
-      { figure: `drain ${params.drainDevices.toLocaleString('en-US')} × ${params.drainPerDevice} on reconnect`, value: median(pick((r) => r.drainSeconds)), unit: 's', target: '', runs: pick((r) => r.drainSeconds) },
-      { figure: '  drain rate', value: median(pick((r) => r.drainPerSecond)), unit: 'msg/s', target: '', runs: pick((r) => r.drainPerSecond) },
-      { figure: '  server CPU per drained message', value: median(pick((r) => r.drainCpuMicrosPerMessage)), unit: 'µs', target: '', runs: pick((r) => r.drainCpuMicrosPerMessage) },
-    );
-    results.drain = { runs };
-  } finally {
-    await server.stop();
-  }
-}
-
-/** One load under --cpu-prof on the server; prints and saves the top costs in the load window. */
+/** One load under --cpu-prof on a Herald target; prints and saves the top costs in the measured window. */
 async function profile(which: string): Promise<void> {
   if (which !== 'e2e' && which !== 'drain') throw new Error('--profile takes e2e or drain');
+  const target = onlyTargets.find((t) => t === 'herald-sqlite' || t === 'herald-pg') ?? 'herald-sqlite';
   const profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-cpuprof-'));
-  const server = await startHerald({ nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir], settings });
-  let window: { startNs: bigint; endNs: bigint };
-  try {
-    const bodies = makeBodies(params.devices, params.payloadBytes);
-    if (which === 'e2e') {
-      const sender = new PushSender(server.origin, params.ttlSeconds, params.inFlight);
-      const devices = await connectFleet(params.devices, { url: server.wsUrl, register: true, onNotification: dispatch, localAddresses: params.localAddresses });
-      await e2eRun(server, sender, devices, bodies, params.warmupMessages);
-      const startNs = process.hrtime.bigint();
-      const result = await e2eRun(server, sender, devices, bodies, params.messages);
-      window = { startNs, endNs: process.hrtime.bigint() };
-      log(`profiled e2e: ${Math.round(result.messagesPerSecond)} msg/s under the profiler, ${result.serverCpuMicrosPerMessage.toFixed(0)} µs CPU/msg`);
-      sender.close();
-      await closeFleet(devices);
-    } else {
-      const startNs = process.hrtime.bigint();
-      const result = await drainRun(server, bodies);
-      window = { startNs, endNs: process.hrtime.bigint() };
-      log(`profiled drain: stored at ${Math.round(result.storePerSecond)}/s, drained in ${result.drainSeconds.toFixed(2)} s`);
-    }
-  } finally {
-    await server.stop();
+  const once = { ...params, runs: 1, latencySeconds: 1 };
+  let window: { startNs: bigint; endNs: bigint } | undefined;
+  const onWindow = (startNs: bigint, endNs: bigint) => (window = { startNs, endNs });
+  const extra = { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] };
+  if (which === 'e2e') {
+    const result = await e2ePhase(target, once, log, extra, onWindow);
+    log(`profiled ${target} e2e: ${Math.round(result.messagesPerSecond)} msg/s under the profiler, ${result.cpuMicrosPerMessage.toFixed(0)} µs CPU/msg`);
+  } else {
+    const result = await drainPhase(target, once, log, extra, onWindow);
+    log(`profiled ${target} drain: drained in ${result.drainSeconds.toFixed(2)} s`);
   }
-  // Node writes one profile per thread (tsx's loader has one too): the main thread's is the largest.
+  // Node writes one profile per thread (tsx's loader has one too): a node's main thread's is the largest.
   const file = readdirSync(profileDir)
     .filter((name) => name.endsWith('.cpuprofile'))
     .sort((a, b) => statSync(path.join(profileDir, b)).size - statSync(path.join(profileDir, a)).size)[0];
   if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
   const text = formatSummary(summarizeProfile(path.join(profileDir, file), 60, window));
-  process.stdout.write(`${text}\n\nraw profile: ${path.join(profileDir, file)}\n`);
+  process.stdout.write(`${text}\n\nraw profiles: ${profileDir}\n`);
   mkdirSync(path.join(REPO_ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(REPO_ROOT, `bench/results/profile-${which}.txt`), text + '\n');
+  const suffix = target === 'herald-sqlite' ? '' : `-${target}`;
+  writeFileSync(path.join(REPO_ROOT, `bench/results/profile-${which}${suffix}.txt`), text + '\n');
 }
 
 function machine() {
@@ -368,28 +146,116 @@ function machine() {
       // not a git checkout
     }
   }
-  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: round(os.totalmem() / 2 ** 30, 1), node: process.version, commit };
+  const version = (command: string) => {
+    try {
+      return execSync(command, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0] ?? '';
+    } catch (error) {
+      // nginx -v and mosquitto -h print to stderr (and mosquitto -h exits 3).
+      return String((error as { stderr?: string }).stderr ?? '').trim().split('\n')[0] ?? '';
+    }
+  };
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    commit,
+    mosquitto: version('/usr/sbin/mosquitto -h 2>&1 | head -1'),
+    nginx: version('/usr/sbin/nginx -v 2>&1'),
+    nchan: version("dpkg-query -W -f='${Version}' libnginx-mod-nchan"),
+  };
 }
 
 async function main(): Promise<void> {
   if (flags.profile) return profile(flags.profile);
-  const figures: Figure[] = [];
-  const results: Record<string, unknown> = {};
+  const missing = missingPeers();
+  if (missing.length > 0) throw new Error(`not installed: ${missing.join(', ')}; run bench/peers/install.sh (or pick targets with --only)`);
   const started = performance.now();
+  const uptimeBefore = uptime();
   const startLoad = round(os.loadavg()[0] ?? 0, 2);
+  log(`targets ${targets.join(', ')}; phases ${phases.join(', ')}${quick ? ' (quick)' : ''}; ${uptimeBefore}`);
   if (startLoad > 0.5) log(`warning: load average ${startLoad} before starting: other work on this machine will skew the figures`);
-  if (only.has('e2e')) await e2eFigures(figures, results);
-  if (only.has('drain')) await drainFigures(figures, results);
-  if (only.has('rss')) await rssFigures(figures, results);
 
-  const rounded = figures.map((f) => ({ ...f, value: round(f.value, 3), ...(f.runs ? { runs: f.runs.map((v) => round(v, 3)) } : {}) }));
-  const report = { date: new Date().toISOString(), machine: { ...machine(), loadAverage1mBefore: startLoad }, params, figures: rounded, details: results, seconds: round((performance.now() - started) / 1000, 1) };
-  mkdirSync(path.join(REPO_ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(REPO_ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2) + '\n');
-  const m = report.machine;
-  process.stdout.write(`\nHerald ${m.commit}, node ${m.node}, ${m.cpus} × ${m.cpuModel} (server and load generator share them), load average before: ${startLoad}\n\n`);
-  process.stdout.write(formatTable(figures) + '\n\n');
-  process.stdout.write(`written to bench/results/latest.json (${report.seconds} s)\n`);
+  const results: Partial<Record<TargetName, TargetResults>> = {};
+  for (const target of targets) results[target] = { errors: {} };
+  // Phase by phase, every target in turn: a burst of noise on the shared machine then hits one
+  // figure of all targets rather than every figure of one.
+  for (const phase of phases) {
+    for (const target of targets) {
+      const result = results[target]!;
+      try {
+        if (phase === 'e2e') {
+          result.e2e = await e2ePhase(target, params, log);
+          // What the guard costs (issue 3): the same load at once with it off, in the same run.
+          if (target === 'herald-sqlite') result.e2eGuardOff = await e2ePhase(target, params, log, { settings: { 'guard.enabled': 'false' } });
+        }
+        else if (phase === 'drain') result.drain = await drainPhase(target, params, log);
+        else if (phase === 'idle') result.idle = await idlePhase(target, params, log);
+        else result.scale = await scalePhase(target, params, log);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        log(`${target} ${phase} FAILED: ${message}`);
+        result.errors[phase] = message;
+      }
+    }
+  }
+
+  for (const target of targets) {
+    const r = results[target]!;
+    r.description = r.e2e?.description ?? r.drain?.description ?? r.idle?.description ?? r.scale?.description;
+  }
+  const rows = buildRows(results, targets, params.scaleSteps);
+  const m = machine();
+  const uptimeAfter = uptime();
+  const seconds = round((performance.now() - started) / 1000, 1);
+  const report = {
+    date: new Date().toISOString(),
+    machine: { ...m, loadAverage1mBefore: startLoad, uptimeBefore, uptimeAfter },
+    params,
+    targets,
+    phases,
+    rows: rows.map((r) => ({ ...r, values: roundAll(r.values), ratios: roundAll(r.ratios) })),
+    results,
+    seconds,
+  };
+  const resultsDir = path.join(REPO_ROOT, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+  const caption = `Herald ${m.commit} vs peers — ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} × ${m.cpuModel.replace(/\s+/g, ' ').slice(0, 40)}, load before ${startLoad}`;
+  const png = writeChart(path.join(resultsDir, 'chart'), results, targets, caption, params.scaleSteps);
+
+  process.stdout.write(`\nHerald ${m.commit}, node ${m.node}, ${m.cpus} × ${m.cpuModel} (servers and load generator share them)\n`);
+  process.stdout.write(`${m.mosquitto}; ${m.nginx}; nchan ${m.nchan}\n`);
+  for (const target of targets) {
+    const r = results[target]!;
+    const scaled = r.scale && r.scale.description !== r.description ? `; scale phase: ${r.scale.description}` : '';
+    process.stdout.write(`  ${target}: ${r.description ?? 'not started'}${scaled}\n`);
+  }
+  process.stdout.write(`before: ${uptimeBefore}\nafter:  ${uptimeAfter}\n\n`);
+  process.stdout.write(formatComparison(rows, targets) + '\n\n');
+  process.stdout.write('ratio = Herald ÷ best peer (Mosquitto or Nchan) of this run: above 1 is better for msg/s, below 1 is better for the rest.\n');
+  const guardOn = results['herald-sqlite']?.e2e;
+  const guardOff = results['herald-sqlite']?.e2eGuardOff;
+  if (guardOn && guardOff) {
+    const line = (e: E2eResult) => `${Math.round(e.messagesPerSecond)} msg/s, ${e.cpuMicrosPerMessage.toFixed(1)} µs server CPU/msg, p99 ${e.latency.p99.toFixed(2)} ms`;
+    process.stdout.write(`herald-sqlite guard on:  ${line(guardOn)}\nherald-sqlite guard off: ${line(guardOff)}\n`);
+  }
+  for (const target of targets) {
+    for (const [phase, error] of Object.entries(results[target]!.errors)) process.stdout.write(`FAILED ${target} ${phase}: ${error}\n`);
+    const latency = results[target]!.e2e?.latency;
+    if (latency && !latency.keptPace) {
+      process.stdout.write(`${target}: latency fell behind its pace in ${latency.attempts} attempts (${Math.round(latency.achievedPerSecond)} of ${latency.ratePerSecond}/s): its p50/p99 include a growing queue\n`);
+    }
+    const scale = results[target]!.scale;
+    const lastStep = params.scaleSteps[params.scaleSteps.length - 1]!;
+    if (scale && scale.capacity.connections < lastStep) process.stdout.write(`${target}: ${lastStep.toLocaleString('en-US')} subscribers not reachable, measured at ${scale.capacity.connections.toLocaleString('en-US')} (${scale.capacity.why})\n`);
+  }
+  process.stdout.write(`\nwritten to bench/results/latest.json${png ? ' and bench/results/chart.png' : ''} (${seconds} s)\n`);
+  if (targets.some((t) => Object.keys(results[t]!.errors).length > 0)) process.exitCode = 1;
+}
+
+function roundAll<T extends Partial<Record<string, number>>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(v as number, 3)])) as T;
 }
 
 main().catch((error: unknown) => {

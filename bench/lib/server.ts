@@ -22,6 +22,8 @@ export interface ServerOptions {
   settings?: Record<string, string | number | boolean>;
   /** Open the inspector on a loopback port, for collectGarbage() and heapUsedBytes(). */
   inspect?: boolean;
+  /** Use this data folder (e.g. one secrets.json shared by the nodes of a cluster) and leave it in place on stop. */
+  dataDir?: string;
 }
 
 export interface HeraldProcess {
@@ -46,7 +48,8 @@ export interface HeraldProcess {
 }
 
 export async function startHerald(options: ServerOptions = {}): Promise<HeraldProcess> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-bench-'));
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'herald-bench-'));
   const args = [
     ...(options.nodeFlags ?? []),
     ...(options.inspect ? ['--inspect=127.0.0.1:0'] : []),
@@ -114,7 +117,7 @@ export async function startHerald(options: ServerOptions = {}): Promise<HeraldPr
     heapUsedBytes: async () => ((await inspectorCall(inspectorUrl, 'Runtime.getHeapUsage')) as { usedSize: number }).usedSize,
     stop: async () => {
       await stopChild(child, exited);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
