@@ -3,6 +3,7 @@
  * (the sender endpoint through endpoint-guard.ts, the device socket through its upgrade gate and
  * the session's channel cap). It answers with a Refusal value and knows nothing of HTTP.
  */
+import { BacklogHeadroom } from './backlog-headroom.js';
 import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
 import type { GuardConfig } from './config.js';
@@ -38,6 +39,8 @@ export class Guard {
   private readonly perSubscription: Counter | null;
   private readonly perDevice: Counter | null;
   private readonly strikes: Record<BanReason, Counter | null>;
+  /** Devices known to be far below their backlog caps, so most POSTs need no backlog query. */
+  private readonly headroom: BacklogHeadroom;
   /** Open sockets per source on this node (a cap per node: sockets are a node's own resource). */
   private readonly connections = new Map<string, number>();
 
@@ -47,6 +50,7 @@ export class Guard {
     private readonly events: GuardEvents = {},
   ) {
     this.sources = new SourceResolver(config);
+    this.headroom = new BacklogHeadroom({ maxMessages: config.maxStoredMessagesPerDevice, maxBytes: config.maxStoredBytesPerDevice });
     // Disabled: no Redis connection for counters nobody reads.
     this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error));
     this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix) : new MemoryBanList();
@@ -112,10 +116,14 @@ export class Guard {
   async backlogFull(store: Store, uaid: string, now: number, payloadBytes: number): Promise<Refusal | null> {
     const { enabled, maxStoredMessagesPerDevice: maxMessages, maxStoredBytesPerDevice: maxBytes } = this.config;
     if (!enabled || (maxMessages === 0 && maxBytes === 0)) return null;
+    if (this.headroom.roomWithoutAsking(uaid, now, payloadBytes)) return null;
     const backlog = await store.deviceBacklog(uaid, now);
     const full =
       (maxMessages > 0 && backlog.messages >= maxMessages) || (maxBytes > 0 && backlog.bytes + payloadBytes > maxBytes);
-    if (!full) return null;
+    if (!full) {
+      this.headroom.remember(uaid, now, backlog, payloadBytes);
+      return null;
+    }
     this.events.limited?.('backlog');
     return {
       retryAfterSeconds: this.config.backlogRetryAfterSeconds,

@@ -132,9 +132,16 @@ function browserSuite(binary: string): void {
       await waitFor(async () => (await running!.herald.storage.countMessages(uaid, Date.now())) === 0, 10_000, 'the ack to empty storage');
       console.log(`# ${encoding}: sent to service worker in ${t1 - t0} ms, storage empty ${Date.now() - t1} ms later`);
 
-      // The open page heard it from the service worker too.
-      const received = JSON.parse(await firefox!.bidi.evaluate(context, 'JSON.stringify(window.heraldReceived)')) as Array<{ text: string }>;
-      assert.ok(received.some((entry) => entry.text === text), `page got ${JSON.stringify(received)}`);
+      // The open page heard it from the service worker too (its postMessage may trail the report
+      // on a busy machine, so wait for it rather than look once).
+      await waitFor(
+        async () => {
+          const received = JSON.parse(await firefox!.bidi.evaluate(context, 'JSON.stringify(window.heraldReceived)')) as Array<{ text: string }>;
+          return received.some((entry) => entry.text === text);
+        },
+        10_000,
+        'the open page to hear the message from its service worker',
+      );
     });
   }
 }
