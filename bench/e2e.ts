@@ -43,6 +43,8 @@ const { values: flags } = parseArgs({
     'in-flight': { type: 'string' },
     'payload-bytes': { type: 'string' },
     'scale-steps': { type: 'string' },
+    /** --profile only: `section.option=value` for the profiled Herald (e.g. guard.enabled=false). */
+    set: { type: 'string', multiple: true },
   },
   strict: true,
 });
@@ -115,7 +117,8 @@ async function profile(which: string): Promise<void> {
   const once = { ...params, runs: 1, latencySeconds: 1 };
   let window: { startNs: bigint; endNs: bigint } | undefined;
   const onWindow = (startNs: bigint, endNs: bigint) => (window = { startNs, endNs });
-  const extra = { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] };
+  const settings = Object.fromEntries((flags.set ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+  const extra = { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir], settings };
   if (which === 'e2e') {
     const result = await e2ePhase(target, once, log, extra, onWindow);
     log(`profiled ${target} e2e: ${Math.round(result.messagesPerSecond)} msg/s under the profiler, ${result.cpuMicrosPerMessage.toFixed(0)} µs CPU/msg`);
