@@ -6,26 +6,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
 import { Herald } from '../src/app.js';
 import { validateConfig } from '../src/config/load.js';
 import { CHANNEL_A, RawDevice } from './helpers/herald.js';
+import { captureLog } from './helpers/log.js';
 
 describe('log hygiene', () => {
   it('an info-level log of a full flow holds no uaid, channelID, token, payload or secret', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-logs-'));
-    let logged = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logged += chunk.toString();
-        done();
-      },
-    });
+    const log = captureLog();
     const herald = new Herald({
       config: validateConfig({ dataDir, server: { port: 0 } }),
-      logger: pino({ level: 'info' }, sink),
+      logger: log.logger,
     });
     const { connectionUrl } = await herald.start();
     try {
@@ -50,7 +43,7 @@ describe('log hygiene', () => {
       const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as {
         endpointTokens: Array<{ secret: string }>;
       };
-      assert.match(logged, /Herald listening/);
+      assert.match(log.text(), /Herald listening/);
       for (const [name, value] of Object.entries({
         uaid,
         channelID: CHANNEL_A,
@@ -60,7 +53,7 @@ describe('log hygiene', () => {
         payloadText: 'very secret',
         secret: secrets.endpointTokens[0]?.secret as string,
       })) {
-        assert.equal(logged.includes(value), false, `the log contains the ${name}`);
+        assert.equal(log.text().includes(value), false, `the log contains the ${name}`);
       }
     } finally {
       await herald.stop();

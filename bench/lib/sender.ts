@@ -55,53 +55,6 @@ export class PushSender {
     return bytes;
   }
 
-  /**
-   * Sends `count` messages keeping `inFlight` POSTs outstanding; `target(i)` picks the i-th
-   * message's device. `beforeSend(i)` runs just before the request is written.
-   */
-  async closedLoop(count: number, inFlight: number, target: (i: number) => { path: string; body: Buffer | null }, beforeSend?: (i: number) => void): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < count) {
-        const i = next++;
-        const { path, body } = target(i);
-        beforeSend?.(i);
-        await this.post(path, body);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  }
-
-  /**
-   * Sends at `ratePerSecond` for `count` messages, whatever the answers' speed (open loop: a slow
-   * server sees requests pile up, as it would from real senders). Resolves when all are answered.
-   */
-  async paced(count: number, ratePerSecond: number, target: (i: number) => { path: string; body: Buffer | null }, beforeSend?: (i: number) => void): Promise<{ maxOutstanding: number }> {
-    const started = performance.now();
-    const answered: Array<Promise<number>> = [];
-    let outstanding = 0;
-    let maxOutstanding = 0;
-    let sent = 0;
-    while (sent < count) {
-      const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * ratePerSecond) + 1);
-      while (sent < due) {
-        const i = sent++;
-        const { path, body } = target(i);
-        beforeSend?.(i);
-        outstanding++;
-        maxOutstanding = Math.max(maxOutstanding, outstanding);
-        answered.push(
-          this.post(path, body).finally(() => {
-            outstanding--;
-          }),
-        );
-      }
-      await new Promise<void>((resolve) => setTimeout(resolve, 1));
-    }
-    await Promise.all(answered);
-    return { maxOutstanding };
-  }
-
   close(): void {
     this.pool.close();
   }

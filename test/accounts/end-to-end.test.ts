@@ -8,15 +8,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
 import { Herald } from '../../src/app.js';
 import { run as admin } from '../../src/cli/admin.js';
 import { clientStateFor, getServiceToken, IdentityError } from '../../src/client/index.js';
 import { validateConfig } from '../../src/config/load.js';
 import { RawDevice } from '../helpers/herald.js';
+import { captureLog } from '../helpers/log.js';
 
 const PASSWORD = 'a long and unusual passphrase';
 const NEW_PASSWORD = 'another long and unusual one';
@@ -24,16 +23,10 @@ const NEW_PASSWORD = 'another long and unusual one';
 describe('accounts and tokens in a running Herald', () => {
   it('a device logs in, gets a token for its node and connects; nothing secret reaches the log', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-identity-'));
-    let logged = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logged += chunk.toString();
-        done();
-      },
-    });
+    const log = captureLog();
     const herald = new Herald({
       config: validateConfig({ dataDir, server: { port: 0 }, accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } }),
-      logger: pino({ level: 'info' }, sink),
+      logger: log.logger,
     });
     const { connectionUrl, endpointOrigin } = await herald.start();
     try {
@@ -80,7 +73,7 @@ describe('accounts and tokens in a running Herald', () => {
       const signing = JSON.parse(readFileSync(path.join(dataDir, 'accounts-signing-keys.json'), 'utf8')) as { keys: Array<{ privateJwk: { d: string } }> };
       const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { tokenServer: Array<{ secret: string }> };
 
-      assert.match(logged, /Herald listening/);
+      assert.match(log.text(), /Herald listening/);
       for (const [name, value] of Object.entries({
         password: PASSWORD,
         newPassword: NEW_PASSWORD,
@@ -99,7 +92,7 @@ describe('accounts and tokens in a running Herald', () => {
         signingKey: signing.keys[0]?.privateJwk.d as string,
         tokenSecret: secrets.tokenServer[0]?.secret as string,
       })) {
-        assert.equal(logged.includes(value), false, `the log contains the ${name}`);
+        assert.equal(log.text().includes(value), false, `the log contains the ${name}`);
       }
     } finally {
       await herald.stop();

@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
 import { Herald } from '../../src/app.js';
 import { revokeSenderKey } from '../../src/client/revoke.js';
 import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
 import { generateVapidKeyPair, signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
 import { validateConfig } from '../../src/config/load.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice } from '../helpers/herald.js';
+import { captureLog } from '../helpers/log.js';
 
 /** Every spelling of a hex id someone could search for: dashed/undashed, any case, base64 of its bytes. */
 function spellings(id: string): string[] {
@@ -40,14 +39,8 @@ function leaks(haystack: string, id: string): string | null {
 describe('identity privacy', () => {
   it('no HTTP answer and no info-level log line of a full flow names a uaid or channelID, in any spelling', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-privacy-'));
-    let logged = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logged += chunk.toString();
-        done();
-      },
-    });
-    const herald = new Herald({ config: validateConfig({ dataDir, server: { port: 0 } }), logger: pino({ level: 'info' }, sink) });
+    const log = captureLog();
+    const herald = new Herald({ config: validateConfig({ dataDir, server: { port: 0 } }), logger: log.logger });
     const { connectionUrl, endpointOrigin: origin } = await herald.start();
     const answers: Array<{ what: string; text: string }> = [];
     async function call(what: string, url: string, init: RequestInit = {}): Promise<Response> {
@@ -135,10 +128,10 @@ describe('identity privacy', () => {
         [CHANNEL_A.toUpperCase(), CHANNEL_A],
       ];
       for (const [form, id] of probes) assert.notEqual(leaks(`x ${form} y`, id), null, form);
-      assert.match(logged, /Herald listening/);
+      assert.match(log.text(), /Herald listening/);
       for (const id of ids) {
         for (const { what, text } of answers) assert.equal(leaks(text, id), null, `the answer to "${what}" names ${id}`);
-        assert.equal(leaks(logged, id), null, `the info log names ${id}`);
+        assert.equal(leaks(log.text(), id), null, `the info log names ${id}`);
       }
     } finally {
       await herald.stop();
