@@ -1,6 +1,6 @@
 /**
- * The storage contract every backend (SQLite embedded, PostgreSQL scale-out) implements.
- * The conformance suite in test/store/conformance.ts checks a backend against exactly this.
+ * The storage contract every backend (SQLite embedded, PostgreSQL scale-out) implements, one
+ * interface per concern. The conformance suite in test/store/ checks a backend against exactly this.
  *
  * Times are milliseconds since the Unix epoch. Ids are lowercase hex strings:
  * uaid = 32 hex (128 bits), channelId = hyphenated lowercase UUID, message id = 32 hex.
@@ -104,14 +104,21 @@ export interface FetchOptions {
   now: number;
 }
 
-export interface Store {
+/**
+ * The store, split by concern. Each consumer takes only the slice it uses (the endpoint takes
+ * `MessageStore & DeviceStore`, the sweeper `HousekeepingStore`, …); a backend implements `Store`,
+ * their intersection, and the conformance suite checks it slice by slice.
+ */
+export interface StoreLifecycle {
   /** Runs pending numbered migrations. Safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Throws when storage is not usable (used by /__heartbeat__). */
   ping(): Promise<void>;
+}
 
-  // Devices
+/** Devices and their channels (subscriptions). */
+export interface DeviceStore {
   getDevice(uaid: string): Promise<DeviceRecord | null>;
   /** Creates the device if absent; sets lastSeenAt either way. */
   upsertDevice(uaid: string, now: number): Promise<void>;
@@ -120,15 +127,16 @@ export interface Store {
   /** Deletes the device with all its channels and messages. False when it did not exist. */
   dropDevice(uaid: string): Promise<boolean>;
 
-  // Channels
   /** Creates or replaces the channel (a re-register may change its sender key). */
   putChannel(channel: ChannelRecord): Promise<void>;
   getChannel(uaid: string, channelId: string): Promise<ChannelRecord | null>;
   /** Deletes the channel and its pending messages. False when it did not exist. */
   deleteChannel(uaid: string, channelId: string): Promise<boolean>;
   countChannels(uaid: string): Promise<number>;
+}
 
-  // Messages
+/** Stored messages of devices. */
+export interface MessageStore {
   /**
    * Stores a message durably before the sender is answered. When `topic` is set, a pending message
    * with the same topic on the same channel is replaced in the same transaction. Throws
@@ -143,8 +151,10 @@ export interface Store {
   countMessages(uaid: string, now: number): Promise<number>;
   /** Pending, unexpired messages of this device and the bytes of their payloads (guard caps). */
   deviceBacklog(uaid: string, now: number): Promise<DeviceBacklog>;
+}
 
-  // Sender key blocklist (durable; survives restarts and is shared by every node on one database)
+/** The sender key blocklist (durable; survives restarts and is shared by every node on one database). */
+export interface SenderKeyStore {
   /** Adds the key to the blocklist. Idempotent: an existing entry is kept unchanged; true only when new. */
   blockSenderKey(entry: BlockedSenderKey): Promise<boolean>;
   /** Removes the key from the blocklist; false when it was not there. */
@@ -152,15 +162,19 @@ export interface Store {
   isSenderKeyBlocked(keyHash: Buffer): Promise<boolean>;
   /** Every blocked key, oldest first. */
   listBlockedSenderKeys(): Promise<BlockedSenderKey[]>;
+}
 
-  // Wake-up addresses (migration 3; docs/wakeup.md)
+/** Wake-up addresses (migration 3; docs/wakeup.md). */
+export interface WakeupStore {
   /** Creates or replaces the device's wake-up address; false (nothing written) when the device does not exist. */
   setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean>;
   getWakeupAddress(uaid: string): Promise<WakeupAddress | null>;
   /** False when the device had none. */
   deleteWakeupAddress(uaid: string): Promise<boolean>;
+}
 
-  // Device owners (migration 4; push.deviceAuth = "token")
+/** Device owners (migration 4; push.deviceAuth = "token"). */
+export interface DeviceOwnerStore {
   /**
    * Binds an existing device to the token-server user it registered under. The first binding
    * stays: false when the device does not exist or is bound to someone else.
@@ -169,13 +183,24 @@ export interface Store {
   getDeviceOwner(uaid: string): Promise<string | null>;
   /** Drops every device bound to this owner, with everything it had; returns how many. */
   dropDevicesOwnedBy(owner: string): Promise<number>;
+}
 
-  // Housekeeping
+/** The expiry and idle sweeps. */
+export interface HousekeepingStore {
   /** Deletes messages with expiresAt <= now; returns how many. */
   sweepExpiredMessages(now: number): Promise<number>;
   /** Drops devices (with channels and messages) whose lastSeenAt < before; returns how many. */
   sweepIdleDevices(before: number): Promise<number>;
 }
+
+/** Everything a backend implements. */
+export type Store = StoreLifecycle &
+  DeviceStore &
+  MessageStore &
+  SenderKeyStore &
+  WakeupStore &
+  DeviceOwnerStore &
+  HousekeepingStore;
 
 /** What a device's stored messages add up to. */
 export interface DeviceBacklog {
