@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../store/types.js';
+import type { StoreLifecycle } from '../store/types.js';
 import type { Metrics } from './metrics.js';
 import { VERSION_INFO } from './version.js';
 
 /** Dockerflow health routes (protocol.md §3). */
-export function registerHealthRoutes(app: FastifyInstance, store: Store): void {
+export function registerHealthRoutes(app: FastifyInstance, store: Pick<StoreLifecycle, 'ping'>): void {
   app.get('/__lbheartbeat__', async () => ({}));
   app.get('/__version__', async () => VERSION_INFO);
   app.get('/__heartbeat__', async (_request, reply) => {

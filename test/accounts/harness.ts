@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
-import { openIdentity, type Identity } from '../../src/accounts/identity.js';
+import { AccountsPart } from '../../src/accounts/part.js';
+import { TokenServerPart } from '../../src/tokenserver/part.js';
 import type { InspectableIdentityStore } from '../../src/accounts/open-store.js';
 import type { PostgresIdentityStore } from '../../src/accounts/postgres-store.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -56,7 +57,7 @@ export class World {
 
   private constructor(
     readonly app: FastifyInstance,
-    readonly identity: Identity,
+    readonly identity: AccountsPart,
     readonly dataDir: string,
     readonly tokenSecrets: RingKey[],
   ) {}
@@ -83,20 +84,25 @@ export class World {
     const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
     const tokenSecrets = loadOrCreateSecrets(dataDir).secrets.tokenServer;
     let world: World | undefined;
-    const identity = await openIdentity({
+    const now = () => (world ? world.clock : START);
+    const onError = (error: unknown) => logger.error({ err: (error as Error).message }, 'identity request failed');
+    const identity = new AccountsPart({ config, dataDir, origin: () => ORIGIN, now, serve: config.accounts.enabled, onError });
+    const tokens = new TokenServerPart({
       config,
-      dataDir,
-      origin: () => ORIGIN,
-      tokenSecrets,
-      now: () => (world ? world.clock : START),
+      accounts: identity,
+      secrets: tokenSecrets,
+      now,
       onUserRetired: (event) => {
         world?.retired.push(event);
       },
-      onError: (error) => logger.error({ err: (error as Error).message }, 'identity request failed'),
+      onError,
     });
+    await identity.start();
     const created = new World(app, identity, dataDir, tokenSecrets);
     world = created;
-    await identity.register(app);
+    const http = { devices: app, endpoint: app, admin: null, public: [app] };
+    await identity.register(http);
+    if (config.tokenserver.enabled) await tokens.register(http);
     await app.ready();
     await identity.store.addNode({ service: 'push', url: NODE_A, capacity: 1000 });
     return created;
@@ -109,7 +115,7 @@ export class World {
   async close(): Promise<void> {
     await this.app.close();
     if (backendUrl) await (this.identity.store as PostgresIdentityStore).dropSchema();
-    await this.identity.close();
+    await this.identity.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 

@@ -8,7 +8,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { toBase64Url } from '../../crypto/base64.js';
 import type { KeyRing } from '../../crypto/keyring.js';
 import { deriveWakeupKey, encodeWakeupDatagram } from '../../crypto/wakeup.js';
-import type { Store, WakeupAddress } from '../../store/types.js';
+import type { WakeupAddress, WakeupStore } from '../../store/types.js';
 import { refusal } from './answers.js';
 import { WakeupPolicy, type WakeupPolicyOptions } from './policy.js';
 import type { WakeupHello, WakeupHelloResult, WakeupPort } from './port.js';
@@ -29,7 +29,7 @@ export interface WakeupObserver {
 }
 
 export interface WakeupDeps {
-  store: Store;
+  store: WakeupStore;
   /** The ring wake-up keys are derived from; its first key keys new hellos. */
   ring: KeyRing;
   now(): number;

@@ -1,0 +1,78 @@
+/**
+ * The accounts part (docs/accounts.md): the identity store and the assertion signing keys, which
+ * the token server shares, and the accounts server's routes when accounts.enabled is set.
+ */
+import type { HeraldConfig } from '../config/schema.js';
+import type { HttpListeners, Part } from '../server/part.js';
+import { LoginLimiter } from './login-limiter.js';
+import { openIdentityStore, type InspectableIdentityStore } from './open-store.js';
+import { PasswordPolicy } from './passwords.js';
+import { registerAccountsRoutes } from './routes.js';
+import { SigningKeyRing, signingKeysPath } from './signing-keys.js';
+
+export interface AccountsPartOptions {
+  config: HeraldConfig;
+  dataDir: string;
+  /** The public origin issuer and audience default to; read per request (known once bound). */
+  origin: () => string;
+  now: () => number;
+  /** Serve the accounts routes (false: only the store and keys, for the token server). */
+  serve: boolean;
+  onError?: (error: unknown) => void;
+}
+
+export class AccountsPart implements Part {
+  readonly name = 'accounts';
+  private opened: { store: InspectableIdentityStore; signingKeys: SigningKeyRing } | undefined;
+
+  constructor(private readonly options: AccountsPartOptions) {}
+
+  get store(): InspectableIdentityStore {
+    return this.require().store;
+  }
+
+  get signingKeys(): SigningKeyRing {
+    return this.require().signingKeys;
+  }
+
+  /** Who assertions name as their issuer and audience (accounts.issuer / audience, else the origin). */
+  readonly issuer = (): string => this.options.config.accounts.issuer ?? this.options.origin();
+  readonly audience = (): string => this.options.config.accounts.audience ?? this.options.origin();
+
+  async start(): Promise<void> {
+    const { config, dataDir, now } = this.options;
+    const accounts = config.accounts;
+    const store = openIdentityStore(accounts.database, dataDir);
+    await store.migrate();
+    const lifetimeMs = (accounts.assertionLifetimeSeconds + accounts.clockSkewSeconds) * 1000;
+    this.opened = { store, signingKeys: new SigningKeyRing(signingKeysPath(dataDir), lifetimeMs, now) };
+  }
+
+  async register(http: HttpListeners): Promise<void> {
+    if (!this.options.serve) return;
+    const accounts = this.options.config.accounts;
+    await registerAccountsRoutes(http.devices, {
+      store: this.store,
+      signingKeys: this.signingKeys,
+      policy: new PasswordPolicy(accounts.minPasswordLength, accounts.breachedPasswordsFile),
+      passwordCost: { memoryKiB: accounts.passwordMemoryKiB, passes: accounts.passwordPasses },
+      limiter: new LoginLimiter({
+        failuresPerAccount: accounts.loginFailuresPerAccount,
+        failuresPerIp: accounts.loginFailuresPerIp,
+        windowSeconds: accounts.loginFailureWindowSeconds,
+      }),
+      assertion: () => ({ issuer: this.issuer(), audience: this.audience(), lifetimeSeconds: accounts.assertionLifetimeSeconds }),
+      now: this.options.now,
+      ...(this.options.onError ? { onError: this.options.onError } : {}),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.opened?.store.close();
+  }
+
+  private require(): NonNullable<AccountsPart['opened']> {
+    if (!this.opened) throw new Error('accounts is not started');
+    return this.opened;
+  }
+}

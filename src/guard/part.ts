@@ -1,0 +1,26 @@
+/**
+ * The guard part: builds the guard from config (its counters on Redis when the bus is, else in
+ * memory), lists bans on the admin listener, and closes its Redis connection on stop.
+ */
+import type { HeraldConfig } from '../config/schema.js';
+import type { HttpListeners, Part } from '../server/part.js';
+import { registerGuardAdminRoutes } from './admin-routes.js';
+import type { GuardConfig } from './config.js';
+import { Guard, type GuardEvents } from './guard.js';
+
+export class GuardPart implements Part {
+  readonly name = 'guard';
+  readonly guard: Guard;
+
+  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>, events: GuardEvents) {
+    this.guard = new Guard(config, bus, events);
+  }
+
+  async register(http: HttpListeners): Promise<void> {
+    if (http.admin) registerGuardAdminRoutes(http.admin, this.guard);
+  }
+
+  async stop(): Promise<void> {
+    await this.guard.close();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Herald's HTTP listeners: the device port, the sender endpoint's port (the same one unless
+ * server.endpointPort differs) and the admin port. One place builds the fastify instances (TLS,
+ * HSTS, no request logs), binds them, knows the public origin and reloads the certificate.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { HeraldConfig } from '../config/schema.js';
+import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from '../guard/tls.js';
+import { EndpointError } from '../push/endpoint/errors.js';
+import { sendError } from '../push/endpoint/routes.js';
+import type { HttpListeners } from './part.js';
+
+/** Where Herald listens, once bound. */
+export interface BoundListeners {
+  /** ws://… (or wss://…) URL devices connect to. */
+  connectionUrl: string;
+  /** The origin push endpoints carry and VAPID `aud` must equal. */
+  endpointOrigin: string;
+  connectionPort: number;
+  endpointPort: number;
+  adminPort: number | null;
+}
+
+export class Listeners {
+  readonly http: HttpListeners;
+  private readonly apps: FastifyInstance[] = [];
+  private tls: TlsMaterial | null;
+  private bound: BoundListeners | undefined;
+
+  constructor(
+    private readonly config: HeraldConfig,
+    logger: Logger,
+  ) {
+    this.tls = readTlsMaterial(config.tls);
+    const separateEndpoint = config.server.endpointPort !== null && config.server.endpointPort !== config.server.port;
+    const devices = this.makeApp(logger);
+    const endpoint = separateEndpoint ? this.makeApp(logger) : devices;
+    const admin = config.server.adminPort !== null ? this.makeApp(logger) : null;
+    this.http = { devices, endpoint, admin, public: separateEndpoint ? [devices, endpoint] : [devices] };
+  }
+
+  get tlsEnabled(): boolean {
+    return this.tls !== null;
+  }
+
+  /** Throws until listen() bound the ports (the origin of a port-0 listener is known only then). */
+  get addresses(): BoundListeners {
+    if (!this.bound) throw new Error('the listeners are not bound yet');
+    return this.bound;
+  }
+
+  /** The public origin: configured, or derived from the endpoint listener once it is bound. */
+  readonly origin = (): string => this.config.server.publicOrigin ?? this.addresses.endpointOrigin;
+
+  /** This node's public URLs (origin and device URL) once bound; empty before. */
+  ownUrls(): string[] {
+    return this.bound ? [this.origin(), this.bound.connectionUrl] : [];
+  }
+
+  async listen(): Promise<BoundListeners> {
+    const { server } = this.config;
+    const { devices, endpoint, admin } = this.http;
+    const connectionPort = await bind(devices, server.host, server.port);
+    const endpointPort = endpoint === devices ? connectionPort : await bind(endpoint, server.host, server.endpointPort as number);
+    const adminPort = admin ? await bind(admin, server.adminHost, server.adminPort as number) : null;
+    const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+    const scheme = this.tls ? 'https' : 'http';
+    this.bound = {
+      connectionUrl: `${this.tls ? 'wss' : 'ws'}://${host}:${connectionPort}/`,
+      endpointOrigin: server.publicOrigin ?? `${scheme}://${host}:${endpointPort}`,
+      connectionPort,
+      endpointPort,
+      adminPort,
+    };
+    return this.bound;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.apps.map((app) => app.close()));
+  }
+
+  /**
+   * Reads the certificate and key files again and installs them on every listener (SIGHUP).
+   * Connected sockets stay up; new handshakes get the new certificate. Throws (and keeps the old
+   * certificate) when the files cannot be read.
+   */
+  reloadTls(): void {
+    if (!this.tls) throw new Error('TLS is not configured (tls.cert and tls.key)');
+    const material = readTlsMaterial(this.config.tls);
+    if (!material) return;
+    // The https server type differs from http's only in the TLS methods used here.
+    reloadSecureContexts(this.apps.map((app) => app.server as unknown as TlsServer), material);
+    this.tls = material;
+  }
+
+  private makeApp(logger: Logger): FastifyInstance {
+    const app = Fastify({
+      ...(this.tls ? { https: { cert: this.tls.cert, key: this.tls.key } } : {}),
+      loggerInstance: logger.child({ part: 'http' }) as FastifyBaseLogger,
+      // Request logs would carry endpoint tokens in their URLs: Herald logs its own events instead.
+      logController: new LogController({ disableRequestLogging: true }),
+      trustProxy: false,
+      // A v2 endpoint token is ~125 characters; fastify's default 100 would answer 414 before the
+      // token check could answer 404.
+      routerOptions: { maxParamLength: 2048 },
+      // A path that does not even decode (e.g. %ff) is a token that does not open.
+      frameworkErrors: (error, _request, reply) => {
+        sendError(reply, new EndpointError(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'));
+      },
+    });
+    if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
+    this.apps.push(app);
+    return app;
+  }
+}
+
+async function bind(app: FastifyInstance, host: string, port: number): Promise<number> {
+  await app.listen({ host, port });
+  return (app.server.address() as AddressInfo).port;
+}
