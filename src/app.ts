@@ -11,7 +11,7 @@ import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
 import { KeyRing } from './crypto/keyring.js';
 import { GuardPart } from './guard/part.js';
-import { checkTlsOrigin } from './guard/tls.js';
+import { checkTlsOrigin } from './server/tls.js';
 import { Metrics } from './ops/metrics.js';
 import * as observe from './ops/observers.js';
 import { opsPart } from './ops/part.js';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Herald, HERALD_PARTS, type HeraldPart } from '../app.js';
 import { loadConfig, resolvePaths } from '../config/load.js';
-import { ensureDevCertificate } from '../guard/dev-tls.js';
+import { ensureDevCertificate } from '../server/dev-tls.js';
 import { UsageError } from './usage-error.js';
 
 const FLAG_TO_OPTION: Record<string, string> = {

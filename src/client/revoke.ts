@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { fromBase64Flexible } from '../crypto/base64.js';
 import { p256PrivateKeyObject } from '../crypto/p256.js';
 import { vapidAuthorizationHeader } from '../crypto/vapid.js';
-import { revocationClaim } from '../push/revocation/revocation-request.js';
+import { revocationClaim } from '../crypto/revocation.js';
 import type { VapidDetails } from './sender.js';
 
 /** Five minutes is plenty for one request, and a leaked revocation token is useless anyway. */

@@ -156,11 +156,10 @@ function mergeInto(target: Tree, source: Tree): void {
   }
 }
 
-/** Values derived once from the validated config, so no part re-derives them differently. */
+/** Where Herald keeps its data, derived once from the validated config, so no part re-derives it differently. */
 export interface ResolvedPaths {
   dataDir: string;
   storeUrl: string;
-  publicOrigin: string;
 }
 
 export function resolvePaths(config: HeraldConfig, cwd = process.cwd()): ResolvedPaths {
@@ -170,13 +169,23 @@ export function resolvePaths(config: HeraldConfig, cwd = process.cwd()): Resolve
     const file = storeUrl.slice('sqlite:'.length);
     storeUrl = `sqlite:${path.resolve(dataDir, file)}`;
   }
-  const endpointPort = config.server.endpointPort ?? config.server.port;
-  const host = config.server.host;
-  if (config.server.publicOrigin === null && (host === '0.0.0.0' || host === '::')) {
-    // Endpoints would carry an address senders cannot reach and VAPID aud would never match.
+  return { dataDir, storeUrl };
+}
+
+/**
+ * The origin push endpoints carry and VAPID aud must equal: server.publicOrigin, else the endpoint
+ * listener's own address. A listener bound to every interface needs server.publicOrigin: endpoints
+ * would otherwise carry an address senders cannot reach, and VAPID aud would never match.
+ */
+export function publicOrigin(
+  config: HeraldConfig,
+  bound: { endpointPort?: number; tls?: boolean } = {},
+): string {
+  const { host, publicOrigin: configured } = config.server;
+  if (configured !== null) return configured;
+  if (host === '0.0.0.0' || host === '::') {
     throw new ConfigError('server.publicOrigin: required when server.host binds every interface (set it to the URL senders reach, e.g. https://push.example.com)');
   }
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  const publicOrigin = config.server.publicOrigin ?? `http://${hostPart}:${endpointPort}`;
-  return { dataDir, storeUrl, publicOrigin };
+  const port = bound.endpointPort ?? config.server.endpointPort ?? config.server.port;
+  return `${bound.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -46,10 +46,6 @@ export function loadOrCreateSecrets(dataDir: string): { secrets: Secrets; create
   return { secrets, created: true };
 }
 
-export function readSecrets(file: string): Secrets {
-  return readSecretsWithGaps(file).secrets;
-}
-
 /** The secrets, with a fresh key generated for each purpose the file does not list yet. */
 function readSecretsWithGaps(file: string): { secrets: Secrets; missing: SecretPurpose[] } {
   let parsed: unknown;

@@ -7,8 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { publicOrigin } from '../config/load.js';
 import type { HeraldConfig } from '../config/schema.js';
-import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from '../guard/tls.js';
+import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from './tls.js';
 import { EndpointError } from '../push/endpoint/errors.js';
 import { sendError } from '../push/endpoint/routes.js';
 import type { HttpListeners } from './part.js';
@@ -34,6 +35,7 @@ export class Listeners {
     private readonly config: HeraldConfig,
     logger: Logger,
   ) {
+    publicOrigin(config); // throws early when server.publicOrigin is required and missing
     this.tls = readTlsMaterial(config.tls);
     const separateEndpoint = config.server.endpointPort !== null && config.server.endpointPort !== config.server.port;
     const devices = this.makeApp(logger);
@@ -67,10 +69,9 @@ export class Listeners {
     const endpointPort = endpoint === devices ? connectionPort : await bind(endpoint, server.host, server.endpointPort as number);
     const adminPort = admin ? await bind(admin, server.adminHost, server.adminPort as number) : null;
     const host = server.host.includes(':') ? `[${server.host}]` : server.host;
-    const scheme = this.tls ? 'https' : 'http';
     this.bound = {
       connectionUrl: `${this.tls ? 'wss' : 'ws'}://${host}:${connectionPort}/`,
-      endpointOrigin: server.publicOrigin ?? `${scheme}://${host}:${endpointPort}`,
+      endpointOrigin: publicOrigin(this.config, { endpointPort, tls: this.tls !== null }),
       connectionPort,
       endpointPort,
       adminPort,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, envNameFor, knownOptionPaths, loadConfig, resolvePaths } from '../../src/config/load.js';
+import { ConfigError, envNameFor, knownOptionPaths, loadConfig, publicOrigin, resolvePaths } from '../../src/config/load.js';
 import { loadOrCreateSecrets, rotateSecret, secretsPath } from '../../src/config/secrets.js';
 import { KeyRing } from '../../src/crypto/keyring.js';
 
@@ -70,15 +70,15 @@ describe('configuration', () => {
 
   it('binding every interface without a public origin stops the start, naming server.publicOrigin', () => {
     const config = loadConfig({ overrides: { 'server.host': '0.0.0.0' } });
-    assert.throws(() => resolvePaths(config), /server\.publicOrigin/);
+    assert.throws(() => publicOrigin(config), /server\.publicOrigin/);
     const withOrigin = loadConfig({ overrides: { 'server.host': '0.0.0.0', 'server.publicOrigin': 'https://push.example.com' } });
-    assert.equal(resolvePaths(withOrigin).publicOrigin, 'https://push.example.com');
+    assert.equal(publicOrigin(withOrigin), 'https://push.example.com');
   });
 
   it('the public origin defaults to the endpoint listener and the store to the data folder', () => {
     const config = loadConfig({ overrides: { dataDir: '/var/lib/herald', 'server.endpointPort': '8443' } });
     const paths = resolvePaths(config);
-    assert.equal(paths.publicOrigin, 'http://127.0.0.1:8443');
+    assert.equal(publicOrigin(config), 'http://127.0.0.1:8443');
     assert.equal(paths.storeUrl, 'sqlite:/var/lib/herald/herald.db');
   });
 });

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/load.js';
-import { ensureDevCertificate } from '../../src/guard/dev-tls.js';
+import { ensureDevCertificate } from '../../src/server/dev-tls.js';
 import { CHANNEL_A, RawDevice, startHerald, type Running } from '../helpers/herald.js';
 
 const REPO = path.join(import.meta.dirname, '../..');

@@ -1,5 +1,5 @@
 /**
- * POST /v1/keys/revoke on the sender endpoint listener (format in revocation-request.ts and
+ * POST /v1/keys/revoke on the sender endpoint listener (format in src/crypto/revocation.ts and
  * docs/security.md). Idempotent: revoking a revoked key answers the same 200. Nothing undoes a
  * revocation over HTTP; only the operator can (`herald keys unblock`).
  */
@@ -8,7 +8,7 @@ import type { SenderGuard } from '../../guard/endpoint-guard.js';
 import { toBase64Url } from '../../crypto/base64.js';
 import { EndpointError } from '../endpoint/errors.js';
 import type { SenderBlocklist } from './blocklist.js';
-import { checkRevocationRequest } from './revocation-request.js';
+import { checkRevocationRequest } from '../../crypto/revocation.js';
 
 export interface RevokeRouteDeps {
   blocklist: SenderBlocklist;

@@ -11,8 +11,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { fromBase64Url, toBase64Url } from '../../crypto/base64.js';
-import { parseVapidHeaders, sha256, verifyVapidJwt } from '../../crypto/vapid.js';
+import { fromBase64Url, toBase64Url } from './base64.js';
+import { parseVapidHeaders, sha256, verifyVapidJwt } from './vapid.js';
 
 export type RevocationCheck = { ok: true; keyHash: Buffer } | { ok: false; reason: string };
 
