@@ -14,9 +14,10 @@ export const BUILD_INFO = path.join(ROOT, 'dist', 'build-info.json');
  * edit makes it stale, and then the sources are what should run).
  */
 export function buildIsFresh() {
-  if (!existsSync(COMPILED_MAIN) || !existsSync(BUILD_INFO)) return false;
+  if (!existsSync(COMPILED_MAIN)) return false;
   const sources = path.join(ROOT, 'src');
   if (!existsSync(sources)) return true;
+  if (!existsSync(BUILD_INFO)) return false;
   const builtAt = statSync(BUILD_INFO).mtimeMs;
   const inputs = ['package.json', 'tsconfig.json', 'tsconfig.build.json'].map((name) => path.join(ROOT, name));
   return newestMtime(sources, inputs) <= builtAt;

@@ -1,17 +1,28 @@
 #!/usr/bin/env node
 /**
  * Compiles src/ to dist/src/ with tsc (tsconfig.build.json) and records the commit it was built
- * from in dist/build-info.json (read by src/ops/version.ts). npm runs it on `npm ci` / `npm install`
- * in a checkout and on `npm pack` (the `prepare` script); `npm start` runs it with --if-stale first,
- * so a `git pull` or an edit never starts yesterday's build.
+ * from in dist/build-info.json (read by src/ops/version.ts). `npm run build` always builds; with
+ * --if-stale only when a source changed since the last build: npm runs that on `npm ci` / `npm
+ * install` in a checkout and on `npm pack` (`prepare`) and before `npm start`, so a `git pull` or
+ * an edit never starts yesterday's build.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { BUILD_INFO, buildIsFresh, COMPILED_MAIN, ROOT } from './build-state.js';
 
-if (process.argv.includes('--if-stale') && buildIsFresh()) process.exit(0);
+// An installed package ships its build and no sources: nothing to do (npm may run `prepare` when
+// installing from a tarball).
+if (!existsSync(path.join(ROOT, 'src'))) process.exit(0);
+if (process.argv.includes('--if-stale') && buildIsFresh()) {
+  // The sources are what was built, but HEAD may have moved (a commit that touched only docs):
+  // the build is the same code, so only its label changes.
+  const recorded = JSON.parse(readFileSync(BUILD_INFO, 'utf8'));
+  const commit = gitCommit();
+  if (recorded.commit !== commit) writeBuildInfo(commit);
+  process.exit(0);
+}
 
 let tsc;
 try {
@@ -34,7 +45,11 @@ try {
   process.stderr.write('herald build: tsc failed (see above); dist/ is not usable\n');
   process.exit(1);
 }
-writeFileSync(BUILD_INFO, JSON.stringify({ commit: gitCommit(), builtAt: new Date().toISOString() }, null, 2) + '\n');
+writeBuildInfo(gitCommit());
+
+function writeBuildInfo(commit) {
+  writeFileSync(BUILD_INFO, JSON.stringify({ commit, builtAt: new Date().toISOString() }, null, 2) + '\n');
+}
 
 /** The checkout's HEAD commit, or null outside a git checkout (a source tarball) or without git. */
 function gitCommit() {

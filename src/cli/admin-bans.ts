@@ -11,6 +11,7 @@ import { rootCertificates } from 'node:tls';
 import { loadConfig } from '../config/load.js';
 import type { BanView } from '../guard/admin-routes.js';
 import { defineCommand, parseCommand, runGroup, stdout, type Flags, type GroupSpec, type Out } from './command-line.js';
+import { CommandFailure } from './failure.js';
 import { UsageError } from './usage-error.js';
 
 const LISTENER_FLAGS = {
@@ -77,7 +78,7 @@ async function lift(argv: string[], out: Out): Promise<number> {
   const { origin, ca } = adminListener(parsed.values);
   const answer = await call('DELETE', new URL(`/admin/bans/${encodeURIComponent(source)}`, origin), ca);
   if (answer.status === 404 && /Route DELETE/.test(answer.body)) {
-    throw new Error(`the node at ${origin} cannot lift bans (it has no DELETE /admin/bans route): update it, or wait for the ban to expire`);
+    throw new CommandFailure(`the node at ${origin} cannot lift bans (it has no DELETE /admin/bans route): update it, or wait for the ban to expire`);
   }
   if (answer.status !== 200) throw failed(answer);
   const result = JSON.parse(answer.body) as { source: string; lifted: boolean };
@@ -108,7 +109,7 @@ interface Answer {
 }
 
 function failed(answer: Answer): Error {
-  return new Error(`the admin listener at ${answer.origin} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
+  return new CommandFailure(`the admin listener at ${answer.origin} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
 }
 
 function call(method: 'GET' | 'DELETE', url: URL, ca: string[] | undefined): Promise<Answer> {
@@ -119,10 +120,10 @@ function call(method: 'GET' | 'DELETE', url: URL, ca: string[] | undefined): Pro
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ origin: url.origin, status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
-    req.on('timeout', () => req.destroy(new Error(`the admin listener at ${url.origin} did not answer in time`)));
+    req.on('timeout', () => req.destroy(new CommandFailure(`the admin listener at ${url.origin} did not answer in time`)));
     // A plain reason ("cannot reach … (ECONNREFUSED)"): the operator mistyped a URL or the node is down.
     req.on('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code ? new Error(`cannot reach the admin listener at ${url.origin} (${error.code}): is Herald running with server.adminPort set?`) : error),
+      reject(error.code ? new CommandFailure(`cannot reach the admin listener at ${url.origin} (${error.code}): is Herald running with server.adminPort set?`) : error),
     );
     req.end();
   });

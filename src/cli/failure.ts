@@ -7,6 +7,11 @@
 import { ConfigError } from '../config/load.js';
 import { UsageError } from './usage-error.js';
 
+/** A command could not do its work for a reason its message explains in full (exit code 1, no hint). */
+export class CommandFailure extends Error {
+  override name = 'CommandFailure';
+}
+
 export interface Failure {
   line: string;
   exitCode: 1 | 2;
@@ -18,6 +23,7 @@ export function describeFailure(error: unknown, debug: boolean): Failure {
     return { line: `${command}: ${error.message} (see \`${command} --help\`)`, exitCode: 2 };
   }
   if (error instanceof ConfigError) return { line: `herald: ${error.message}`, exitCode: 2 };
+  if (error instanceof CommandFailure) return { line: `herald: ${error.message}`, exitCode: 1 };
   if (!(error instanceof Error)) return { line: `herald: ${String(error)}`, exitCode: 1 };
   if (debug) return { line: `herald: ${error.stack ?? error.message}`, exitCode: 1 };
   const listen = listenFailure(error);

@@ -1,6 +1,5 @@
 import { Herald, HERALD_PARTS, type HeraldPart } from '../app.js';
 import { loadConfig, resolvePaths } from '../config/load.js';
-import { ensureDevCertificate } from '../guard/dev-tls.js';
 import { defineCommand, parseCommand, stdout, type Out } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
@@ -51,6 +50,8 @@ export async function run(argv: string[], out: Out = stdout): Promise<number> {
   let config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env, overrides });
   let devCertificate: string | null = null;
   if (values['dev-tls']) {
+    // Loaded only here: the certificate library and its ASN.1 stack are a third of a cold start.
+    const { ensureDevCertificate } = await import('../guard/dev-tls.js');
     const made = await ensureDevCertificate(resolvePaths(config).dataDir);
     config = { ...config, tls: { ...config.tls, cert: made.certFile, key: made.keyFile } };
     devCertificate = made.certFile;
@@ -63,15 +64,20 @@ export async function run(argv: string[], out: Out = stdout): Promise<number> {
       'DEVELOPMENT TLS: serving a self-signed certificate for localhost; no browser or sender trusts it unless told to. Never use --dev-tls in production.',
     );
   }
-  // SIGHUP reloads the certificate and key files without dropping connected sockets.
+  // SIGHUP (`systemctl reload herald`) reloads the certificate and key files without dropping
+  // connected sockets. Handled even without TLS: the default action would end the process.
   const onHangup = () => {
+    if (!config.tls.cert) {
+      herald.logger.info('SIGHUP: no TLS certificate is configured, nothing to reload');
+      return;
+    }
     try {
       herald.reloadTls();
     } catch (error) {
       herald.logger.error({ err: (error as Error).message }, 'TLS reload failed; the previous certificate stays in use');
     }
   };
-  if (config.tls.cert) process.on('SIGHUP', onHangup);
+  process.on('SIGHUP', onHangup);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

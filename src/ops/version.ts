@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 
 /**
  * What `/__version__` and `herald --version` report. The commit is, in order: SOURCE_COMMIT (set by
- * a deployment that builds elsewhere), the commit dist/build-info.json recorded at build time
- * (bin/build.js), the checkout's HEAD when running from sources, else the release tag
- * `v<version>`, so the answer always names something a reader can find in the repository.
+ * a deployment that builds elsewhere), the HEAD of the checkout Herald runs in (from the sources,
+ * or from a build bin/herald.js found fresh), the commit dist/build-info.json recorded when an
+ * installed package was built (bin/build.js), else the release tag `v<version>`: the answer always
+ * names something a reader can find in the repository.
  */
 
 // From src/ops/ (sources through tsx) the package root is two folders up; from dist/src/ops/ three.
@@ -20,7 +21,7 @@ let commit: string | undefined;
 
 /** Resolved on first use, so a start that never reads it never runs git. */
 function resolveCommit(): string {
-  return process.env.SOURCE_COMMIT || builtCommit() || checkoutCommit() || `v${packageJson.version}`;
+  return process.env.SOURCE_COMMIT || checkoutCommit() || builtCommit() || `v${packageJson.version}`;
 }
 
 /** The commit bin/build.js recorded next to the compiled code (dist/build-info.json). */

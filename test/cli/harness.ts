@@ -82,3 +82,19 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** Polls GET url until it answers 200 and returns its JSON body; fails once `alive()` turns false. */
+export async function healthy(url: string, alive: () => boolean, timeoutMs = 30_000): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`the server exited before ${url} answered`);
+    try {
+      const response = await fetch(url);
+      if (response.status === 200) return await response.json();
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
