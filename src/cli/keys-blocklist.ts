@@ -10,59 +10,106 @@
  * (JSON on stderr: what, which key hash, why, who, when) for the operator's records.
  */
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
 import { loadConfig, resolvePaths } from '../config/load.js';
 import { fromBase64Flexible, toBase64Url } from '../crypto/base64.js';
 import { isP256PublicKey, sha256 } from '../crypto/vapid.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/types.js';
+import { defineCommand, parseCommand, stdout, type Flags, type Out } from './command-line.js';
 import { UsageError } from './usage-error.js';
-
-export const BLOCKLIST_ACTIONS = ['block', 'list-blocked', 'unblock'] as const;
 
 const HASH_LENGTH = 32;
 const MAX_REASON_LENGTH = 500;
 
-export async function runBlocklist(action: string, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { 'data-dir': { type: 'string' }, config: { type: 'string' }, reason: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
+const STORE_FLAGS = {
+  config: { type: 'string', value: 'FILE', help: 'the configuration file (for store.url and dataDir); also HERALD_CONFIG' },
+  'data-dir': { type: 'string', value: 'DIR', help: 'the data folder, default ./data' },
+} satisfies Flags;
+const NOTE = 'Acts on the configured store, Herald running or not; a running node sees it within push.senderBlocklistCacheSeconds.';
+
+const BLOCK = defineCommand({
+  name: 'keys block',
+  args: '<key-or-hash>',
+  count: { min: 1, max: 1 },
+  summary: 'Refuses a sender key (VAPID public key, or its SHA-256 as list-blocked prints it) from now on.',
+  flags: { ...STORE_FLAGS, reason: { type: 'string', value: 'TEXT', help: `why (required, kept with the entry; at most ${MAX_REASON_LENGTH} characters)` } },
+  notes: [NOTE, 'Prints an audit line (JSON) on stderr.'],
+});
+
+const LIST_BLOCKED = defineCommand({
+  name: 'keys list-blocked',
+  summary: 'Lists every revoked or blocked sender key: hash, since when, by whom (operator or revocation), why.',
+  flags: STORE_FLAGS,
+});
+
+const UNBLOCK = defineCommand({
+  name: 'keys unblock',
+  args: '<hash>',
+  count: { min: 1, max: 1 },
+  summary: 'Lets a blocked sender key send again (the only way back; exit code 1 when it was not blocked).',
+  flags: { ...STORE_FLAGS, reason: { type: 'string', value: 'TEXT', help: 'why, for the audit line' } },
+  notes: [NOTE, 'Prints an audit line (JSON) on stderr.'],
+});
+
+function openConfiguredStore(values: { config?: string | undefined; 'data-dir'?: string | undefined }): Promise<Store> {
   const config = loadConfig({
     file: values.config ?? process.env.HERALD_CONFIG,
     env: process.env,
     overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : {},
   });
-  const store = await openStore(resolvePaths(config).storeUrl);
+  return openStore(resolvePaths(config).storeUrl);
+}
+
+export async function runBlock(argv: string[], out: Out = stdout): Promise<number> {
+  const parsed = parseCommand(BLOCK, argv, out);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  const keyHash = parseKeyOrHash(positionals[0] as string, true);
+  const reason = values.reason?.trim();
+  if (!reason) throw new UsageError('needs --reason TEXT (it is kept with the entry)');
+  if (reason.length > MAX_REASON_LENGTH) throw new UsageError(`--reason is at most ${MAX_REASON_LENGTH} characters`);
+  const store = await openConfiguredStore(values);
   try {
-    if (action === 'list-blocked') return await listBlocked(store);
-    const [target] = positionals;
-    if (target === undefined) throw new UsageError(`keys ${action} expects a ${action === 'block' ? 'sender key or key hash' : 'key hash'}`);
-    const keyHash = parseKeyOrHash(target, action === 'block');
-    if (action === 'block') {
-      const reason = values.reason?.trim();
-      if (!reason) throw new UsageError('keys block needs --reason TEXT (it is kept with the entry)');
-      if (reason.length > MAX_REASON_LENGTH) throw new UsageError(`--reason is at most ${MAX_REASON_LENGTH} characters`);
-      const added = await store.blockSenderKey({ keyHash, source: 'operator', reason, blockedAt: Date.now() });
-      audit(added ? 'sender key blocked' : 'sender key already blocked (entry kept)', keyHash, reason);
-      process.stdout.write(`${added ? 'blocked' : 'already blocked'} ${toBase64Url(keyHash)}\n`);
-      return 0;
-    }
+    const added = await store.blockSenderKey({ keyHash, source: 'operator', reason, blockedAt: Date.now() });
+    audit(added ? 'sender key blocked' : 'sender key already blocked (entry kept)', keyHash, reason);
+    out(`${added ? 'blocked' : 'already blocked'} ${toBase64Url(keyHash)}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runUnblock(argv: string[], out: Out = stdout): Promise<number> {
+  const parsed = parseCommand(UNBLOCK, argv, out);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  const keyHash = parseKeyOrHash(positionals[0] as string, false);
+  const store = await openConfiguredStore(values);
+  try {
     const removed = await store.unblockSenderKey(keyHash);
     audit(removed ? 'sender key unblocked' : 'sender key was not blocked', keyHash, values.reason?.trim() ?? null);
-    process.stdout.write(`${removed ? 'unblocked' : 'not blocked'} ${toBase64Url(keyHash)}\n`);
+    out(`${removed ? 'unblocked' : 'not blocked'} ${toBase64Url(keyHash)}\n`);
     return removed ? 0 : 1;
   } finally {
     await store.close();
   }
 }
 
-async function listBlocked(store: Store): Promise<number> {
+export async function runListBlocked(argv: string[], out: Out = stdout): Promise<number> {
+  const parsed = parseCommand(LIST_BLOCKED, argv, out);
+  if (!parsed) return 0;
+  const store = await openConfiguredStore(parsed.values);
+  try {
+    return await listBlocked(store, out);
+  } finally {
+    await store.close();
+  }
+}
+
+async function listBlocked(store: Store, out: Out): Promise<number> {
   for (const entry of await store.listBlockedSenderKeys()) {
     const when = new Date(entry.blockedAt).toISOString();
-    process.stdout.write(`${toBase64Url(entry.keyHash)}\t${when}\t${entry.source}\t${entry.reason}\n`);
+    out(`${toBase64Url(entry.keyHash)}\t${when}\t${entry.source}\t${entry.reason}\n`);
   }
   return 0;
 }

@@ -1,41 +1,54 @@
-import { parseArgs } from 'node:util';
-import path from 'node:path';
-import { loadConfig } from '../config/load.js';
-import { rotateSecret, SECRET_PURPOSES, type SecretPurpose } from '../config/secrets.js';
-import { generateVapidKeyPair } from '../crypto/vapid.js';
-import { BLOCKLIST_ACTIONS, runBlocklist } from './keys-blocklist.js';
-import { UsageError } from './usage-error.js';
-
 /**
- * `herald keys` prints a fresh VAPID key pair for an application server.
- * `herald keys rotate <ring>` prepends a new key to one of Herald's own key rings.
- * `herald keys block | list-blocked | unblock` manage the sender key blocklist (keys-blocklist.ts).
+ * `herald keys`: with no subcommand, prints a fresh VAPID key pair for an application server;
+ * `keys rotate` adds a key to one of Herald's own key rings (keys-rotate.ts); `keys block`,
+ * `list-blocked` and `unblock` manage the sender key blocklist (keys-blocklist.ts).
  */
-export async function run(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (BLOCKLIST_ACTIONS.includes(first as (typeof BLOCKLIST_ACTIONS)[number])) return runBlocklist(first as string, rest);
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { 'data-dir': { type: 'string' }, config: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const [action, purpose] = positionals;
-  if (action === undefined) {
-    const pair = generateVapidKeyPair();
-    process.stdout.write(JSON.stringify({ publicKey: pair.publicKey, privateKey: pair.privateKey, subject: 'mailto:you@example.com' }, null, 2) + '\n');
-    process.stderr.write('Keep privateKey secret. Give publicKey to pushManager.subscribe({ applicationServerKey }).\n');
-    return 0;
-  }
-  if (action === 'rotate') {
-    if (!SECRET_PURPOSES.includes(purpose as SecretPurpose)) {
-      throw new UsageError(`keys rotate expects one of ${SECRET_PURPOSES.join(', ')}`);
-    }
-    const config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env, overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : {} });
-    const dataDir = path.resolve(config.dataDir);
-    const id = rotateSecret(dataDir, purpose as SecretPurpose);
-    process.stdout.write(`${purpose}: key ${id} now seals new tokens; older keys still open existing ones. Restart Herald to use it.\n`);
-    return 0;
-  }
-  throw new UsageError(`unknown keys action "${action}"`);
+import { generateVapidKeyPair } from '../crypto/vapid.js';
+import { defineCommand, parseCommand, runGroup, stdout, type GroupSpec, type Out } from './command-line.js';
+
+const NEW_PAIR = defineCommand({
+  name: 'keys',
+  summary: 'Prints a fresh VAPID key pair as JSON (stdout): the privateKey signs what you send, the publicKey goes to pushManager.subscribe().',
+  flags: {},
+  notes: ['herald keys > vapid.json, then herald send … --vapid vapid.json'],
+});
+
+export const KEYS: GroupSpec = {
+  name: 'keys',
+  summary: "VAPID key pairs for application servers, Herald's own key rings, and the sender key blocklist.",
+  bare: { usage: '', summary: 'print a fresh VAPID key pair (JSON on stdout)', run: newPair },
+  subcommands: {
+    rotate: {
+      usage: 'rotate <endpointTokens|messageIds|tokenServer>',
+      summary: 'add a key to one of Herald’s key rings (new tokens use it; older keys still open)',
+      run: async (argv, out) => (await import('./keys-rotate.js')).run(argv, out),
+    },
+    block: {
+      usage: 'block <key-or-hash> --reason TEXT',
+      summary: 'refuse a sender key from now on',
+      run: async (argv, out) => (await import('./keys-blocklist.js')).runBlock(argv, out),
+    },
+    'list-blocked': {
+      usage: 'list-blocked',
+      summary: 'every revoked or blocked sender key',
+      run: async (argv, out) => (await import('./keys-blocklist.js')).runListBlocked(argv, out),
+    },
+    unblock: {
+      usage: 'unblock <hash>',
+      summary: 'let a blocked key send again',
+      run: async (argv, out) => (await import('./keys-blocklist.js')).runUnblock(argv, out),
+    },
+  },
+};
+
+export function run(argv: string[], out: Out = stdout): Promise<number> {
+  return runGroup(KEYS, argv, out);
+}
+
+async function newPair(argv: string[], out: Out): Promise<number> {
+  if (!parseCommand(NEW_PAIR, argv, out)) return 0;
+  const pair = generateVapidKeyPair();
+  out(JSON.stringify({ publicKey: pair.publicKey, privateKey: pair.privateKey, subject: 'mailto:you@example.com' }, null, 2) + '\n');
+  process.stderr.write('Keep privateKey secret. Give publicKey to pushManager.subscribe({ applicationServerKey }).\n');
+  return 0;
 }

@@ -1,27 +1,32 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PushDevice } from '../client/device.js';
 import { StateFileError } from '../client/state.js';
+import { defineCommand, parseCommand, stdout, type Out } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 /**
  * `herald listen`: a push device in the terminal. stdout carries the subscription JSON (one line,
  * for scripts to capture), then one line per message; everything else goes to stderr.
  */
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        server: { type: 'string', default: 'ws://127.0.0.1:8080/' },
-        state: { type: 'string', default: './herald-device.json' },
-        key: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }),
-  );
-  if (positionals.length > 0) throw new UsageError(`listen takes no arguments (got "${positionals.join(' ')}")`);
+export const LISTEN = defineCommand({
+  name: 'listen',
+  summary: 'Acts as a push device: prints a subscription (JSON, the first line on stdout), then one line per message it receives.',
+  flags: {
+    server: { type: 'string', default: 'ws://127.0.0.1:8080/', value: 'URL', help: "Herald's device WebSocket, default ws://127.0.0.1:8080/" },
+    state: { type: 'string', default: './herald-device.json', value: 'FILE', help: 'keeps the device id and channel keys (0600), default ./herald-device.json' },
+    key: { type: 'string', value: 'VAPID_PUBLIC_KEY', help: 'bind the subscription to this sender key (the publicKey of `herald keys`)' },
+  },
+  notes: [
+    'herald listen --key "$(node -p \'require("./vapid.json").publicKey\')" | tee listen.out',
+    'head -n 1 listen.out > subscription.json   # the subscription, always the first line',
+    'Messages are printed on one line each (line breaks as \\n) and acked; Ctrl-C stops.',
+  ],
+});
+
+export async function run(argv: string[], out: Out = stdout): Promise<number> {
+  const parsed = parseCommand(LISTEN, argv, out);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!/^wss?:\/\//i.test(values.server)) throw new UsageError('--server must be a ws:// or wss:// URL');
   const senderKey = values.key;
 
@@ -33,11 +38,11 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof StateFileError) throw new UsageError(`cannot use the state file: ${error.message}`);
     throw error;
   }
-  const out = (line: string) => process.stdout.write(line + '\n');
+  const lines = new SubscriptionFirst(out);
   const note = (line: string) => process.stderr.write(`herald listen: ${line}\n`);
 
   device.on('notification', (message) => {
-    out(message.payload === null ? '' : oneLine(message.payload.toString('utf8')));
+    lines.message(message.payload === null ? '' : oneLine(message.payload.toString('utf8')));
   });
   device.on('error', (error) => note(error.message));
   device.on('reset', (event) => note(`the server dropped this device (${event.reason}); registering again`));
@@ -45,27 +50,40 @@ export async function run(argv: string[]): Promise<number> {
     if (event.reconnectInMs !== null) note(`disconnected (${event.code}); reconnecting in ${event.reconnectInMs} ms`);
   });
 
-  // After every hello (the first, a reconnect, a reset) make sure a channel exists for this key,
-  // and print a subscription line whenever it is new.
-  let printed: string | null = null;
-  const ensureSubscription = async () => {
+  /**
+   * Makes sure a channel exists for the key and prints its subscription when it is new. Called from
+   * the 'connected' event, which the device emits before it handles the frames after hello (the
+   * drain of stored messages): a known subscription is printed at once, and while a new one is
+   * registered the messages wait, so the subscription is always the first line.
+   */
+  const subscribe = (): Promise<void> => {
     const existing = device.channels().find((channel) => channel.senderKey === (senderKey ?? null));
-    const subscription = existing ? existing.subscription : await device.register(senderKey !== undefined ? { senderKey } : {});
-    const line = JSON.stringify(subscription);
-    if (line !== printed) {
-      printed = line;
-      out(line);
+    if (existing) {
+      lines.subscription(JSON.stringify(existing.subscription));
+      return Promise.resolve();
     }
+    lines.hold();
+    return device.register(senderKey !== undefined ? { senderKey } : {}).then(
+      (subscription) => lines.subscription(JSON.stringify(subscription)),
+      (error: unknown) => {
+        lines.release();
+        throw error;
+      },
+    );
   };
+  let first: Promise<void> | undefined;
   device.on('connected', ({ uaid }) => {
-    if (printed === null) return; // the first connection is handled below, where failures end the command
+    if (first === undefined) {
+      first = subscribe(); // its failure ends the command, below
+      return;
+    }
     note(`reconnected as ${uaid}`);
-    ensureSubscription().catch((error: unknown) => note(`register failed: ${error instanceof Error ? error.message : String(error)}`));
+    subscribe().catch((error: unknown) => note(`register failed: ${error instanceof Error ? error.message : String(error)}`));
   });
 
   try {
     const { uaid } = await device.connect();
-    await ensureSubscription();
+    await first;
     note(`connected as ${uaid}; waiting for messages (Ctrl-C to stop)`);
   } catch (error) {
     await device.close();
@@ -73,30 +91,66 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 
-  await new Promise<void>((resolve) => {
+  await untilStopped();
+  await device.close();
+  return 0;
+}
+
+/** Ctrl-C, SIGTERM, or the reader of stdout going away (`herald listen | head -n 1`). */
+function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.stdout.off('error', onOutputError);
       resolve();
+    };
+    const onOutputError = (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      stop();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    process.stdout.on('error', onOutputError);
   });
-  await device.close();
-  return 0;
+}
+
+/**
+ * listen's stdout: each new subscription line once, and message lines after the first one. While
+ * a subscription is being registered, messages are held and printed right after it (or, should
+ * the register fail, before the command ends: the device has acked them, so they must not vanish).
+ */
+class SubscriptionFirst {
+  private held: string[] | null = null;
+  private printed: string | null = null;
+
+  constructor(private readonly out: Out) {}
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  message(line: string): void {
+    if (this.held) this.held.push(line);
+    else this.out(line + '\n');
+  }
+
+  subscription(line: string): void {
+    if (line !== this.printed) {
+      this.printed = line;
+      this.out(line + '\n');
+    }
+    this.release();
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const line of held) this.out(line + '\n');
+  }
 }
 
 /** One message, one line: line breaks and backslashes are escaped as in JSON. */
 function oneLine(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
-}
-
-/** node:util reports unknown or malformed options as TypeErrors; they are command-line mistakes. */
-function parseCommandLine<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) throw new UsageError(error.message);
-    throw error;
-  }
 }

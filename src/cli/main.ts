@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `herald` command: one file per subcommand, this one only dispatches. */
-import { ConfigError } from '../config/load.js';
+import { withCommand } from './command-line.js';
+import { debugging, describeFailure } from './failure.js';
 
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   serve: () => import('./serve.js'),
@@ -12,46 +13,55 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 
 const USAGE = `herald — a self-hostable Web Push service
 
-  herald serve [--config FILE] [--port N] [--host H] [--data-dir DIR] [--public-origin URL]
-               [--endpoint-port N] [--admin-port N] [--log-level L] [--set section.option=value]
-               [--only push,accounts,tokens] [--dev-tls]
-  herald keys                         make a VAPID key pair (JSON on stdout)
-  herald keys rotate <endpointTokens|messageIds|tokenServer> [--data-dir DIR]
-  herald keys block <key-or-hash> --reason TEXT | keys list-blocked | keys unblock <hash>
-  herald listen [--server ws://…] [--state FILE] [--key VAPID_PUBLIC_KEY]
-  herald send <subscription.json|endpoint> <text> [--vapid FILE] [--ttl N] [--topic T] [--urgency U]
-  herald admin nodes add|down|up|list …   token-server nodes; herald admin accounts rotate-signing-key
-  herald admin bans [--admin-url URL] [--json]   sources the guard refuses now (needs server.adminPort)
+  herald serve [--config FILE] [--port N] [--data-dir DIR] [--set section.option=value] …
+                                           run Herald
+  herald keys                              make a VAPID key pair (JSON on stdout)
+  herald keys rotate|block|list-blocked|unblock …
+                                           Herald's key rings; the sender key blocklist
+  herald listen [--server URL] [--key VAPID_PUBLIC_KEY]
+                                           act as a push device: subscription, then messages
+  herald send <subscription.json|endpoint> <text> [--vapid FILE]
+                                           send one push message
+  herald admin nodes|accounts|bans|secrets …
+                                           operator commands
+  herald --version                         the version and the commit it was built from
 
-Every option is documented in herald.sample.toml.`;
+\`herald <command> --help\` shows a command's flags; every option is documented in herald.sample.toml.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return name ? 0 : 2;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const { VERSION_INFO } = await import('../ops/version.js');
+    process.stdout.write(`herald ${VERSION_INFO.version} (commit ${VERSION_INFO.commit})\n`);
+    return 0;
   }
-  const load = COMMANDS[name];
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (name === undefined) {
+    process.stderr.write(USAGE + '\n');
+    return 2;
+  }
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    process.stderr.write(`herald: unknown command "${name}"\n\n${USAGE}\n`);
+    process.stderr.write(`herald: unknown command "${name}"; expected ${Object.keys(COMMANDS).join(', ')} (see \`herald --help\`)\n`);
     return 2;
   }
   const command = await load();
-  return command.run(rest);
+  return withCommand(name, () => command.run(rest));
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     if (code !== 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`herald: ${error.message}\n`);
-    } else if (error instanceof Error && error.name === 'UsageError') {
-      process.stderr.write(`herald: ${error.message}\n`);
-    } else {
-      process.stderr.write(`herald: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    }
-    process.exitCode = 1;
+    const failure = describeFailure(error, debugging(argv, process.env));
+    process.stderr.write(failure.line + '\n');
+    // Whatever the failed command left open (a half-started server's timers or worker) must not keep
+    // the process alive: the error is the end of it.
+    process.exit(failure.exitCode);
   },
 );

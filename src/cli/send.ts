@@ -1,34 +1,45 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { sendNotification, type ContentEncoding, type SendOptions, type VapidDetails } from '../client/sender.js';
 import { isHttpUrl, parseSubscription, SubscriptionError, type SubscriptionInput } from '../client/subscription.js';
+import { defineCommand, parseCommand, stdout, type Out } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 const URGENCIES = ['very-low', 'low', 'normal', 'high'];
 const ENCODINGS: readonly ContentEncoding[] = ['aes128gcm', 'aesgcm'];
+/**
+ * RFC 8291 §4: push services must accept a 4096-byte body, one record. aes128gcm spends 86 bytes
+ * of it on the header, 16 on the tag and 1 on the padding delimiter (3993 left, as web-push
+ * allows); aesgcm carries salt and key in headers and spends 16 on the tag and 2 on padding.
+ */
+const MAX_TEXT_BYTES: Record<ContentEncoding, number> = { aes128gcm: 4096 - 86 - 16 - 1, aesgcm: 4096 - 16 - 2 };
+
+export const SEND = defineCommand({
+  name: 'send',
+  args: '<subscription.json|endpoint> <text>',
+  count: { min: 2, max: 2 },
+  summary: 'Sends one push message: encrypts <text> to the subscription (RFC 8291), signs VAPID (RFC 8292), POSTs it.',
+  flags: {
+    vapid: { type: 'string', value: 'FILE', help: 'the key pair `herald keys` printed: signs the request (key-bound endpoints need it)' },
+    ttl: { type: 'string', value: 'SECONDS', help: 'how long Herald keeps it for an absent device, default 4 weeks' },
+    topic: { type: 'string', value: 'NAME', help: 'a stored message with the same topic replaces this one' },
+    urgency: { type: 'string', value: 'LEVEL', help: URGENCIES.join(', ') },
+    encoding: { type: 'string', value: 'NAME', help: `${ENCODINGS.join(' (default), ')} (legacy)` },
+  },
+  notes: [
+    'The target is a subscription JSON file, the JSON itself, or a bare endpoint URL (then <text> must be "").',
+    `Prints "201 <message URL>" on success; otherwise the status and Herald's error on stderr, exit code 1.`,
+  ],
+});
 
 /**
  * `herald send <subscription.json|endpoint> <text>`: one push message. Prints `201 <Location>` on
  * success, or the status and the error body on stderr (exit code 1).
  */
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        vapid: { type: 'string' },
-        ttl: { type: 'string' },
-        topic: { type: 'string' },
-        urgency: { type: 'string' },
-        encoding: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }),
-  );
-  const [target, text, ...extra] = positionals;
-  if (target === undefined || text === undefined) throw new UsageError('send needs <subscription.json|endpoint> <text>');
-  if (extra.length > 0) throw new UsageError(`send takes two arguments; quote the text (extra: "${extra.join(' ')}")`);
+export async function run(argv: string[], out: Out = stdout): Promise<number> {
+  const parsed = parseCommand(SEND, argv, out);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  const [target, text] = positionals as [string, string];
 
   const options: SendOptions = {};
   if (values.ttl !== undefined) {
@@ -45,6 +56,13 @@ export async function run(argv: string[]): Promise<number> {
     options.encoding = values.encoding as ContentEncoding;
   }
   if (values.vapid !== undefined) options.vapid = readVapid(values.vapid);
+  const encoding = options.encoding ?? 'aes128gcm';
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_TEXT_BYTES[encoding]) {
+    throw new UsageError(
+      `the text is ${size} bytes, more than one push message carries (${MAX_TEXT_BYTES[encoding]} bytes with ${encoding}): send less, e.g. an id the app uses to fetch the rest`,
+    );
+  }
 
   const subscription = readTarget(target);
   let result;
@@ -56,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
   if (result.status >= 200 && result.status < 300) {
-    process.stdout.write(`${result.status}${result.location ? ` ${result.location}` : ''}\n`);
+    out(`${result.status}${result.location ? ` ${result.location}` : ''}\n`);
     return 0;
   }
   process.stderr.write(`${result.status}${result.body ? ` ${result.body}` : ''}\n`);
@@ -99,15 +117,5 @@ function parseJson(text: string, source: string): unknown {
     return JSON.parse(text) as unknown;
   } catch {
     throw new UsageError(`${source} is not valid JSON`);
-  }
-}
-
-/** node:util reports unknown or malformed options as TypeErrors; they are command-line mistakes. */
-function parseCommandLine<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) throw new UsageError(error.message);
-    throw error;
   }
 }

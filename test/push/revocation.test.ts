@@ -188,7 +188,7 @@ describe('sender key blocking by the operator (herald keys)', () => {
       assert.equal(entry?.[3], 'abuse report #12');
 
       const withoutReason = await runHerald(['keys', 'block', keys.publicKey, '--data-dir', running.dataDir]);
-      assert.equal(withoutReason.code, 1);
+      assert.equal(withoutReason.code, 2);
       assert.match(withoutReason.stderr, /--reason/);
 
       const unblocked = await runHerald(['keys', 'unblock', hash, '--data-dir', running.dataDir]);
