@@ -44,6 +44,13 @@ const serverSchema = z
      * Without an admin listener, /metrics is served on the device port only to requests carrying
      * `Authorization: Bearer <this token>` (at least 32 characters). Unset: not served there at all.
      */
+    /**
+     * A request must arrive whole (headers and body) within this many seconds, or its socket is
+     * closed: a client that sends headers and then stalls cannot hold a connection for ever.
+     */
+    requestTimeoutSeconds: z.number().int().min(1).max(600).default(10),
+    /** An HTTP connection with no traffic for this long is closed (WebSockets have their own pings). */
+    idleTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
     metricsToken: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').nullable().default(null),
   })
   .strict();
