@@ -167,7 +167,7 @@ export class Herald {
       },
       serve: runs('push'),
     });
-    const parts: Part[] = [storage, opsPart(metrics, () => storage.store), guard, wakeup, push];
+    const parts: Part[] = [storage, opsPart(metrics, () => storage.store, config.server.metricsToken), guard, wakeup, push];
 
     const accountsOn = config.accounts.enabled && runs('accounts');
     const tokensOn = config.tokenserver.enabled && runs('tokens');
@@ -208,7 +208,7 @@ export class Herald {
         devices: bound.connectionUrl,
         endpoint: `${server.host}:${bound.endpointPort}`,
         publicOrigin: bound.endpointOrigin,
-        admin: bound.adminPort === null ? 'metrics on the device port' : `${server.adminHost}:${bound.adminPort}`,
+        admin: bound.adminPort === null ? (server.metricsToken ? 'metrics on the device port (bearer token)' : 'none (no metrics)') : `${server.adminHost}:${bound.adminPort}`,
         store: storeUrl.startsWith('sqlite:') ? storeUrl : storeUrl.replace(/\/\/[^@]*@/, '//***@'),
         bus: push.busDescription,
       },

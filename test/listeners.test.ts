@@ -1,6 +1,7 @@
 /**
  * Listener layout: the connection and endpoint listeners on separate ports, /metrics only on the
- * admin listener when one is configured (protocol.md §3: nothing internal on public listeners).
+ * admin listener when one is configured (protocol.md §3: nothing internal on public listeners),
+ * and never open on a public port (issue 10 item 16).
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -54,5 +55,37 @@ describe('listeners', () => {
     } finally {
       await running.stop();
     }
+  });
+
+  it('without an admin listener /metrics is not served on the public port', async () => {
+    const running = await startHerald();
+    try {
+      const answer = await fetch(`${running.origin}/metrics`);
+      assert.equal(answer.status, 404);
+      assert.doesNotMatch(await answer.text(), /herald_/);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('with server.metricsToken /metrics answers only the bearer of that token, on the public port', async () => {
+    const token = 'a-metrics-token-of-at-least-32-characters';
+    const running = await startHerald({ server: { port: 0, metricsToken: token } });
+    try {
+      const url = `${running.origin}/metrics`;
+      assert.equal((await fetch(url)).status, 404, 'no token');
+      assert.equal((await fetch(url, { headers: { authorization: `Bearer ${token}x` } })).status, 404, 'a longer token');
+      assert.equal((await fetch(url, { headers: { authorization: `Bearer ${token.slice(0, -1)}` } })).status, 404, 'a prefix of it');
+      assert.equal((await fetch(url, { headers: { authorization: `Basic ${token}` } })).status, 404, 'another scheme');
+      const answer = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(answer.status, 200);
+      assert.match(await answer.text(), /herald_connections \d+/);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('a metrics token shorter than 32 characters stops the start, naming the option', async () => {
+    await assert.rejects(startHerald({ server: { port: 0, metricsToken: 'short' } }), /server\.metricsToken/);
   });
 });

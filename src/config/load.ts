@@ -17,13 +17,20 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   /** Dotted-path overrides from command-line flags, e.g. { 'server.port': '9000' }. Applied last. */
   overrides?: Record<string, string>;
+  /**
+   * Told about HERALD_* variables Herald does not know. They never stop the start: Kubernetes sets
+   * HERALD_PORT, HERALD_SERVICE_HOST, … in every pod of a namespace with a Service named herald, and
+   * wrappers export their own HERALD_* names. Default: a line on stderr.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Precedence: defaults < file < HERALD_* environment < command-line flags. */
 export function loadConfig(sources: ConfigSources = {}): HeraldConfig {
   const merged: Tree = {};
   if (sources.file) mergeInto(merged, readConfigFile(sources.file));
-  for (const [dotted, raw] of envOverrides(sources.env ?? {})) setPath(merged, dotted, raw);
+  const warn = sources.onWarning ?? ((message: string) => process.stderr.write(`herald: warning: ${message}\n`));
+  for (const [dotted, raw] of envOverrides(sources.env ?? {}, warn)) setPath(merged, dotted, raw);
   for (const [dotted, raw] of Object.entries(sources.overrides ?? {})) setPath(merged, dotted, coerce(dotted, raw));
   return validateConfig(merged);
 }
@@ -82,18 +89,59 @@ export function envNameFor(dotted: string): string {
   );
 }
 
-function envOverrides(env: NodeJS.ProcessEnv): Array<[string, unknown]> {
+function envOverrides(env: NodeJS.ProcessEnv, warn: (message: string) => void): Array<[string, unknown]> {
   const found: Array<[string, unknown]> = [];
   const known = new Map(knownOptionPaths().map((dotted) => [envNameFor(dotted), dotted]));
+  const unknown: string[] = [];
+  const kubernetes: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('HERALD_') || value === undefined) continue;
     // HERALD_CONFIG names the file; HERALD_TEST_* belong to the test suite, not to Herald.
     if (name === 'HERALD_CONFIG' || name.startsWith('HERALD_TEST_')) continue;
     const dotted = known.get(name);
-    if (!dotted) throw new ConfigError(`unknown environment option ${name} (see herald.sample.toml for the options)`);
-    found.push([dotted, coerce(dotted, value)]);
+    if (dotted) found.push([dotted, coerce(dotted, value)]);
+    else if (KUBERNETES_SERVICE_VARIABLE.test(name)) kubernetes.push(name);
+    else unknown.push(name);
   }
+  for (const name of unknown.sort()) {
+    const near = nearestName(name, [...known.keys()]);
+    warn(`ignoring unknown environment variable ${name}${near ? ` (did you mean ${near}?)` : ''}; herald.sample.toml lists the options`);
+  }
+  if (kubernetes.length > 0) warn(`ignoring ${kubernetes.sort().join(', ')}: Kubernetes service variables, not Herald options`);
   return found;
+}
+
+/** What Kubernetes injects for a Service named herald: HERALD_PORT, HERALD_PORT_8080_TCP_ADDR, HERALD_SERVICE_HOST, … */
+const KUBERNETES_SERVICE_VARIABLE = /^HERALD_(PORT(_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)?|SERVICE_(HOST|PORT(_[A-Z0-9_]+)?))$/;
+
+/** The known name closest to a typo (at most 2 edits away), or null. */
+function nearestName(name: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate, bestDistance);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, giving up (returning `limit`) once every path is at least `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
+    }
+    if (Math.min(...current) >= limit) return limit;
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 /**

@@ -31,7 +31,7 @@ const serverSchema = z
     port: port.default(8080),
     /** A separate port for the sender endpoint (POST /wpush/...); unset: same as `port`. */
     endpointPort: port.nullable().default(null),
-    /** A separate port for /metrics (and later admin routes); unset: /metrics is on the main port. */
+    /** The operators' listener: /metrics and the admin routes (bans, …). Unset: no admin listener. */
     adminPort: port.nullable().default(null),
     /** Address the admin listener binds to. */
     adminHost: z.string().min(1).default('127.0.0.1'),
@@ -40,6 +40,18 @@ const serverSchema = z
      * host and the endpoint port (http://host:port).
      */
     publicOrigin: origin.nullable().default(null),
+    /**
+     * Without an admin listener, /metrics is served on the device port only to requests carrying
+     * `Authorization: Bearer <this token>` (at least 32 characters). Unset: not served there at all.
+     */
+    /**
+     * A request must arrive whole (headers and body) within this many seconds, or its socket is
+     * closed: a client that sends headers and then stalls cannot hold a connection for ever.
+     */
+    requestTimeoutSeconds: z.number().int().min(1).max(600).default(10),
+    /** An HTTP connection with no traffic for this long is closed (WebSockets have their own pings). */
+    idleTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+    metricsToken: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').nullable().default(null),
   })
   .strict();
 

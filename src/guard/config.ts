@@ -67,6 +67,11 @@ export const guardSchema = z
       .prefault({}),
     /** Open device sockets from one source address (or IPv6 /64), per node; 0: no cap. */
     maxConnectionsPerSource: z.number().int().min(0).default(100),
+    /**
+     * Open TCP connections (HTTP requests and WebSockets alike) from one peer address (or IPv6
+     * /64) on the public listeners, per node; 0: no cap. Trusted proxies are not capped.
+     */
+    maxTcpConnectionsPerSource: z.number().int().min(0).default(256),
     /** Channels one device may hold; a register beyond answers status 409. 0: no cap. */
     maxChannelsPerDevice: z.number().int().min(0).default(500),
     /** Stored (undelivered) messages per device; a POST beyond answers 429 errno 29. 0: no cap. */

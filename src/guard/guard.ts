@@ -8,6 +8,7 @@ import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
 import type { GuardConfig } from './config.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
+import { PerSourceCap } from './per-source-cap.js';
 import { SourceResolver, type Source } from './source.js';
 
 export interface Refusal {
@@ -41,8 +42,10 @@ export class Guard {
   private readonly strikes: Record<BanReason, Counter | null>;
   /** Devices known to be far below their backlog caps, so most POSTs need no backlog query. */
   private readonly headroom: BacklogHeadroom;
-  /** Open sockets per source on this node (a cap per node: sockets are a node's own resource). */
-  private readonly connections = new Map<string, number>();
+  /** Open device sockets per source on this node; null when not capped. */
+  private readonly sockets: PerSourceCap | null;
+  /** Open TCP connections per peer on the public listeners; null when not capped. */
+  private readonly tcpConnections: PerSourceCap | null;
 
   constructor(
     readonly config: GuardConfig,
@@ -50,6 +53,8 @@ export class Guard {
     private readonly events: GuardEvents = {},
   ) {
     this.sources = new SourceResolver(config);
+    this.sockets = config.enabled && config.maxConnectionsPerSource > 0 ? new PerSourceCap(config.maxConnectionsPerSource) : null;
+    this.tcpConnections = config.enabled && config.maxTcpConnectionsPerSource > 0 ? new PerSourceCap(config.maxTcpConnectionsPerSource) : null;
     this.headroom = new BacklogHeadroom({ maxMessages: config.maxStoredMessagesPerDevice, maxBytes: config.maxStoredBytesPerDevice });
     // Disabled: no Redis connection for counters nobody reads.
     this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error));
@@ -148,19 +153,22 @@ export class Guard {
 
   /** A device socket from this source may open: returns its release, or null when the cap is reached. */
   admitConnection(source: Source): (() => void) | null {
-    const cap = this.config.maxConnectionsPerSource;
-    if (!this.config.enabled || cap === 0 || source.exempt) return () => {};
-    const open = this.connections.get(source.key) ?? 0;
-    if (open >= cap) return null;
-    this.connections.set(source.key, open + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.connections.get(source.key) ?? 1) - 1;
-      if (left <= 0) this.connections.delete(source.key);
-      else this.connections.set(source.key, left);
-    };
+    if (!this.sockets || source.exempt) return () => {};
+    return this.sockets.acquire(source.key);
+  }
+
+  /**
+   * A TCP connection from this peer may open on a public listener (any HTTP request or WebSocket):
+   * returns its release, or null when the peer holds too many. Trusted proxies carry many clients
+   * and are not capped here (their clients are, per request, by the limits above).
+   */
+  admitTcpConnection(peer: string | undefined): (() => void) | null {
+    if (!this.tcpConnections || this.sources.isTrustedProxy(peer)) return () => {};
+    const source = this.sources.resolve(peer);
+    if (source.exempt) return () => {};
+    const release = this.tcpConnections.acquire(source.key);
+    if (!release) this.events.limited?.('connections');
+    return release;
   }
 
   /** 0 when registrations are not capped. */

@@ -1,7 +1,9 @@
 /**
  * The guard part: builds the guard from config (its counters on Redis when the bus is, else in
- * memory), lists bans on the admin listener, and closes its Redis connection on stop.
+ * memory), caps TCP connections per peer on the public listeners, lists bans on the admin
+ * listener, and closes its Redis connection on stop.
  */
+import type { Socket } from 'node:net';
 import type { HeraldConfig } from '../config/schema.js';
 import type { HttpListeners, Part } from '../server/part.js';
 import { registerGuardAdminRoutes } from './admin-routes.js';
@@ -18,6 +20,14 @@ export class GuardPart implements Part {
 
   async register(http: HttpListeners): Promise<void> {
     if (http.admin) registerGuardAdminRoutes(http.admin, this.guard);
+    for (const app of http.public) {
+      // Before any byte is read: a peer holding too many connections gets the new one closed.
+      app.server.on('connection', (socket: Socket) => {
+        const release = this.guard.admitTcpConnection(socket.remoteAddress);
+        if (!release) socket.destroy();
+        else socket.once('close', release);
+      });
+    }
   }
 
   async stop(): Promise<void> {

@@ -71,6 +71,12 @@ export class SourceResolver {
     return { key: `6:${network.toString()}/${prefix}`, exempt };
   }
 
+  /** The peer is one of trustedProxies. */
+  isTrustedProxy(peer: string | undefined): boolean {
+    const address = parse(peer);
+    return address !== null && this.proxies.length > 0 && this.isTrusted(address);
+  }
+
   private isTrusted(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
     return this.proxies.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
   }

@@ -1,13 +1,14 @@
 /**
- * The ops part: Dockerflow health routes on every listener, Prometheus metrics on the admin
- * listener (or the device listener when no admin listener is configured).
+ * The ops part: Dockerflow health routes on every listener; Prometheus metrics on the admin
+ * listener, or, without one, on the device listener behind server.metricsToken (never open there:
+ * docs/security.md).
  */
 import type { Part } from '../server/part.js';
 import type { StoreLifecycle } from '../store/types.js';
 import type { Metrics } from './metrics.js';
 import { registerHealthRoutes, registerMetricsRoute } from './routes.js';
 
-export function opsPart(metrics: Metrics, storage: () => Pick<StoreLifecycle, 'ping'>): Part {
+export function opsPart(metrics: Metrics, storage: () => Pick<StoreLifecycle, 'ping'>, metricsToken: string | null): Part {
   return {
     name: 'ops',
     async register(http) {
@@ -16,8 +17,8 @@ export function opsPart(metrics: Metrics, storage: () => Pick<StoreLifecycle, 'p
       if (http.admin) {
         registerHealthRoutes(http.admin, store);
         registerMetricsRoute(http.admin, metrics);
-      } else {
-        registerMetricsRoute(http.devices, metrics);
+      } else if (metricsToken !== null) {
+        registerMetricsRoute(http.devices, metrics, metricsToken);
       }
     },
   };

@@ -104,6 +104,11 @@ export class Listeners {
       // Request logs would carry endpoint tokens in their URLs: Herald logs its own events instead.
       logController: new LogController({ disableRequestLogging: true }),
       trustProxy: false,
+      // Slow clients (headers then nothing, a body that never ends) are cut off; upgraded
+      // WebSockets are not affected (ws clears the socket timeout and pings on its own).
+      requestTimeout: this.config.server.requestTimeoutSeconds * 1000,
+      connectionTimeout: this.config.server.idleTimeoutSeconds * 1000,
+      keepAliveTimeout: Math.min(5000, this.config.server.idleTimeoutSeconds * 1000),
       // A v2 endpoint token is ~125 characters; fastify's default 100 would answer 414 before the
       // token check could answer 404.
       routerOptions: { maxParamLength: 2048 },

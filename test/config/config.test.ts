@@ -52,7 +52,6 @@ describe('configuration', () => {
       return true;
     });
     assert.throws(() => loadConfig({ env: { HERALD_PUSH_MSG_LIMIT: 'lots' } }), /push\.msgLimit/);
-    assert.throws(() => loadConfig({ env: { HERALD_PUSH_MSG_LIMT: '5' } }), /HERALD_PUSH_MSG_LIMT/);
     assert.throws(() => loadConfig({ overrides: { 'server.publicOrigin': 'https://push.example.com/path' } }), /server\.publicOrigin/);
     assert.throws(() => loadConfig({ overrides: { 'push.surprise': '1' } }), /surprise/);
   });

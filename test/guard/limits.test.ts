@@ -10,12 +10,15 @@ import { SourceResolver } from '../../src/guard/source.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
 import { expectLimited, expectStatus, post, sender, sleep, subscribedDevice, vapid } from './attack.js';
 
+/** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
+const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
+
 describe('rate limits on the sender endpoint', () => {
   describe('per sender key', () => {
     let running: Running;
     let devices: RawDevice[] = [];
     before(async () => {
-      running = await startHerald({ guard: { perSenderKey: { points: 3, seconds: 1 } } });
+      running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN }, guard: { perSenderKey: { points: 3, seconds: 1 } } });
     });
     after(async () => {
       for (const device of devices) device.close();
@@ -34,7 +37,7 @@ describe('rate limits on the sender endpoint', () => {
       const retryAfter = await expectLimited(await post(b.endpoint, auth));
       assert.ok(retryAfter <= 1, `the window is 1 s, Retry-After said ${retryAfter}`);
       // Operators see it too.
-      const metrics = await (await fetch(`${running.origin}/metrics`)).text();
+      const metrics = await (await fetch(`${running.origin}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
       assert.match(metrics, /herald_guard_limited_total\{limit="sender key"\} 1\b/);
       await sleep(retryAfter * 1000 + 100);
       await expectStatus(await post(b.endpoint, auth), 201);

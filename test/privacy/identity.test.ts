@@ -17,6 +17,9 @@ import { validateConfig } from '../../src/config/load.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice } from '../helpers/herald.js';
 import { captureLog } from '../helpers/log.js';
 
+/** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
+const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
+
 /** Every spelling of a hex id someone could search for: dashed/undashed, any case, base64 of its bytes. */
 function spellings(id: string): string[] {
   const hex = id.replace(/-/g, '').toLowerCase();
@@ -40,7 +43,7 @@ describe('identity privacy', () => {
   it('no HTTP answer and no info-level log line of a full flow names a uaid or channelID, in any spelling', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-privacy-'));
     const log = captureLog();
-    const herald = new Herald({ config: validateConfig({ dataDir, server: { port: 0 } }), logger: log.logger });
+    const herald = new Herald({ config: validateConfig({ dataDir, server: { port: 0, metricsToken: METRICS_TOKEN } }), logger: log.logger });
     const { connectionUrl, endpointOrigin: origin } = await herald.start();
     const answers: Array<{ what: string; text: string }> = [];
     async function call(what: string, url: string, init: RequestInit = {}): Promise<Response> {
@@ -117,7 +120,7 @@ describe('identity privacy', () => {
 
       await call('heartbeat', `${origin}/__heartbeat__`);
       await call('version', `${origin}/__version__`);
-      await call('metrics', `${origin}/metrics`);
+      assert.equal((await call('metrics', `${origin}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 200);
 
       assert.ok(answers.length >= 23, 'the flow produced the answers it is meant to check');
       // The search itself finds every spelling it claims to.

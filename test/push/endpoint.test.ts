@@ -7,6 +7,9 @@ import { generateVapidKeyPair, signVapidJwt, vapidAuthorizationHeader } from '..
 import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
 
+/** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
+const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
+
 const sender = generateVapidKeyPair();
 const otherSender = generateVapidKeyPair();
 const uaKeys = generateUaKeys();
@@ -50,7 +53,7 @@ describe('sender endpoint', () => {
   let v2: string;
 
   before(async () => {
-    running = await startHerald();
+    running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN } });
     device = await RawDevice.connect(running.wsUrl);
     uaid = await device.hello();
     v1 = await device.register(CHANNEL_A);
@@ -313,7 +316,7 @@ describe('sender endpoint', () => {
     assert.deepEqual(await (await fetch(`${running.origin}/__heartbeat__`)).json(), { status: 'OK', storage: 'OK' });
     const version = (await (await fetch(`${running.origin}/__version__`)).json()) as Record<string, string>;
     assert.equal(version.name, 'herald');
-    const metrics = await (await fetch(`${running.origin}/metrics`)).text();
+    const metrics = await (await fetch(`${running.origin}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     assert.match(metrics, /herald_messages_accepted_total\{outcome="delivered"\} \d+/);
     assert.match(metrics, /herald_endpoint_errors_total\{errno="109"\} \d+/);
     assert.match(metrics, /herald_connections \d+/);
