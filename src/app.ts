@@ -23,8 +23,7 @@ import { SocketServer } from './push/connection/socket-server.js';
 import type { Bus } from './push/delivery/bus.js';
 import { openBus } from './push/delivery/open-bus.js';
 import { Sweeper } from './push/delivery/sweeper.js';
-import { EndpointError } from './push/endpoint/errors.js';
-import { registerEndpointRoutes, sendError } from './push/endpoint/routes.js';
+import { endpointFrameworkErrors, registerEndpointRoutes } from './push/endpoint/routes.js';
 import { VapidChecker } from './push/endpoint/vapid-check.js';
 import { SenderBlocklist } from './push/revocation/blocklist.js';
 import { DeviceAuthenticator, hostOf, ownerOfUid } from './push/device-auth/device-auth.js';
@@ -352,9 +351,7 @@ export class Herald {
       // token check could answer 404.
       routerOptions: { maxParamLength: 2048 },
       // A path that does not even decode (e.g. %ff) is a token that does not open.
-      frameworkErrors: (error, _request, reply) => {
-        sendError(reply, new EndpointError(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'));
-      },
+      frameworkErrors: endpointFrameworkErrors,
     });
     if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
     this.servers.push(app);

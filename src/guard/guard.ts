@@ -131,14 +131,9 @@ export class Guard {
     };
   }
 
-  /**
-   * Counts a failed request towards a ban: 401 errno 109 (bad VAPID) and 404/410 (dead or forged
-   * endpoints) are what a scanner or a forged-signature flood produces.
-   */
-  async noteFailure(source: Source, status: number, errno: number): Promise<void> {
+  /** Counts a failed request towards a ban for `reason` (the edge decides which failures are which). */
+  async noteFailure(source: Source, reason: BanReason): Promise<void> {
     if (!this.config.enabled || source.exempt) return;
-    const reason: BanReason | null = errno === 109 ? 'invalid-signatures' : status === 404 || status === 410 ? 'dead-endpoints' : null;
-    if (!reason) return;
     const counter = this.strikes[reason];
     if (!counter || (await counter.hit(source.key)) === null) return;
     // Every strike past the threshold within the window renews the cool-down.
