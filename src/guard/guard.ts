@@ -6,7 +6,7 @@
 import { BacklogHeadroom } from './backlog-headroom.js';
 import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
-import type { GuardConfig } from './config.js';
+import type { GuardConfig } from '../config/guard.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
 import { SourceResolver, type Source } from './source.js';
 

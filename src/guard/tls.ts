@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from '../config/load.js';
-import type { TlsConfig } from './config.js';
+import type { TlsConfig } from '../config/guard.js';
 
 export interface TlsMaterial {
   cert: Buffer;
