@@ -135,7 +135,7 @@ export class Herald {
       },
       limited: (limit) => this.metrics.guardLimited.inc({ limit }),
       redisFailed: (error) => this.logger.warn({ err: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters'),
-    });
+    }, this.now);
     this.guard = guard;
     // The registry tells the bus which devices this node holds; the bus hands it their messages.
     this.registry.announceTo(bus);

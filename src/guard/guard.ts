@@ -48,12 +48,14 @@ export class Guard {
     readonly config: GuardConfig,
     bus: { url: string; keyPrefix: string },
     private readonly events: GuardEvents = {},
+    /** The clock of the in-memory windows and bans (tests move it); Redis times its own. */
+    readonly now: () => number = Date.now,
   ) {
     this.sources = new SourceResolver(config);
     this.headroom = new BacklogHeadroom({ maxMessages: config.maxStoredMessagesPerDevice, maxBytes: config.maxStoredBytesPerDevice });
     // Disabled: no Redis connection for counters nobody reads.
-    this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error));
-    this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix) : new MemoryBanList();
+    this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error), now);
+    this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix, now) : new MemoryBanList(now);
     const counter = (name: string, window: { points: number; seconds: number }) =>
       config.enabled && window.points > 0 ? this.counters.counter(name, window.points, window.seconds) : null;
     this.perSource = counter('source', config.perSource);
