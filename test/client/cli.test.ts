@@ -2,63 +2,13 @@
  * `herald listen` and `herald send` as a person or a script runs them, against a real Herald.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
 import { startHerald, type Running } from '../helpers/herald.js';
+import { heraldCommand, OutputLines, runHerald } from '../helpers/process.js';
 import { tempDir } from './harness.js';
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function herald(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-async function runHerald(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = herald(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
-  return { code, stdout, stderr };
-}
-
-/** Reads a running command's stdout line by line. */
-class Lines {
-  private readonly lines: string[] = [];
-  private wake: (() => void) | undefined;
-  stderr = '';
-
-  constructor(child: ChildProcess) {
-    assert.ok(child.stdout && child.stderr);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      this.lines.push(line);
-      this.wake?.();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-  }
-
-  async next(timeoutMs = 15_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no output line within ${timeoutMs} ms; stderr: ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.lines.shift() as string;
-  }
-}
 
 describe('the herald listen and send commands', () => {
   let running: Running;
@@ -77,8 +27,8 @@ describe('the herald listen and send commands', () => {
   });
 
   it('listen prints a subscription that send delivers to, and listen prints the message', async () => {
-    const listener = herald(['listen', '--server', running.wsUrl, '--state', stateFile, '--key', pair.publicKey]);
-    const output = new Lines(listener);
+    const listener = heraldCommand(['listen', '--server', running.wsUrl, '--state', stateFile, '--key', pair.publicKey]);
+    const output = new OutputLines(listener);
     try {
       const subscription = JSON.parse(await output.next()) as { endpoint: string; keys: { p256dh: string; auth: string } };
       assert.match(subscription.endpoint, new RegExp(`^${running.origin}/wpush/v2/`));
@@ -102,8 +52,8 @@ describe('the herald listen and send commands', () => {
   });
 
   it('listen run again with the same state file prints the same subscription', async () => {
-    const listener = herald(['listen', '--server', running.wsUrl, '--state', stateFile, '--key', pair.publicKey]);
-    const output = new Lines(listener);
+    const listener = heraldCommand(['listen', '--server', running.wsUrl, '--state', stateFile, '--key', pair.publicKey]);
+    const output = new OutputLines(listener);
     try {
       const line = await output.next();
       const stored = JSON.parse(readFileSync(stateFile, 'utf8')) as { channels: Record<string, { endpoint: string }> };

@@ -11,7 +11,7 @@ import { ManualClock } from '../helpers/clock.js';
 
 describe('guard counters on an injected clock', () => {
   it('a window opens at the first hit, refuses past its points with the milliseconds left, and reopens when it ends', async () => {
-    const clock = new ManualClock(1_000_000);
+    const clock = new ManualClock({ start: 1_000_000 });
     const counter = new WindowCounter(2, 1000, clock.now);
     assert.equal(await counter.hit('a'), null);
     clock.advance(400);
@@ -23,7 +23,7 @@ describe('guard counters on an injected clock', () => {
   });
 
   it('a ban lasts its cool-down, to the millisecond', async () => {
-    const clock = new ManualClock(1_000_000);
+    const clock = new ManualClock({ start: 1_000_000 });
     const bans = new MemoryBanList(clock.now);
     await bans.ban('4:203.0.113.7', 'dead-endpoints', 2);
     clock.advance(1999);

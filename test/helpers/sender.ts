@@ -25,9 +25,10 @@ export function vapidHeader(origin: string, keys: VapidKeys, expiresIn = 3600): 
   return vapidAuthorizationHeader(jwt, keys.publicKey);
 }
 
-/** A POST to a push endpoint; TTL 60 unless `headers` says otherwise. */
-export async function post(url: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { TTL: '60', ...headers }, ...(body !== undefined ? { body } : {}) });
+/** A POST to a push endpoint; TTL 60 unless `headers` gives one (`TTL: undefined` sends none). */
+export async function post(url: string, headers: Record<string, string | undefined> = {}, body?: Buffer | string): Promise<Response> {
+  const sent = Object.entries({ TTL: '60', ...headers }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return fetch(url, { method: 'POST', headers: Object.fromEntries(sent), ...(body !== undefined ? { body } : {}) });
 }
 
 /** A subscription's keys, as a browser makes them, and aes128gcm bodies encrypted to them. */
