@@ -23,7 +23,8 @@ import { SocketServer } from './push/connection/socket-server.js';
 import type { Bus } from './push/delivery/bus.js';
 import { openBus } from './push/delivery/open-bus.js';
 import { Sweeper } from './push/delivery/sweeper.js';
-import { endpointFrameworkErrors, registerEndpointRoutes } from './push/endpoint/routes.js';
+import { senderFrameworkErrors } from './http/sender-errors.js';
+import { registerEndpointRoutes } from './push/endpoint/routes.js';
 import { VapidChecker } from './push/endpoint/vapid-check.js';
 import { SenderBlocklist } from './push/revocation/blocklist.js';
 import { DeviceAuthenticator, hostOf, ownerOfUid } from './push/device-auth/device-auth.js';
@@ -351,7 +352,7 @@ export class Herald {
       // token check could answer 404.
       routerOptions: { maxParamLength: 2048 },
       // A path that does not even decode (e.g. %ff) is a token that does not open.
-      frameworkErrors: endpointFrameworkErrors,
+      frameworkErrors: senderFrameworkErrors,
     });
     if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
     this.servers.push(app);

@@ -3,7 +3,7 @@
  * below the parts because three of them answer on the sender's path: the endpoint, key revocation
  * and the guard's limits.
  */
-import { envelopeErrors, type EnvelopeDefinition, type HttpError } from './errors.js';
+import { envelopeErrors, frameworkErrorHandler, type EnvelopeDefinition, type HttpError } from './errors.js';
 
 const SENDER_ERRORS = {
   invalidToken: { status: 404, errno: 102, message: 'Invalid endpoint token' },
@@ -33,3 +33,11 @@ export type SenderError = HttpError<SenderErrorCode, EnvelopeDefinition>;
 export const SENDER_ERRORS_URL = 'https://github.com/herald-push/herald/blob/main/docs/errors.md';
 
 export const senderErrors = envelopeErrors<SenderErrorCode>(SENDER_ERRORS_URL, SENDER_ERRORS);
+
+/**
+ * For the listeners' `frameworkErrors` (what fails before any route runs, on every listener): a
+ * path that does not even decode (e.g. %ff) is a token that does not open; anything else is a bad request.
+ */
+export const senderFrameworkErrors = frameworkErrorHandler(senderErrors, (error) =>
+  senderErrors.error(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'),
+);

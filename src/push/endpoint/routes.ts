@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { KeyRing } from '../../crypto/keyring.js';
 import { newMessageId, openEndpointToken, openMessageId, sealMessageId, type EndpointTokenContents } from '../../crypto/tokens.js';
 import { SubscriptionMissingError, type Store } from '../../store/types.js';
-import { frameworkErrorHandler, handleErrors } from '../../http/errors.js';
+import { handleErrors } from '../../http/errors.js';
 import { senderErrors, type SenderError } from '../../http/sender-errors.js';
 import type { Bus } from '../delivery/bus.js';
 import { acceptMessage, type Outcome } from '../delivery/accept.js';
@@ -186,11 +186,6 @@ async function storageCall<T>(call: () => Promise<T>): Promise<T> {
 function requestFailure(error: FastifyError): SenderError {
   return senderErrors.error(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413 ? 'bodyTooLarge' : 'badRequest');
 }
-
-/** For the server's `frameworkErrors`: a path that does not even decode (e.g. %ff) is a token that does not open. */
-export const endpointFrameworkErrors = frameworkErrorHandler(senderErrors, (error) =>
-  senderErrors.error(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'),
-);
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
