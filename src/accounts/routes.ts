@@ -1,12 +1,13 @@
 /**
  * The accounts server's HTTP API (docs/accounts.md). Mounted on any fastify instance by
- * `registerAccountsRoutes(app, deps)`; it keeps its own error envelope and table (errors.ts).
+ * `registerAccountsRoutes(app, deps)`; its errors come from its own table (errors.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { handleErrors } from '../http/errors.js';
 import { issueAssertion, signProfile, type AssertionSettings } from './assertions.js';
-import { AccountsError, sendAccountsError } from './errors.js';
+import { accountErrors } from './errors.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword, type PasswordCost, type PasswordPolicy } from './passwords.js';
 import { bearerValue, hashSessionToken, newSessionId, newSessionToken, sameTokenHash } from './session-token.js';
@@ -44,12 +45,12 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
   const decoyHash = () => (decoy ??= hashPassword(randomBytes(16).toString('hex'), deps.passwordCost));
 
   await app.register(async (scope) => {
-    scope.setErrorHandler((error, _request, reply) => {
-      if (error instanceof AccountsError) return sendAccountsError(reply, error);
-      const status = (error as { statusCode?: number }).statusCode;
-      if (typeof status === 'number' && status >= 400 && status < 500) return sendAccountsError(reply, new AccountsError('invalidRequest'));
-      deps.onError?.(error);
-      sendAccountsError(reply, new AccountsError('internal'));
+    handleErrors(scope, accountErrors, {
+      requestError: () => accountErrors.error('invalidRequest'),
+      internalError: () => accountErrors.error('internal'),
+      failed: (failure, _request, thrown) => {
+        if (accountErrors.is(failure, 'internal')) deps.onError?.(thrown);
+      },
     });
 
     scope.get('/.well-known/jwks.json', async (_request, reply) => {
@@ -60,7 +61,7 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       const body = parse(credentialsBody, request.body);
       const address = parseEmail(body.email);
       const refusal = deps.policy.check(body.password, address);
-      if (refusal) throw new AccountsError(refusal);
+      if (refusal) throw accountErrors.error(refusal);
       const now = deps.now();
       const account: AccountRecord = {
         id: randomBytes(16).toString('hex'),
@@ -74,7 +75,7 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       try {
         await deps.store.createAccount(account);
       } catch (error) {
-        if (error instanceof EmailTakenError) throw new AccountsError('emailTaken');
+        if (error instanceof EmailTakenError) throw accountErrors.error('emailTaken');
         throw error;
       }
       reply.code(201).send({ uid: account.id, ...(await openSession(deps, account.id, now)) });
@@ -86,13 +87,13 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       const address = email.safeParse(body.email).data ?? String(body.email).trim().toLowerCase();
       const ip = request.ip;
       const blocked = await deps.limiter.blockedFor(address, ip);
-      if (blocked !== null) throw new AccountsError('rateLimited', blocked);
+      if (blocked !== null) throw accountErrors.error('rateLimited', { retryAfterSeconds: blocked });
       const account = await deps.store.accountByEmail(address);
       // An unknown email still pays for one argon2 check, against the decoy.
       const checked = await verifyPassword(account ? account.passwordHash : await decoyHash(), body.password);
       if (!account || !checked) {
         await deps.limiter.failed(address, ip);
-        throw new AccountsError('badCredentials');
+        throw accountErrors.error('badCredentials');
       }
       await deps.limiter.succeeded(address);
       const now = deps.now();
@@ -117,7 +118,7 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
     scope.delete<{ Params: { id: string } }>('/v1/account/sessions/:id', async (request, reply) => {
       const { session } = await authenticate(deps, request);
       const id = request.params.id;
-      if (!/^[0-9a-f]{32}$/.test(id) || !(await deps.store.deleteSession(session.accountId, id))) throw new AccountsError('sessionNotFound');
+      if (!/^[0-9a-f]{32}$/.test(id) || !(await deps.store.deleteSession(session.accountId, id))) throw accountErrors.error('sessionNotFound');
       reply.code(204).send();
     });
 
@@ -126,13 +127,13 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       const body = parse(changeBody, request.body);
       const ip = request.ip;
       const blocked = await deps.limiter.blockedFor(account.email, ip);
-      if (blocked !== null) throw new AccountsError('rateLimited', blocked);
+      if (blocked !== null) throw accountErrors.error('rateLimited', { retryAfterSeconds: blocked });
       if (!(await verifyPassword(account.passwordHash, body.oldPassword))) {
         await deps.limiter.failed(account.email, ip);
-        throw new AccountsError('badCredentials');
+        throw accountErrors.error('badCredentials');
       }
       const refusal = deps.policy.check(body.newPassword, account.email);
-      if (refusal) throw new AccountsError(refusal);
+      if (refusal) throw accountErrors.error(refusal);
       const now = deps.now();
       // Strictly increasing even if the clock stepped back or two changes share a millisecond.
       const generation = Math.max(now, account.generation + 1);
@@ -162,13 +163,13 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
-  if (!result.success) throw new AccountsError('invalidRequest');
+  if (!result.success) throw accountErrors.error('invalidRequest');
   return result.data;
 }
 
 function parseEmail(value: string): string {
   const result = email.safeParse(value);
-  if (!result.success) throw new AccountsError('invalidEmail');
+  if (!result.success) throw accountErrors.error('invalidEmail');
   return result.data;
 }
 
@@ -184,11 +185,11 @@ async function openSession(deps: AccountsDeps, accountId: string, now: number): 
 /** The session and account of `Authorization: Bearer <64 hex>`; anything else is refused unlooked-up. */
 async function authenticate(deps: AccountsDeps, request: FastifyRequest): Promise<{ session: SessionRecord; account: AccountRecord }> {
   const tokenHash = hashSessionToken(bearerValue(request.headers.authorization));
-  if (!tokenHash) throw new AccountsError('invalidSession');
+  if (!tokenHash) throw accountErrors.error('invalidSession');
   const session = await deps.store.sessionByTokenHash(tokenHash);
-  if (!session || !sameTokenHash(session.tokenHash, tokenHash)) throw new AccountsError('invalidSession');
+  if (!session || !sameTokenHash(session.tokenHash, tokenHash)) throw accountErrors.error('invalidSession');
   const account = await deps.store.accountById(session.accountId);
-  if (!account) throw new AccountsError('invalidSession');
+  if (!account) throw accountErrors.error('invalidSession');
   await deps.store.touchSession(session.id, deps.now());
   return { session, account };
 }

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { guardSchema, tlsSchema } from '../guard/config.js';
+import { guardSchema, tlsSchema } from './guard.js';
 
 /**
  * Every option Herald reads, with its default. `herald.sample.toml` documents each one where it is
@@ -225,7 +225,7 @@ export const configSchema = z
       .prefault({}),
     push: pushSchema.prefault({}),
     bus: busSchema.prefault({}),
-    /** Rate limits, abuse bans and caps (src/guard/config.ts documents each option). */
+    /** Rate limits, abuse bans and caps (src/config/guard.ts documents each option). */
     guard: guardSchema.prefault({}),
     /** TLS on every listener when a certificate and key are given. */
     tls: tlsSchema.prefault({}),

@@ -14,7 +14,7 @@ export interface BanView {
 
 export function registerGuardAdminRoutes(app: FastifyInstance, guard: Guard): void {
   app.get('/admin/bans', async (_request, reply) => {
-    const now = Date.now();
+    const now = guard.now();
     const bans: BanView[] = (await guard.listBans())
       .filter((ban) => ban.expiresAt > now)
       .sort((a, b) => a.expiresAt - b.expiresAt)

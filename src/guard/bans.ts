@@ -29,16 +29,18 @@ const MAX_MEMORY_BANS = 100_000;
 export class MemoryBanList implements BanList {
   private readonly bans = new Map<string, { reason: BanReason; expiresAt: number }>();
 
+  constructor(private readonly now: () => number = Date.now) {}
+
   async ban(source: string, reason: BanReason, seconds: number): Promise<void> {
     if (this.bans.size >= MAX_MEMORY_BANS) this.prune();
     if (this.bans.size >= MAX_MEMORY_BANS) return;
-    this.bans.set(source, { reason, expiresAt: Date.now() + seconds * 1000 });
+    this.bans.set(source, { reason, expiresAt: this.now() + seconds * 1000 });
   }
 
   async remaining(source: string): Promise<number | null> {
     const ban = this.bans.get(source);
     if (!ban) return null;
-    const left = ban.expiresAt - Date.now();
+    const left = ban.expiresAt - this.now();
     if (left > 0) return left;
     this.bans.delete(source);
     return null;
@@ -50,19 +52,21 @@ export class MemoryBanList implements BanList {
   }
 
   private prune(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const [source, ban] of this.bans) if (ban.expiresAt <= now) this.bans.delete(source);
   }
 }
 
+/** Redis keeps the time of these bans (a key's TTL is the ban), so every node agrees on its end. */
 export class RedisBanList implements BanList {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async ban(source: string, reason: BanReason, seconds: number): Promise<void> {
-    const expiresAt = Date.now() + seconds * 1000;
+    const expiresAt = this.now() + seconds * 1000;
     await this.redis.set(this.key(source), JSON.stringify({ reason, expiresAt }), 'PX', seconds * 1000).catch(() => {});
   }
 

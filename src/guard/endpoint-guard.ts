@@ -1,11 +1,12 @@
 /**
- * The guard as the sender endpoint uses it: each call throws the endpoint's own 429 errno 29 with
+ * The guard as the sender endpoint uses it: each call throws the sender's 429 rateLimited with
  * a Retry-After, so routes.ts needs one line per check point (ban → token → VAPID → limits →
  * store; the backlog cap just before the message is stored).
  */
 import type { FastifyRequest } from 'fastify';
-import { EndpointError } from '../push/endpoint/errors.js';
+import { senderErrors, type SenderError, type SenderErrorCode } from '../http/sender-errors.js';
 import type { Store } from '../store/types.js';
+import type { BanReason } from './bans.js';
 import type { Guard, Refusal, SendTarget } from './guard.js';
 import type { Source } from './source.js';
 
@@ -21,7 +22,7 @@ export interface SenderGuard {
    * Every error answer passes here first, so bans can count invalid signatures and dead endpoints
    * (recorded before the answer, so the source's next request already sees its ban).
    */
-  failed(request: FastifyRequest, error: EndpointError): Promise<void>;
+  failed(request: FastifyRequest, error: SenderError): Promise<void>;
 }
 
 export function senderGuard(guard: Guard, store: Store): SenderGuard {
@@ -46,20 +47,28 @@ export function senderGuard(guard: Guard, store: Store): SenderGuard {
     },
     async makeRoom(uaid, now, payloadBytes) {
       const refusal = await guard.backlogFull(store, uaid, now, payloadBytes).catch((error: unknown) => {
-        throw new EndpointError('storageUnavailable', undefined, error);
+        throw senderErrors.error('storageUnavailable', { cause: error });
       });
       refuse(refusal);
     },
     async failed(request, error) {
       // Ban bookkeeping failing (Redis away) must not change what the sender hears.
-      await guard.noteFailure(sourceOf(request), error.status, error.errno).catch(() => {});
+      const reason = banReasonOf(error);
+      if (reason) await guard.noteFailure(sourceOf(request), reason).catch(() => {});
     },
   };
 }
 
 function refuse(refusal: Refusal | null): void {
-  if (!refusal) return;
-  const error = new EndpointError('rateLimited', refusal.detail);
-  error.retryAfterSeconds = refusal.retryAfterSeconds;
-  throw error;
+  if (refusal) throw senderErrors.error('rateLimited', { detail: refusal.detail, retryAfterSeconds: refusal.retryAfterSeconds });
+}
+
+/** Every 404 and 410 the sender endpoint answers: a scanner walking forged or dead endpoints. */
+const DEAD_ENDPOINTS: readonly SenderErrorCode[] = ['invalidToken', 'messageNotFound', 'notFound', 'deviceGone', 'subscriptionGone', 'senderRevoked'];
+
+/** Invalid signatures and dead endpoints are what a forged-signature flood or a scanner produces. */
+function banReasonOf(error: SenderError): BanReason | null {
+  if (senderErrors.is(error, 'unauthorized')) return 'invalid-signatures';
+  if (senderErrors.is(error, ...DEAD_ENDPOINTS)) return 'dead-endpoints';
+  return null;
 }

@@ -6,7 +6,7 @@
 import { BacklogHeadroom } from './backlog-headroom.js';
 import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
-import type { GuardConfig } from './config.js';
+import type { GuardConfig } from '../config/guard.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
 import { PerSourceCap } from './per-source-cap.js';
 import { SourceResolver, type Source } from './source.js';
@@ -51,14 +51,16 @@ export class Guard {
     readonly config: GuardConfig,
     bus: { url: string; keyPrefix: string },
     private readonly events: GuardEvents = {},
+    /** The clock of the in-memory windows and bans (tests move it); Redis times its own. */
+    readonly now: () => number = Date.now,
   ) {
     this.sources = new SourceResolver(config);
     this.sockets = config.enabled && config.maxConnectionsPerSource > 0 ? new PerSourceCap(config.maxConnectionsPerSource) : null;
     this.tcpConnections = config.enabled && config.maxTcpConnectionsPerSource > 0 ? new PerSourceCap(config.maxTcpConnectionsPerSource) : null;
     this.headroom = new BacklogHeadroom({ maxMessages: config.maxStoredMessagesPerDevice, maxBytes: config.maxStoredBytesPerDevice });
     // Disabled: no Redis connection for counters nobody reads.
-    this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error));
-    this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix) : new MemoryBanList();
+    this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error), now);
+    this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix, now) : new MemoryBanList(now);
     const counter = (name: string, window: { points: number; seconds: number }) =>
       config.enabled && window.points > 0 ? this.counters.counter(name, window.points, window.seconds) : null;
     this.perSource = counter('source', config.perSource);
@@ -136,14 +138,9 @@ export class Guard {
     };
   }
 
-  /**
-   * Counts a failed request towards a ban: 401 errno 109 (bad VAPID) and 404/410 (dead or forged
-   * endpoints) are what a scanner or a forged-signature flood produces.
-   */
-  async noteFailure(source: Source, status: number, errno: number): Promise<void> {
+  /** Counts a failed request towards a ban for `reason` (the edge decides which failures are which). */
+  async noteFailure(source: Source, reason: BanReason): Promise<void> {
     if (!this.config.enabled || source.exempt) return;
-    const reason: BanReason | null = errno === 109 ? 'invalid-signatures' : status === 404 || status === 410 ? 'dead-endpoints' : null;
-    if (!reason) return;
     const counter = this.strikes[reason];
     if (!counter || (await counter.hit(source.key)) === null) return;
     // Every strike past the threshold within the window renews the cool-down.

@@ -1,8 +1,9 @@
 /**
- * Counters behind the limits and ban heuristics, from rate-limiter-flexible: in memory on one node,
- * in Redis when the bus is Redis (every node then counts against the same windows). A Redis
- * failure falls back to an in-memory counter per node (the library's insurance limiter), so an
- * outage loosens the limits to per-node ones instead of refusing every sender.
+ * Counters behind the limits and ban heuristics: fixed windows in memory on one node, read on the
+ * guard's clock; in Redis when the bus is Redis (rate-limiter-flexible; every node then counts
+ * against the same windows, timed by Redis). A Redis failure falls back to an in-memory counter
+ * per node (the library's insurance limiter), so an outage loosens the limits to per-node ones
+ * instead of refusing every sender.
  */
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -23,9 +24,13 @@ export interface CounterFactory {
   close(): Promise<void>;
 }
 
-export function openCounters(bus: { url: string; keyPrefix: string }, onRedisError: (error: Error) => void): CounterFactory {
+export function openCounters(
+  bus: { url: string; keyPrefix: string },
+  onRedisError: (error: Error) => void,
+  now: () => number = Date.now,
+): CounterFactory {
   const prefix = `${bus.keyPrefix}:guard`;
-  if (bus.url === 'local') return new MemoryCounters(prefix);
+  if (bus.url === 'local') return new MemoryCounters(prefix, now);
   const redis = new Redis(bus.url, {
     // A limiter must answer at once: queued commands while Redis is away would stall every POST.
     enableOfflineQueue: false,
@@ -38,13 +43,53 @@ export function openCounters(bus: { url: string; keyPrefix: string }, onRedisErr
 
 class MemoryCounters implements CounterFactory {
   readonly redis = null;
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    private readonly now: () => number,
+  ) {}
 
-  counter(name: string, points: number, seconds: number): Counter {
-    return wrap(new RateLimiterMemory({ keyPrefix: `${this.prefix}:${name}`, points, duration: seconds }));
+  counter(_name: string, points: number, seconds: number): Counter {
+    return new WindowCounter(points, seconds * 1000, this.now);
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * A fixed window per key that opens at the key's first hit, as rate-limiter-flexible's memory
+ * limiter counts; unlike it (Date.now and a timer per key), it reads an injected clock, so tests
+ * move time instead of waiting for it.
+ */
+export class WindowCounter implements Counter {
+  private readonly windows = new Map<string, { hits: number; endsAt: number }>();
+  private nextSweepAt: number;
+
+  constructor(
+    private readonly points: number,
+    private readonly windowMs: number,
+    private readonly now: () => number,
+  ) {
+    this.nextSweepAt = now() + windowMs;
+  }
+
+  async hit(key: string): Promise<number | null> {
+    const now = this.now();
+    this.sweep(now);
+    let window = this.windows.get(key);
+    if (!window || window.endsAt <= now) {
+      window = { hits: 0, endsAt: now + this.windowMs };
+      this.windows.set(key, window);
+    }
+    window.hits++;
+    return window.hits > this.points ? Math.max(1, window.endsAt - now) : null;
+  }
+
+  /** Forgets ended windows once per window length: memory follows the keys seen in the last window. */
+  private sweep(now: number): void {
+    if (now < this.nextSweepAt) return;
+    this.nextSweepAt = now + this.windowMs;
+    for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
+  }
 }
 
 class RedisCounters implements CounterFactory {

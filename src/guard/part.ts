@@ -7,15 +7,15 @@ import type { Socket } from 'node:net';
 import type { HeraldConfig } from '../config/schema.js';
 import type { HttpListeners, Part } from '../server/part.js';
 import { registerGuardAdminRoutes } from './admin-routes.js';
-import type { GuardConfig } from './config.js';
+import type { GuardConfig } from '../config/guard.js';
 import { Guard, type GuardEvents } from './guard.js';
 
 export class GuardPart implements Part {
   readonly name = 'guard';
   readonly guard: Guard;
 
-  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>, events: GuardEvents) {
-    this.guard = new Guard(config, bus, events);
+  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>, events: GuardEvents, now: () => number) {
+    this.guard = new Guard(config, bus, events, now);
   }
 
   async register(http: HttpListeners): Promise<void> {

@@ -10,8 +10,7 @@ import type { Logger } from 'pino';
 import { publicOrigin } from '../config/load.js';
 import type { HeraldConfig } from '../config/schema.js';
 import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from './tls.js';
-import { EndpointError } from '../push/endpoint/errors.js';
-import { sendError } from '../push/endpoint/routes.js';
+import { senderFrameworkErrors } from '../http/sender-errors.js';
 import type { HttpListeners } from './part.js';
 
 /** Where Herald listens, once bound. */
@@ -113,9 +112,7 @@ export class Listeners {
       // token check could answer 404.
       routerOptions: { maxParamLength: 2048 },
       // A path that does not even decode (e.g. %ff) is a token that does not open.
-      frameworkErrors: (error, _request, reply) => {
-        sendError(reply, new EndpointError(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'));
-      },
+      frameworkErrors: senderFrameworkErrors,
     });
     if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
     this.apps.push(app);

@@ -8,8 +8,9 @@ import { verifyAssertion } from '../accounts/assertions.js';
 import type { SigningKeyRing } from '../accounts/signing-keys.js';
 import type { IdentityStore } from '../accounts/store.js';
 import type { RingKey } from '../crypto/keyring.js';
+import { handleErrors } from '../http/errors.js';
 import { decideUser } from './client-state.js';
-import { sendTokenError, TokenServerError } from './errors.js';
+import { tokenError, tokenErrors, type TokenError } from './errors.js';
 import { parseAuthorization, parseClientState, parseKeyId } from './headers.js';
 import { hashedUid, makeToken } from './token.js';
 
@@ -45,14 +46,12 @@ const VERSION = /^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$/;
 
 export async function registerTokenServerRoutes(app: FastifyInstance, deps: TokenServerDeps): Promise<void> {
   await app.register(async (scope) => {
-    scope.setErrorHandler((error, _request, reply) => {
-      if (error instanceof TokenServerError) return sendTokenError(reply, error);
-      const status = (error as { statusCode?: number }).statusCode;
-      if (typeof status === 'number' && status >= 400 && status < 500) {
-        return sendTokenError(reply, new TokenServerError('notFound', 'url', '', 'bad request'));
-      }
-      deps.onError?.(error);
-      sendTokenError(reply, new TokenServerError('internal', 'body', '', 'internal error'));
+    handleErrors(scope, tokenErrors, {
+      requestError: () => tokenError('notFound', 'url', ''),
+      internalError: () => tokenError('internal', 'body', ''),
+      failed: (failure, _request, thrown) => {
+        if (tokenErrors.is(failure, 'internal')) deps.onError?.(thrown);
+      },
     });
 
     scope.get<{ Params: { service: string; version: string } }>('/1.0/:service/:version', (request, reply) => exchange(deps, request, reply));
@@ -61,18 +60,18 @@ export async function registerTokenServerRoutes(app: FastifyInstance, deps: Toke
 
 async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params: { service: string; version: string } }>, reply: FastifyReply): Promise<void> {
   const { service, version } = request.params;
-  if (!SERVICE.test(service) || !VERSION.test(version)) throw new TokenServerError('unknownService', 'url', 'service', 'unknown service or version');
+  if (!SERVICE.test(service) || !VERSION.test(version)) throw tokenError('unknownService', 'url', 'service', 'unknown service or version');
 
   const assertion = orThrow(parseAuthorization(request.headers.authorization));
   const keyId = orThrow(parseKeyId(request.headers['x-keyid']));
   const headerState = orThrow(parseClientState(request.headers['x-client-state']));
   const stateHeader = keyId ? 'X-KeyID' : 'X-Client-State';
   if (keyId && request.headers['x-client-state'] !== undefined && headerState !== keyId.clientState) {
-    throw new TokenServerError('invalidClientState', 'header', 'X-Client-State', 'X-Client-State disagrees with X-KeyID');
+    throw tokenError('invalidClientState', 'header', 'X-Client-State', 'X-Client-State disagrees with X-KeyID');
   }
   const clientState = keyId ? keyId.clientState : headerState;
 
-  if (!(await deps.store.hasService(service))) throw new TokenServerError('unknownService', 'url', 'service', 'unknown service or version');
+  if (!(await deps.store.hasService(service))) throw tokenError('unknownService', 'url', 'service', 'unknown service or version');
 
   const now = deps.now();
   const claims = await verifyAssertion(
@@ -82,13 +81,13 @@ async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params:
     now,
   );
   if (typeof claims === 'string') {
-    throw new TokenServerError('invalidCredentials', 'header', 'Authorization', claims === 'expired' ? 'the assertion has expired' : 'the assertion is not valid');
+    throw tokenError('invalidCredentials', 'header', 'Authorization', claims === 'expired' ? 'the assertion has expired' : 'the assertion is not valid');
   }
   if (claims.keysChangedAt > claims.generation) {
-    throw new TokenServerError('invalidKeysChangedAt', 'header', 'Authorization', 'keys_changed_at is later than generation');
+    throw tokenError('invalidKeysChangedAt', 'header', 'Authorization', 'keys_changed_at is later than generation');
   }
   if (keyId && keyId.keysChangedAt !== claims.keysChangedAt) {
-    throw new TokenServerError('invalidCredentials', 'header', 'X-KeyID', 'X-KeyID keys_changed_at disagrees with the assertion');
+    throw tokenError('invalidCredentials', 'header', 'X-KeyID', 'X-KeyID keys_changed_at disagrees with the assertion');
   }
 
   const outcome = await deps.store.resolveUser(
@@ -97,11 +96,11 @@ async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params:
     (current, seen) => decideUser({ generation: claims.generation, keysChangedAt: claims.keysChangedAt, clientState }, current, seen),
     now,
   );
-  if (outcome.kind === 'noNode') throw new TokenServerError('noNode', 'body', 'node', 'no node of this service has free capacity');
+  if (outcome.kind === 'noNode') throw tokenError('noNode', 'body', 'node', 'no node of this service has free capacity');
   if (outcome.kind === 'refused') {
     const code = outcome.reason === 'invalid-generation' ? 'invalidGeneration' : outcome.reason === 'invalid-keysChangedAt' ? 'invalidKeysChangedAt' : 'invalidClientState';
     const field = code === 'invalidClientState' ? stateHeader : 'Authorization';
-    throw new TokenServerError(code, 'header', field, outcome.detail);
+    throw tokenError(code, 'header', field, outcome.detail);
   }
 
   if (outcome.retired && deps.onUserRetired) {
@@ -127,7 +126,7 @@ async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params:
   });
 }
 
-function orThrow<T>(value: T | TokenServerError): T {
-  if (value instanceof TokenServerError) throw value;
+function orThrow<T>(value: T | TokenError): T {
+  if (tokenErrors.is(value)) throw value;
   return value;
 }

@@ -5,30 +5,26 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Herald } from '../../src/app.js';
 import { run as admin } from '../../src/cli/admin.js';
 import { clientStateFor, getServiceToken, IdentityError } from '../../src/client/index.js';
-import { validateConfig } from '../../src/config/load.js';
-import { RawDevice } from '../helpers/herald.js';
+import type { HeraldPart } from '../../src/app.js';
+import { RawDevice, startHerald } from '../helpers/herald.js';
 import { captureLog } from '../helpers/log.js';
 
 const PASSWORD = 'a long and unusual passphrase';
 const NEW_PASSWORD = 'another long and unusual one';
+// Cheap argon2 for tests: the cost is not what they check.
+const accounts = { passwordMemoryKiB: 1024, passwordPasses: 1 };
 
 describe('accounts and tokens in a running Herald', () => {
   it('a device logs in, gets a token for its node and connects; nothing secret reaches the log', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-identity-'));
     const log = captureLog();
-    const herald = new Herald({
-      config: validateConfig({ dataDir, server: { port: 0 }, accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } }),
-      logger: log.logger,
-    });
-    const { connectionUrl, endpointOrigin } = await herald.start();
+    const running = await startHerald({ accounts }, undefined, { logger: log.logger });
+    const { wsUrl: connectionUrl, origin: endpointOrigin, dataDir } = running;
     try {
       assert.equal(await admin(['nodes', 'add', 'push', connectionUrl, '--data-dir', dataDir], () => {}), 0);
       const created = await fetch(`${endpointOrigin}/v1/account/create`, {
@@ -95,27 +91,15 @@ describe('accounts and tokens in a running Herald', () => {
         assert.equal(log.text().includes(value), false, `the log contains the ${name}`);
       }
     } finally {
-      await herald.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      await running.stop();
     }
   });
 });
 
 describe('herald serve --only', () => {
-  async function start(only: Array<'push' | 'accounts' | 'tokens'>) {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-only-'));
-    const herald = new Herald({
-      config: validateConfig({ dataDir, server: { port: 0 }, log: { level: 'silent' }, accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } }),
-      only,
-    });
-    const listeners = await herald.start();
-    return {
-      ...listeners,
-      async stop() {
-        await herald.stop();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+  async function start(only: HeraldPart[]) {
+    const running = await startHerald({ accounts }, undefined, { only });
+    return { ...running, connectionUrl: running.wsUrl, endpointOrigin: running.origin };
   }
   const create = (origin: string) =>
     fetch(`${origin}/v1/account/create`, {

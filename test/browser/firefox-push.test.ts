@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import webpush from 'web-push';
 import { startHerald, type Running } from '../helpers/herald.js';
+import { sendWithWebPush } from '../helpers/sender.js';
+import { waitFor } from '../helpers/wait.js';
 import { findFirefox, launchFirefox, FIREFOX_CANDIDATES, type Firefox } from './firefox.js';
 import { startPageServer, type PageServer } from './page-server.js';
 
@@ -23,24 +25,6 @@ const vapidDetails = { subject: 'mailto:ops@example.com', publicKey: vapidKeys.p
 interface SubscriptionJson {
   endpoint: string;
   keys: { p256dh: string; auth: string };
-}
-
-/** web-push's sendNotification() speaks only https; its request details are sent with fetch. */
-async function sendWithWebPush(subscription: SubscriptionJson, payload: string, contentEncoding: 'aes128gcm' | 'aesgcm'): Promise<Response> {
-  const details = webpush.generateRequestDetails(subscription, payload, { TTL: 120, contentEncoding, vapidDetails });
-  return fetch(details.endpoint, {
-    method: details.method,
-    headers: details.headers as Record<string, string>,
-    ...(details.body ? { body: details.body } : {}),
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const title = 'browser: real Firefox receives web-push messages through Herald';
@@ -123,7 +107,7 @@ function browserSuite(binary: string): void {
       assert.ok(subscription, 'subscribed first');
       const text = `hello Firefox via Herald, ${encoding}, ${Math.random().toString(36).slice(2)} ✓`;
       const t0 = Date.now();
-      const response = await sendWithWebPush(subscription, text, encoding);
+      const response = await sendWithWebPush(subscription, text, { TTL: 120, contentEncoding: encoding, vapidDetails });
       assert.equal(response.status, 201, await response.text());
 
       const report = await page!.waitForReport((candidate) => candidate.text === text, 20_000);

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { backoffDelay } from '../../src/client/backoff.js';
 import { DeliveryError, PushDevice } from '../../src/client/device.js';
-import { collect, nextEvent, tempDir, waitFor } from './harness.js';
+import { collect, deviceFor, nextEvent, tempDir } from './harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Frame = Record<string, unknown>;
 
@@ -76,9 +77,9 @@ describe('the device side of the socket protocol', () => {
     folder.remove();
   });
 
-  it('a device without channels asks for a fresh uaid; with channels it sends the stored one', async () => {
+  it('a device without channels asks for a fresh uaid; with channels it sends the stored one', async (t) => {
     const stateFile = path.join(folder.dir, 'hello.json');
-    const device = new PushDevice({ serverUrl: server.url, stateFile });
+    const device = deviceFor(t, { serverUrl: server.url, stateFile });
     await device.connect();
     const firstHello = server.frames.find((frame) => frame.messageType === 'hello');
     assert.equal(firstHello?.uaid, undefined);
@@ -87,7 +88,7 @@ describe('the device side of the socket protocol', () => {
     await device.close();
 
     server.frames.length = 0;
-    const again = new PushDevice({ serverUrl: server.url, stateFile });
+    const again = deviceFor(t, { serverUrl: server.url, stateFile });
     await again.connect();
     const secondHello = server.frames.find((frame) => frame.messageType === 'hello');
     assert.equal(secondHello?.uaid, server.uaid);
@@ -95,8 +96,8 @@ describe('the device side of the socket protocol', () => {
     await again.close();
   });
 
-  it('a message repeated on one connection reaches the application once, and each copy is acked', async () => {
-    const device = new PushDevice({ serverUrl: server.url });
+  it('a message repeated on one connection reaches the application once, and each copy is acked', async (t) => {
+    const device = deviceFor(t, { serverUrl: server.url });
     await device.connect();
     const channelID = (await register(device)).channelID;
     const messages = collect(device, 'notification');
@@ -119,8 +120,8 @@ describe('the device side of the socket protocol', () => {
     await device.close();
   });
 
-  it('a message that does not decrypt is acked 101 and reported, and the device carries on', async () => {
-    const device = new PushDevice({ serverUrl: server.url });
+  it('a message that does not decrypt is acked 101 and reported, and the device carries on', async (t) => {
+    const device = deviceFor(t, { serverUrl: server.url });
     await device.connect();
     const channelID = (await register(device)).channelID;
     server.frames.length = 0;
@@ -145,18 +146,19 @@ describe('the device side of the socket protocol', () => {
     await device.close();
   });
 
-  it('close() stops the device for good: no reconnect follows', async () => {
-    const device = new PushDevice({ serverUrl: server.url, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+  it('close() stops the device for good: no reconnect follows', async (t) => {
+    const device = deviceFor(t, { serverUrl: server.url, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
     const connections = collect(device, 'connected');
     await device.connect();
     await device.close();
+    // An absence has no event to wait for: five times the longest reconnect delay is long enough.
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(connections.length, 1);
     await assert.rejects(device.register(), /not connected/);
   });
 
-  it('a first connect to nothing fails instead of retrying forever', async () => {
-    const device = new PushDevice({ serverUrl: 'ws://127.0.0.1:1/' });
+  it('a first connect to nothing fails instead of retrying forever', async (t) => {
+    const device = deviceFor(t, { serverUrl: 'ws://127.0.0.1:1/' });
     await assert.rejects(device.connect());
   });
 

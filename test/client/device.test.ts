@@ -11,7 +11,8 @@ import { sendNotification, type VapidDetails } from '../../src/client/sender.js'
 import { SubscriptionError } from '../../src/client/subscription.js';
 import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
 import { startHerald, type Running } from '../helpers/herald.js';
-import { collect, nextEvent, tempDir, waitFor } from './harness.js';
+import { collect, deviceFor, nextEvent, tempDir } from './harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 const pair = generateVapidKeyPair();
 const vapid: VapidDetails = { publicKey: pair.publicKey, privateKey: pair.privateKey, subject: 'mailto:ops@example.com' };
@@ -113,12 +114,12 @@ describe('a device and a sender through Herald', () => {
 });
 
 describe('a device that goes away and comes back', () => {
-  it('keeps its uaid through the state file and receives what was sent while it was offline', async () => {
+  it('keeps its uaid through the state file and receives what was sent while it was offline', async (t) => {
     const running = await startHerald();
     const folder = tempDir();
     const stateFile = path.join(folder.dir, 'device.json');
     try {
-      const first = new PushDevice({ serverUrl: running.wsUrl, stateFile });
+      const first = deviceFor(t, { serverUrl: running.wsUrl, stateFile });
       const { uaid } = await first.connect();
       const subscription = await first.register();
       await first.close();
@@ -127,7 +128,7 @@ describe('a device that goes away and comes back', () => {
       assert.equal(result.status, 201, result.body);
       assert.equal(await storedCount(running, uaid), 1);
 
-      const second = new PushDevice({ serverUrl: running.wsUrl, stateFile });
+      const second = deviceFor(t, { serverUrl: running.wsUrl, stateFile });
       const resets = collect(second, 'reset');
       const arrival = nextEvent(second, 'notification');
       assert.deepEqual(await second.connect(), { uaid });
@@ -142,11 +143,11 @@ describe('a device that goes away and comes back', () => {
     }
   });
 
-  it('reconnects by itself after Herald restarts on the same port, and messages still arrive', async () => {
+  it('reconnects by itself after Herald restarts on the same port, and messages still arrive', async (t) => {
     let running = await startHerald();
     const port = running.herald.listeners.connectionPort;
     const dataDir = running.dataDir;
-    const device = new PushDevice({ serverUrl: running.wsUrl, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const device = deviceFor(t, { serverUrl: running.wsUrl, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     try {
       const { uaid } = await device.connect();
       const subscription = await device.register();
@@ -168,13 +169,13 @@ describe('a device that goes away and comes back', () => {
     }
   });
 
-  it('drops its channels when the server no longer knows its uaid', async () => {
+  it('drops its channels when the server no longer knows its uaid', async (t) => {
     const first = await startHerald();
     const folder = tempDir();
     const stateFile = path.join(folder.dir, 'device.json');
     let second: Running | undefined;
     try {
-      const device = new PushDevice({ serverUrl: first.wsUrl, stateFile });
+      const device = deviceFor(t, { serverUrl: first.wsUrl, stateFile });
       const { uaid: oldUaid } = await device.connect();
       await device.register();
       await device.close();
@@ -182,7 +183,7 @@ describe('a device that goes away and comes back', () => {
 
       // A brand-new Herald (new data folder) has never heard of this device.
       second = await startHerald();
-      const again = new PushDevice({ serverUrl: second.wsUrl, stateFile });
+      const again = deviceFor(t, { serverUrl: second.wsUrl, stateFile });
       const reset = nextEvent(again, 'reset');
       const { uaid } = await again.connect();
       const event = await reset;
@@ -198,9 +199,9 @@ describe('a device that goes away and comes back', () => {
     }
   });
 
-  it('starts over with a new uaid when Herald resets it for going past msg_limit', async () => {
+  it('starts over with a new uaid when Herald resets it for going past msg_limit', async (t) => {
     const running = await startHerald({ push: { msgLimit: 2 } });
-    const device = new PushDevice({ serverUrl: running.wsUrl, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const device = deviceFor(t, { serverUrl: running.wsUrl, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     try {
       const { uaid: oldUaid } = await device.connect();
       const subscription = await device.register();

@@ -1,8 +1,9 @@
-/** Shared by the client scenarios: temp folders, waiting for events, and polling storage. */
+/** Shared by the client scenarios: temp folders and a device's events. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { PushDevice, PushDeviceEvents } from '../../src/client/device.js';
+import type { TestContext } from 'node:test';
+import { PushDevice, type PushDeviceEvents, type PushDeviceOptions } from '../../src/client/device.js';
 
 export function tempDir(prefix = 'herald-client-'): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -31,10 +32,12 @@ export function collect<K extends keyof PushDeviceEvents>(device: PushDevice, ev
   return seen;
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/**
+ * A PushDevice closed when the test ends, passed or failed: one left reconnecting after a failed
+ * assertion would keep the test file from ever ending.
+ */
+export function deviceFor(t: TestContext, options: PushDeviceOptions): PushDevice {
+  const device = new PushDevice(options);
+  t.after(() => device.close());
+  return device;
 }

@@ -4,12 +4,10 @@
  * answered 201 is never lost, whichever node accepted it and whichever node dies.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -17,6 +15,8 @@ import { loadOrCreateSecrets } from '../../src/config/secrets.js';
 import { KeyRing } from '../../src/crypto/keyring.js';
 import { openMessageId } from '../../src/crypto/tokens.js';
 import { CHANNEL_A, RawDevice, type Frame } from '../helpers/herald.js';
+import { ServingHerald } from '../helpers/process.js';
+import { post as send } from '../helpers/sender.js';
 import {
   deleteRedisKeys,
   postgresUnavailable,
@@ -26,8 +26,8 @@ import {
   requireServices,
   uniquePrefix,
 } from '../helpers/services.js';
+import { waitFor, within } from '../helpers/wait.js';
 
-const REPO = path.join(import.meta.dirname, '../..');
 const schema = `herald_cluster_${randomBytes(4).toString('hex')}`;
 const keyPrefix = uniquePrefix('cluster');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-cluster-'));
@@ -39,53 +39,16 @@ const storeUrl = (() => {
   return url.toString();
 })();
 
-const running = new Set<Node>();
+const running = new Set<ServingHerald>();
 
-class Node {
-  readonly exited: Promise<number | null>;
-
-  private constructor(
-    readonly name: string,
-    readonly process: ChildProcess,
-    readonly wsUrl: string,
-    readonly origin: string,
-  ) {
-    this.exited = new Promise((resolve) => process.once('exit', (code) => resolve(code)));
-    running.add(this);
-    void this.exited.then(() => running.delete(this));
-  }
-
-  static async start(name: string): Promise<Node> {
-    const args = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir];
-    for (const setting of [`store.url=${storeUrl}`, `bus.url=${redisUrl}`, `bus.keyPrefix=${keyPrefix}`]) args.push('--set', setting);
-    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    const listening = await new Promise<{ devices: string; publicOrigin: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${name} did not start in time`)), 20_000);
-      child.once('exit', (code) => reject(new Error(`node ${name} exited with ${String(code)} before listening`)));
-      lines.on('line', (line) => {
-        let entry: { level?: number; msg?: string; devices?: string; publicOrigin?: string };
-        try {
-          entry = JSON.parse(line) as typeof entry;
-        } catch {
-          return;
-        }
-        // Warnings and errors are what a failing run needs to be understood.
-        if ((entry.level ?? 0) >= 40) console.error(`# node ${name}: ${line}`);
-        if (entry.devices && entry.publicOrigin) {
-          clearTimeout(timer);
-          resolve({ devices: entry.devices, publicOrigin: entry.publicOrigin });
-        }
-      });
-    });
-    return new Node(name, child, listening.devices, listening.publicOrigin);
-  }
-
-  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
-    this.process.kill(signal);
-    await this.exited;
-  }
+/** A node: `herald serve` on the shared PostgreSQL schema, Redis prefix and data folder. */
+async function startNode(name: string): Promise<ServingHerald> {
+  const args = ['--port', '0', '--data-dir', dataDir];
+  for (const setting of [`store.url=${storeUrl}`, `bus.url=${redisUrl}`, `bus.keyPrefix=${keyPrefix}`]) args.push('--set', setting);
+  const node = await ServingHerald.start(args, { name });
+  running.add(node);
+  void node.exited.then(() => running.delete(node));
+  return node;
 }
 
 /** The id a 201's Location names, which is the `version` the device sees. */
@@ -97,14 +60,13 @@ function versionOf(response: Response): string {
 }
 
 /** The same push endpoint on another node: any node of the cluster opens any node's tokens. */
-function on(node: Node, endpoint: string): string {
+function on(node: ServingHerald, endpoint: string): string {
   const url = new URL(endpoint);
   return `${node.origin}${url.pathname}`;
 }
 
-async function post(url: string, ttl = 600): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { TTL: String(ttl) } });
-}
+/** A message stored for ten minutes unless `ttl` says otherwise. */
+const post = (url: string, ttl = 600) => send(url, { TTL: String(ttl) });
 
 /**
  * A device that reconnects to whichever node is up, acks everything, and proves its acks landed:
@@ -131,7 +93,7 @@ class FollowingDevice {
       this.registered = resolve;
     });
     this.connect();
-    await done;
+    await within(done, 10_000, 'the following device to register');
   }
 
   stop(): void {
@@ -183,14 +145,6 @@ class FollowingDevice {
   }
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 const unavailable = await Promise.all([redisUnavailable(), postgresUnavailable()]);
 
 requireServices(unavailable, (skip) => {
@@ -210,8 +164,8 @@ requireServices(unavailable, (skip) => {
     });
 
     it('a device on node A receives a message POSTed to node B', async () => {
-      const a = await Node.start('A');
-      const b = await Node.start('B');
+      const a = await startNode('A');
+      const b = await startNode('B');
       try {
         const device = await RawDevice.connect(a.wsUrl);
         await device.hello();
@@ -237,8 +191,8 @@ requireServices(unavailable, (skip) => {
     });
 
     it('node A is killed with messages pending; the device reconnects to node B and gets every 201', async () => {
-      const a = await Node.start('A');
-      const b = await Node.start('B');
+      const a = await startNode('A');
+      const b = await startNode('B');
       try {
         const device = await RawDevice.connect(a.wsUrl);
         const uaid = await device.hello();
@@ -283,8 +237,8 @@ requireServices(unavailable, (skip) => {
     });
 
     it('a rolling restart of both nodes under a steady send loop loses none and repeats only unproven acks', async () => {
-      const nodes: Record<'A' | 'B', Node | null> = { A: await Node.start('A'), B: await Node.start('B') };
-      const up = () => Object.values(nodes).filter((node): node is Node => node !== null);
+      const nodes: Record<'A' | 'B', ServingHerald | null> = { A: await startNode('A'), B: await startNode('B') };
+      const up = () => Object.values(nodes).filter((node): node is ServingHerald => node !== null);
       const pick = () => {
         const live = up();
         const node = live[Math.floor(Math.random() * live.length)];
@@ -310,22 +264,24 @@ requireServices(unavailable, (skip) => {
             failed++; // the node went away mid-request: not answered 201, nothing promised
           }
           if (restarted) sentAfterRestart++;
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, 20)); // a steady rate, not a wait
         }
       })();
 
       try {
         for (const name of ['A', 'B'] as const) {
-          await new Promise((resolve) => setTimeout(resolve, 700));
-          const node = nodes[name] as Node;
+          // Let the loop get messages through the cluster as it is before each restart.
+          const before = accepted.size;
+          await waitFor(() => accepted.size >= before + 20, 20_000, `20 messages accepted before node ${name} restarts`);
+          const node = nodes[name] as ServingHerald;
           nodes[name] = null; // the load balancer stops sending to it, then it stops
           await node.stop('SIGTERM');
-          nodes[name] = await Node.start(`${name}'`);
+          nodes[name] = await startNode(`${name}'`);
         }
         restarted = true;
         await sending;
 
-        await until(() => [...accepted].every((version) => device.received.has(version)), 20_000, 'every accepted message reached the device');
+        await waitFor(() => [...accepted].every((version) => device.received.has(version)), 20_000, 'every accepted message to reach the device');
         const duplicates = [...device.received.values()].filter((times) => times > 1).length;
         console.log(
           `rolling restart: ${accepted.size} accepted, ${failed} not accepted, ${device.received.size} received, ` +

@@ -1,16 +1,19 @@
 /**
  * Threat 3, heuristic bans: a source that sends too many invalid signatures or too many requests
  * to dead endpoints is refused for a cool-down, the ban shows in `herald admin bans` (through the
- * admin listener only) and expires by itself.
+ * admin listener only) and expires by itself. The cool-down runs on a clock the test moves.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { run as adminBans } from '../../src/cli/admin-bans.js';
-import { CHANNEL_A, RawDevice, startHerald, type Running } from '../helpers/herald.js';
-import { expectLimited, expectStatus, post, sender, sleep, subscribedDevice, vapid } from './attack.js';
 import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
+import { ManualClock } from '../helpers/clock.js';
+import { CHANNEL_A, RawDevice, startHerald, subscribedDevice, type Running } from '../helpers/herald.js';
+import { expectLimited, expectStatus, post, vapidHeader, type VapidKeys } from '../helpers/sender.js';
 
+const sender = generateVapidKeyPair();
 const forger = generateVapidKeyPair();
+const vapid = (origin: string, keys: VapidKeys = sender) => vapidHeader(origin, keys);
 
 async function bansOn(running: Running): Promise<Array<{ source: string; reason: string; remainingSeconds: number }>> {
   const response = await fetch(`http://127.0.0.1:${running.herald.listeners.adminPort}/admin/bans`);
@@ -22,11 +25,16 @@ describe('heuristic bans', () => {
   let running: Running;
   let device: RawDevice;
   let endpoint: string;
+  const clock = new ManualClock();
   before(async () => {
-    running = await startHerald({
-      server: { adminPort: 0 },
-      guard: { exemptLoopback: false, bans: { invalidSignatures: 3, deadEndpoints: 4, windowSeconds: 30, coolDownSeconds: 2 } },
-    });
+    running = await startHerald(
+      {
+        server: { adminPort: 0 },
+        guard: { exemptLoopback: false, bans: { invalidSignatures: 3, deadEndpoints: 4, windowSeconds: 30, coolDownSeconds: 2 } },
+      },
+      undefined,
+      { now: clock.now },
+    );
     ({ device, endpoint } = await subscribedDevice(running.wsUrl, CHANNEL_A, sender.publicKey));
   });
   after(async () => {
@@ -53,7 +61,7 @@ describe('heuristic bans', () => {
     assert.equal(code, 0);
     assert.match(printed, /^4:127\.0\.0\.1\tinvalid-signatures\tuntil \S+ \(\d+ s\)\n$/);
 
-    await sleep(retryAfter * 1000 + 200);
+    clock.advance(retryAfter * 1000);
     await expectStatus(await post(endpoint, { Authorization: vapid(running.origin) }), 201);
     assert.deepEqual(await bansOn(running), []);
   });
@@ -64,7 +72,7 @@ describe('heuristic bans', () => {
     for (let i = 0; i < 4; i++) await expectStatus(await post(forgedToken), 404);
     await expectLimited(await post(endpoint, { Authorization: vapid(running.origin) }));
     assert.equal((await bansOn(running))[0]?.reason, 'dead-endpoints');
-    await sleep(2200);
+    clock.advance(2000);
     await expectStatus(await post(endpoint, { Authorization: vapid(running.origin) }), 201);
   });
 

@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
-import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
-import { expectLimited, expectStatus, post, subscribedDevice } from './attack.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, subscribedDevice, type Running } from '../helpers/herald.js';
+import { expectLimited, expectStatus, newSubscriber, post } from '../helpers/sender.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHANNEL_C = '9c8b7a6f-5e4d-4c3b-8a29-1f0e9d8c7b6a';
-const uaKeys = generateUaKeys();
-const authSecret = generateAuthSecret();
-const encrypted = (bytes: number) =>
-  encryptAes128gcm({ plaintext: Buffer.alloc(bytes, 0x61), uaPublicKey: uaKeys.publicKey, authSecret });
+const subscriber = newSubscriber();
+const encrypted = (bytes: number) => subscriber.encrypt(Buffer.alloc(bytes, 0x61));
 const aes128gcm = { 'Content-Encoding': 'aes128gcm' };
 
 /** The status an upgrade is answered with when it is refused (0 when it opens). */
@@ -50,10 +48,7 @@ describe('caps', () => {
       await first.closed;
       // The slot is free once the server has seen the close.
       let again = await upgradeRefusal(running.wsUrl);
-      for (let tries = 0; again.status !== 0 && tries < 50; tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        again = await upgradeRefusal(running.wsUrl);
-      }
+      await waitFor(async () => again.status === 0 || (again = await upgradeRefusal(running.wsUrl)).status === 0, 2000, 'the freed connection slot');
       assert.equal(again.status, 0);
       again.socket?.close();
       second.close();
@@ -109,9 +104,7 @@ describe('caps', () => {
       assert.equal(await back.hello(uaid), uaid);
       for (let i = 0; i < 2; i++) back.ack(await back.next('notification'));
       // Acks carry no answer: poll the store until both are deleted.
-      for (let tries = 0; (await running.herald.storage.countMessages(uaid, Date.now())) > 0 && tries < 100; tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0, 2000, 'both acked messages to leave storage');
       await expectStatus(await post(endpoint), 201);
       back.close();
     });

@@ -1,14 +1,19 @@
 /**
  * Threat 3, flooding: every rate limit answers 429 errno 29 with Retry-After and lets the sender
- * through again once the window has passed. Windows are 1 s; tests wait them out, no timings.
+ * through again once the window has passed. Windows are 1 s on a clock the test moves: nothing
+ * waits, and nothing depends on how fast the machine is.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { revokeSenderKey } from '../../src/client/revoke.js';
 import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
 import { SourceResolver } from '../../src/guard/source.js';
-import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
-import { expectLimited, expectStatus, post, sender, sleep, subscribedDevice, vapid } from './attack.js';
+import { ManualClock } from '../helpers/clock.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, subscribedDevice, type Running } from '../helpers/herald.js';
+import { expectLimited, expectStatus, post, vapidHeader } from '../helpers/sender.js';
+
+const sender = generateVapidKeyPair();
+const vapid = (origin: string) => vapidHeader(origin, sender);
 
 /** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
 const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
@@ -17,8 +22,9 @@ describe('rate limits on the sender endpoint', () => {
   describe('per sender key', () => {
     let running: Running;
     let devices: RawDevice[] = [];
+    const clock = new ManualClock();
     before(async () => {
-      running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN }, guard: { perSenderKey: { points: 3, seconds: 1 } } });
+      running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN }, guard: { perSenderKey: { points: 3, seconds: 1 } } }, undefined, { now: clock.now });
     });
     after(async () => {
       for (const device of devices) device.close();
@@ -39,7 +45,7 @@ describe('rate limits on the sender endpoint', () => {
       // Operators see it too.
       const metrics = await (await fetch(`${running.origin}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
       assert.match(metrics, /herald_guard_limited_total\{limit="sender key"\} 1\b/);
-      await sleep(retryAfter * 1000 + 100);
+      clock.advance(retryAfter * 1000);
       await expectStatus(await post(b.endpoint, auth), 201);
     });
   });
@@ -47,8 +53,9 @@ describe('rate limits on the sender endpoint', () => {
   describe('per subscription and per device', () => {
     let running: Running;
     const devices: RawDevice[] = [];
+    const clock = new ManualClock();
     before(async () => {
-      running = await startHerald({ guard: { perSubscription: { points: 2, seconds: 1 }, perDevice: { points: 3, seconds: 1 } } });
+      running = await startHerald({ guard: { perSubscription: { points: 2, seconds: 1 }, perDevice: { points: 3, seconds: 1 } } }, undefined, { now: clock.now });
     });
     after(async () => {
       for (const device of devices) device.close();
@@ -65,7 +72,7 @@ describe('rate limits on the sender endpoint', () => {
       // The other channel has its own subscription window, but shares the device's (3).
       await expectStatus(await post(second), 201);
       await expectLimited(await post(second));
-      await sleep(1100);
+      clock.advance(1000);
       await expectStatus(await post(first), 201);
     });
   });
@@ -74,9 +81,10 @@ describe('rate limits on the sender endpoint', () => {
     let running: Running;
     let exempt: Running;
     const devices: RawDevice[] = [];
+    const clock = new ManualClock();
     before(async () => {
-      running = await startHerald({ guard: { exemptLoopback: false, perSource: { points: 2, seconds: 1 } } });
-      exempt = await startHerald({ guard: { perSource: { points: 2, seconds: 1 } } });
+      running = await startHerald({ guard: { exemptLoopback: false, perSource: { points: 2, seconds: 1 } } }, undefined, { now: clock.now });
+      exempt = await startHerald({ guard: { perSource: { points: 2, seconds: 1 } } }, undefined, { now: clock.now });
     });
     after(async () => {
       for (const device of devices) device.close();
@@ -91,7 +99,7 @@ describe('rate limits on the sender endpoint', () => {
       await expectStatus(await post(a.endpoint), 201);
       await expectStatus(await post(b.endpoint), 201);
       const retryAfter = await expectLimited(await post(a.endpoint));
-      await sleep(retryAfter * 1000 + 100);
+      clock.advance(retryAfter * 1000);
       await expectStatus(await post(b.endpoint), 201);
     });
 
@@ -102,7 +110,7 @@ describe('rate limits on the sender endpoint', () => {
     });
 
     it('key revocations count against the source limit too (anyone can revoke keys they make up)', async () => {
-      await sleep(1100); // a fresh window for this source
+      clock.advance(1000); // a fresh window for this source
       const revoke = async () => {
         const { status } = await revokeSenderKey(running.origin, { subject: 'mailto:a@example.com', ...generateVapidKeyPair() });
         return status;

@@ -3,20 +3,17 @@
  * (SIGHUP) without dropping connected devices, and sends HSTS on TLS listeners only.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/load.js';
 import { ensureDevCertificate } from '../../src/server/dev-tls.js';
 import { CHANNEL_A, RawDevice, startHerald, type Running } from '../helpers/herald.js';
-
-const REPO = path.join(import.meta.dirname, '../..');
+import { ServingHerald } from '../helpers/process.js';
 const folders: string[] = [];
 
 interface Certificate {
@@ -138,42 +135,15 @@ describe('TLS on the listeners', () => {
 });
 
 describe('herald serve --dev-tls and SIGHUP', () => {
-  let child: ChildProcess | undefined;
-  after(() => {
-    child?.kill('SIGKILL');
-  });
+  let herald: ServingHerald | undefined;
+  after(() => herald?.stop('SIGKILL'));
 
   it('makes a development certificate, says so, and reloads the files on SIGHUP without dropping a connected device', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-devtls-'));
     folders.push(dataDir);
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--dev-tls', '--port', '0', '--data-dir', dataDir], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const log: Array<{ level: number; msg: string; devices?: string; publicOrigin?: string }> = [];
-    const waiters: Array<() => void> = [];
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      try {
-        log.push(JSON.parse(line) as (typeof log)[number]);
-      } catch {
-        return;
-      }
-      for (const wake of waiters.splice(0)) wake();
-    });
-    const logged = async (predicate: (entry: (typeof log)[number]) => boolean) => {
-      for (let waited = 0; ; waited++) {
-        const found = log.find(predicate);
-        if (found) return found;
-        if (waited > 200) throw new Error(`not logged; log so far: ${JSON.stringify(log)}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-    };
-
-    const listening = await logged((entry) => entry.devices !== undefined);
-    const warning = await logged((entry) => /DEVELOPMENT TLS/.test(entry.msg));
+    herald = await ServingHerald.start(['--dev-tls', '--port', '0', '--data-dir', dataDir]);
+    const listening = await herald.logged((entry) => entry.devices !== undefined);
+    const warning = await herald.logged((entry) => /DEVELOPMENT TLS/.test(entry.msg ?? ''), 20_000, 'the development TLS warning');
     assert.equal(warning.level, 40);
     assert.match(String(listening.devices), /^wss:\/\/127\.0\.0\.1:\d+\/$/);
     assert.match(String(listening.publicOrigin), /^https:\/\//);
@@ -187,16 +157,15 @@ describe('herald serve --dev-tls and SIGHUP', () => {
     const port = Number(new URL(String(listening.devices)).port);
 
     replaceFiles(made, replacement);
-    child.kill('SIGHUP');
-    await logged((entry) => entry.msg === 'TLS certificate reloaded');
+    herald.process.kill('SIGHUP');
+    await herald.logged((entry) => entry.msg === 'TLS certificate reloaded', 20_000, 'the reload to be logged');
 
     assert.equal(await servedFingerprint(port, [replacement.pem]), replacement.fingerprint);
     assert.equal((await https(endpoint, 'POST', { TTL: '60' }, [replacement.pem])).status, 201);
     assert.equal((await device.next('notification')).channelID, CHANNEL_A);
     device.close();
 
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child?.once('exit', resolve));
-    child = undefined;
+    await herald.stop('SIGTERM');
+    herald = undefined;
   });
 });

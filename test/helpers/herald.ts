@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { Herald } from '../../src/app.js';
+import { Herald, type HeraldOptions } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 
@@ -17,7 +18,19 @@ export interface Running {
 
 type Overrides = { [K in keyof HeraldConfigInput]?: HeraldConfigInput[K] };
 
-export async function startHerald(overrides: Overrides = {}, dataDir = mkdtempSync(path.join(tmpdir(), 'herald-test-'))): Promise<Running> {
+export interface StartOptions {
+  /** Herald's clock (e.g. a ManualClock's `now`): tests move it instead of waiting. */
+  now?: () => number;
+  /** Replaces the silent logger (e.g. captureLog().logger for tests that search the log). */
+  logger?: Logger;
+  only?: HeraldOptions['only'];
+}
+
+export async function startHerald(
+  overrides: Overrides = {},
+  dataDir = mkdtempSync(path.join(tmpdir(), 'herald-test-')),
+  options: StartOptions = {},
+): Promise<Running> {
   const config = validateConfig({
     dataDir,
     ...overrides,
@@ -25,7 +38,7 @@ export async function startHerald(overrides: Overrides = {}, dataDir = mkdtempSy
     log: { level: 'silent', ...overrides.log },
     push: { ...overrides.push },
   });
-  const herald = new Herald({ config });
+  const herald = new Herald({ config, ...options });
   const listeners = await herald.start();
   return {
     herald,
@@ -115,6 +128,14 @@ export class RawDevice {
   close(): void {
     this.socket.close(1000);
   }
+}
+
+/** A connected device with one channel; returns the device and its endpoint. */
+export async function subscribedDevice(wsUrl: string, channelId: string, key?: string): Promise<{ device: RawDevice; endpoint: string; uaid: string }> {
+  const device = await RawDevice.connect(wsUrl);
+  const uaid = await device.hello();
+  const endpoint = await device.register(channelId, key);
+  return { device, endpoint, uaid };
 }
 
 export const CHANNEL_A = '5f2f3a1e-0b8c-4d4e-9a5a-1c2b3d4e5f60';

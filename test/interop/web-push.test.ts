@@ -8,26 +8,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import webpush from 'web-push';
-import { PushDevice, type PushMessage } from '../../src/client/device.js';
-import { toBase64Url } from '../../src/crypto/base64.js';
-import { decryptAes128gcm, decryptAesgcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
+import { PushDevice } from '../../src/client/device.js';
+import { decryptAes128gcm, decryptAesgcm } from '../../src/crypto/ece.js';
+import { nextEvent } from '../client/harness.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Frame, type Running } from '../helpers/herald.js';
+import { newSubscriber, sendWithWebPush } from '../helpers/sender.js';
+import { waitFor } from '../helpers/wait.js';
 
 const vapidKeys = webpush.generateVAPIDKeys();
 const vapidDetails = { subject: 'mailto:ops@example.com', publicKey: vapidKeys.publicKey, privateKey: vapidKeys.privateKey };
-const uaKeys = generateUaKeys();
-const authSecret = generateAuthSecret();
-const keys = { p256dh: toBase64Url(uaKeys.publicKey), auth: toBase64Url(authSecret) };
+const { uaKeys, authSecret, keys } = newSubscriber();
 
-/** web-push's sendNotification() speaks only https; its request details are sent as they are. */
-async function sendWithWebPush(endpoint: string, payload: string, options: webpush.RequestOptions): Promise<Response> {
-  const details = webpush.generateRequestDetails({ endpoint, keys }, payload, options);
-  return fetch(details.endpoint, {
-    method: details.method,
-    headers: details.headers as Record<string, string>,
-    ...(details.body ? { body: details.body } : {}),
-  });
-}
+/** web-push's request to the raw device's subscription: `endpoint` with these keys. */
+const sendToDevice = (endpoint: string, payload: string, options: webpush.RequestOptions) => sendWithWebPush({ endpoint, keys }, payload, options);
 
 function decrypt(notification: Frame): string {
   const body = Buffer.from(notification.data as string, 'base64url');
@@ -70,7 +63,7 @@ describe('interop: web-push sends, a raw ws device receives', () => {
     it(`${testCase.name}: delivered, decrypted, acked, gone from storage`, async () => {
       const endpoint = testCase.version === 'v1' ? v1 : v2;
       const text = `hello via ${testCase.name}`;
-      const response = await sendWithWebPush(endpoint, text, {
+      const response = await sendToDevice(endpoint, text, {
         TTL: 120,
         contentEncoding: testCase.encoding,
         ...(testCase.withVapid ? { vapidDetails } : {}),
@@ -80,26 +73,26 @@ describe('interop: web-push sends, a raw ws device receives', () => {
       assert.equal(notification.channelID, testCase.version === 'v1' ? CHANNEL_A : CHANNEL_B);
       assert.equal(decrypt(notification), text);
       device.ack(notification);
-      await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0);
+      await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0, 2000, 'the acked message to leave storage');
     });
   }
 
   it('a message stored while the device was away is decrypted after it reconnects', async () => {
     device.close();
     await device.closed;
-    const response = await sendWithWebPush(v2, 'while you were away', { TTL: 600, vapidDetails, topic: 'away', urgency: 'high' });
+    const response = await sendToDevice(v2, 'while you were away', { TTL: 600, vapidDetails, topic: 'away', urgency: 'high' });
     assert.equal(response.status, 201);
     device = await RawDevice.connect(running.wsUrl);
     assert.equal(await device.hello(uaid), uaid);
     const notification = await device.next('notification');
     assert.equal(decrypt(notification), 'while you were away');
     device.ack(notification);
-    await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0);
+    await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0, 2000, 'the acked message to leave storage');
   });
 
   it('web-push VAPID signed for another key is refused on v2 (401 errno 109)', async () => {
     const stranger = webpush.generateVAPIDKeys();
-    const response = await sendWithWebPush(v2, 'spoof', {
+    const response = await sendToDevice(v2, 'spoof', {
       TTL: 60,
       vapidDetails: { subject: 'mailto:x@example.com', publicKey: stranger.publicKey, privateKey: stranger.privateKey },
     });
@@ -107,14 +100,6 @@ describe('interop: web-push sends, a raw ws device receives', () => {
     assert.equal(((await response.json()) as { errno: number }).errno, 109);
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('interop: web-push sends, Herald\'s own client library receives', () => {
   let running: Running;
@@ -137,17 +122,12 @@ describe('interop: web-push sends, Herald\'s own client library receives', () =>
       it(`${encoding} to a ${version} subscription: PushDevice decrypts it and acks`, async () => {
         const subscription = await device.register(version === 'v2' ? { senderKey: vapidKeys.publicKey } : {});
         const text = `web-push → PushDevice, ${encoding}, ${version}`;
-        const arrival = new Promise<PushMessage>((resolve) => device.once('notification', resolve));
-        const details = webpush.generateRequestDetails(subscription, text, { TTL: 60, contentEncoding: encoding, vapidDetails });
-        const response = await fetch(details.endpoint, {
-          method: details.method,
-          headers: details.headers as Record<string, string>,
-          body: details.body,
-        });
+        const arrival = nextEvent(device, 'notification');
+        const response = await sendWithWebPush(subscription, text, { TTL: 60, contentEncoding: encoding, vapidDetails });
         assert.equal(response.status, 201, await response.text());
         const message = await arrival;
         assert.equal(message.payload?.toString('utf8'), text);
-        await waitFor(async () => (await running.herald.storage.countMessages(device.uaid as string, Date.now())) === 0);
+        await waitFor(async () => (await running.herald.storage.countMessages(device.uaid as string, Date.now())) === 0, 2000, 'the acked message to leave storage');
       });
     }
   }

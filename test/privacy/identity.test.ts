@@ -5,17 +5,12 @@
  * line at info level names a uaid or channelID, in any spelling.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Herald } from '../../src/app.js';
 import { revokeSenderKey } from '../../src/client/revoke.js';
-import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
-import { generateVapidKeyPair, signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
-import { validateConfig } from '../../src/config/load.js';
-import { CHANNEL_A, CHANNEL_B, RawDevice } from '../helpers/herald.js';
+import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald } from '../helpers/herald.js';
 import { captureLog } from '../helpers/log.js';
+import { newSubscriber, vapidHeader } from '../helpers/sender.js';
 
 /** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
 const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
@@ -41,10 +36,9 @@ function leaks(haystack: string, id: string): string | null {
 
 describe('identity privacy', () => {
   it('no HTTP answer and no info-level log line of a full flow names a uaid or channelID, in any spelling', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-privacy-'));
     const log = captureLog();
-    const herald = new Herald({ config: validateConfig({ dataDir, server: { port: 0, metricsToken: METRICS_TOKEN } }), logger: log.logger });
-    const { connectionUrl, endpointOrigin: origin } = await herald.start();
+    const running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN } }, undefined, { logger: log.logger });
+    const { herald, wsUrl: connectionUrl, origin } = running;
     const answers: Array<{ what: string; text: string }> = [];
     async function call(what: string, url: string, init: RequestInit = {}): Promise<Response> {
       const response = await fetch(url, init);
@@ -54,13 +48,8 @@ describe('identity privacy', () => {
       return response;
     }
     const sender = generateVapidKeyPair();
-    const vapid = (keys = sender) =>
-      vapidAuthorizationHeader(
-        signVapidJwt({ audience: origin, expiresAt: Math.floor(Date.now() / 1000) + 600, publicKey: keys.publicKey, privateKey: keys.privateKey }),
-        keys.publicKey,
-      );
-    const uaKeys = generateUaKeys();
-    const authSecret = generateAuthSecret();
+    const vapid = (keys = sender) => vapidHeader(origin, keys, 600);
+    const subscriber = newSubscriber();
     const ids: string[] = [CHANNEL_A, CHANNEL_B];
 
     try {
@@ -74,7 +63,7 @@ describe('identity privacy', () => {
       ids.push(generated.channelID as string);
 
       // Send, deliver, ack (v1 and v2), with status and delete of a pending message.
-      const body = encryptAes128gcm({ plaintext: Buffer.from('you have news'), uaPublicKey: uaKeys.publicKey, authSecret });
+      const body = subscriber.encrypt('you have news');
       const sent = await call('send v1', v1, { method: 'POST', headers: { TTL: '60', 'Content-Encoding': 'aes128gcm' }, body });
       assert.equal(sent.status, 201);
       device.ack(await device.next('notification'));
@@ -137,8 +126,7 @@ describe('identity privacy', () => {
         assert.equal(leaks(log.text(), id), null, `the info log names ${id}`);
       }
     } finally {
-      await herald.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      await running.stop();
     }
   });
 });

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
 import { fromBase64Url } from '../../src/crypto/base64.js';
-import { generateVapidKeyPair, signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
+import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald } from '../helpers/herald.js';
+import { newSubscriber, vapidHeader } from '../helpers/sender.js';
+import { waitFor } from '../helpers/wait.js';
 
 function databaseBytes(dataDir: string): Array<{ file: string; bytes: Buffer }> {
   return ['herald.db', 'herald.db-wal', 'herald.db-shm']
@@ -24,8 +25,7 @@ describe('data minimisation in storage', () => {
     const running = await startHerald();
     try {
       const sender = generateVapidKeyPair();
-      const uaKeys = generateUaKeys();
-      const authSecret = generateAuthSecret();
+      const subscriber = newSubscriber();
       const plaintext = 'the meeting moved to 3 pm, room 4.12';
       const ciphertexts: Buffer[] = [];
 
@@ -33,13 +33,10 @@ describe('data minimisation in storage', () => {
       const uaid = await device.hello();
       const v1 = await device.register(CHANNEL_A);
       const v2 = await device.register(CHANNEL_B, sender.publicKey);
-      const authorization = vapidAuthorizationHeader(
-        signVapidJwt({ audience: running.origin, expiresAt: Math.floor(Date.now() / 1000) + 600, publicKey: sender.publicKey, privateKey: sender.privateKey }),
-        sender.publicKey,
-      );
+      const authorization = vapidHeader(running.origin, sender, 600);
       // Delivered live, and delivered from storage after a reconnect; large ones spill to overflow pages.
       for (const [endpoint, size] of [[v1, 100], [v2, 3000], [v1, 4000]] as const) {
-        const body = encryptAes128gcm({ plaintext: Buffer.from(plaintext.padEnd(size, '.')), uaPublicKey: uaKeys.publicKey, authSecret });
+        const body = subscriber.encrypt(plaintext.padEnd(size, '.'));
         ciphertexts.push(body);
         const response = await fetch(endpoint, { method: 'POST', headers: { TTL: '600', 'Content-Encoding': 'aes128gcm', Authorization: authorization }, body });
         assert.equal(response.status, 201);
@@ -69,13 +66,8 @@ describe('data minimisation in storage', () => {
         databaseBytes(running.dataDir).flatMap(({ file, bytes }) =>
           needles.filter(([, needle]) => bytes.includes(needle)).map(([name]) => `${file} holds the ${name}`),
         );
-      const deadline = Date.now() + 15_000;
-      let leaks = found();
-      while (leaks.length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        leaks = found();
-      }
-      assert.deepEqual(leaks, []);
+      await waitFor(() => found().length === 0, 15_000, 'the SQLite files to hold none of it', 250).catch(() => {});
+      assert.deepEqual(found(), []);
       assert.ok(databaseBytes(running.dataDir).some(({ file }) => file === 'herald.db'));
       // The subscription is still there: only its key hash was needed.
       assert.equal((await running.herald.storage.getChannel(uaid, CHANNEL_B))?.senderKeyHash?.length, 32);

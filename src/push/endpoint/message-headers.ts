@@ -1,10 +1,10 @@
 /**
  * The request headers of a push message (RFC 8030 §5, RFC 8291, protocol.md §2), each checked and
- * turned into what the store keeps. Pure functions; every failure is an EndpointError.
+ * turned into what the store keeps. Pure functions; every failure is a sender error (src/http/sender-errors.ts).
  */
 import { parseAes128gcmHeader } from '../../crypto/ece.js';
 import type { ForwardedHeaders, Urgency } from '../../store/types.js';
-import { EndpointError } from './errors.js';
+import { senderErrors } from '../../http/sender-errors.js';
 
 type HeaderValue = string | string[] | undefined;
 
@@ -15,10 +15,10 @@ function single(value: HeaderValue): string | undefined {
 /** RFC 8030 §5.2: TTL is required, a non-negative integer of seconds; a long one is capped. */
 export function parseTtl(value: HeaderValue, maxTtlSeconds: number): number {
   const text = single(value)?.trim();
-  if (text === undefined || text === '') throw new EndpointError('missingTtl');
-  if (!/^-?\d+$/.test(text)) throw new EndpointError('invalidTtl', 'TTL must be an integer number of seconds');
+  if (text === undefined || text === '') throw senderErrors.error('missingTtl');
+  if (!/^-?\d+$/.test(text)) throw senderErrors.error('invalidTtl', { detail: 'TTL must be an integer number of seconds' });
   const ttl = Number(text);
-  if (ttl < 0) throw new EndpointError('invalidTtl', 'TTL must not be negative');
+  if (ttl < 0) throw senderErrors.error('invalidTtl', { detail: 'TTL must not be negative' });
   return Math.min(ttl, maxTtlSeconds);
 }
 
@@ -28,7 +28,7 @@ const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 export function parseTopic(value: HeaderValue): string | null {
   const text = single(value);
   if (text === undefined) return null;
-  if (!TOPIC.test(text)) throw new EndpointError('invalidTopic', 'Topic must be 1 to 32 characters of A-Z a-z 0-9 _ -');
+  if (!TOPIC.test(text)) throw senderErrors.error('invalidTopic', { detail: 'Topic must be 1 to 32 characters of A-Z a-z 0-9 _ -' });
   return text;
 }
 
@@ -38,7 +38,7 @@ const URGENCIES: readonly Urgency[] = ['very-low', 'low', 'normal', 'high'];
 export function parseUrgency(value: HeaderValue): Urgency {
   const text = single(value)?.trim().toLowerCase();
   if (text === undefined || text === '') return 'normal';
-  if (!URGENCIES.includes(text as Urgency)) throw new EndpointError('invalidUrgency', 'Urgency must be very-low, low, normal or high');
+  if (!URGENCIES.includes(text as Urgency)) throw senderErrors.error('invalidUrgency', { detail: 'Urgency must be very-low, low, normal or high' });
   return text as Urgency;
 }
 
@@ -54,13 +54,13 @@ export function parseEncryption(
   const encoding = single(headers.contentEncoding)?.trim().toLowerCase();
   if (encoding === 'aes128gcm') {
     // The salt, record size and sender key travel in the body itself (RFC 8188 §2.1).
-    if (!parseAes128gcmHeader(body)) throw new EndpointError('invalidEncryption', 'aes128gcm body is too short for its header');
+    if (!parseAes128gcmHeader(body)) throw senderErrors.error('invalidEncryption', { detail: 'aes128gcm body is too short for its header' });
     return { encoding: 'aes128gcm' };
   }
   if (encoding === 'aesgcm') {
     const encryption = single(headers.encryption);
     if (!encryption || !/(^|[;,\s])salt=/i.test(encryption)) {
-      throw new EndpointError('invalidEncryption', 'aesgcm needs an Encryption header with a salt');
+      throw senderErrors.error('invalidEncryption', { detail: 'aesgcm needs an Encryption header with a salt' });
     }
     const forwarded: ForwardedHeaders = { encoding: 'aesgcm', encryption: stripQuotesAndPadding(encryption) };
     const cryptoKey = single(headers.cryptoKey);
@@ -68,9 +68,9 @@ export function parseEncryption(
     return forwarded;
   }
   if (encoding === undefined || encoding === '') {
-    throw new EndpointError('invalidEncryption', 'a body needs Content-Encoding aes128gcm or aesgcm');
+    throw senderErrors.error('invalidEncryption', { detail: 'a body needs Content-Encoding aes128gcm or aesgcm' });
   }
-  throw new EndpointError('invalidEncryption', 'Content-Encoding must be aes128gcm or aesgcm');
+  throw senderErrors.error('invalidEncryption', { detail: 'Content-Encoding must be aes128gcm or aesgcm' });
 }
 
 /** Firefox expects the legacy parameters without quotes and without base64 `=` padding. */

@@ -2,13 +2,14 @@
  * The sender endpoint (protocol.md §2): POST /wpush/{v1,v2}/:token, DELETE and GET /m/:messageId.
  * Checks run in the documented order: token → VAPID → subscription exists → body and headers.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../../crypto/keyring.js';
 import { newMessageId, openEndpointToken, openMessageId, sealMessageId, type EndpointTokenContents } from '../../crypto/tokens.js';
 import { SubscriptionMissingError, type Store } from '../../store/types.js';
+import { handleErrors } from '../../http/errors.js';
+import { senderErrors, type SenderError } from '../../http/sender-errors.js';
 import type { Bus } from '../delivery/bus.js';
 import { acceptMessage, type Outcome } from '../delivery/accept.js';
-import { EndpointError, errorEnvelope } from './errors.js';
 import { parseEncryption, parseTopic, parseTtl, parseUrgency } from './message-headers.js';
 import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
 import type { SenderKeyCheck } from '../revocation/blocklist.js';
@@ -53,13 +54,15 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
       done(null, body);
     });
 
-    scope.setErrorHandler(async (error, request, reply) => {
-      const failure = toEndpointError(error);
-      await deps.guard?.failed(request, failure);
-      deps.observe?.failed?.(failure.errno, failure.status >= 500 ? (failure.cause ?? error) : undefined);
-      sendError(reply, failure);
+    handleErrors(scope, senderErrors, {
+      requestError: requestFailure,
+      internalError: (thrown) => senderErrors.error('internal', { cause: thrown }),
+      notFound: () => senderErrors.error('notFound'),
+      failed: async (failure, request, thrown) => {
+        await deps.guard?.failed(request, failure);
+        deps.observe?.failed?.(failure.definition.errno, failure.status >= 500 ? (failure.cause ?? thrown) : undefined);
+      },
     });
-    scope.setNotFoundHandler((_request, reply) => sendError(reply, new EndpointError('notFound')));
 
     scope.post<{ Params: { token: string } }>('/wpush/v1/:token', (request, reply) => pushMessage(deps, 1, request, reply));
     scope.post<{ Params: { token: string } }>('/wpush/v2/:token', (request, reply) => pushMessage(deps, 2, request, reply));
@@ -82,15 +85,15 @@ async function pushMessage(
 
   // 1. token
   const contents = openEndpointToken(deps.endpointTokens, version, request.params.token);
-  if (!contents) throw new EndpointError('invalidToken');
+  if (!contents) throw senderErrors.error('invalidToken');
 
   // 2. VAPID: optional on v1 (checked when present), required on v2 and bound to the sealed key.
   const headers = request.headers;
   const sender = deps.vapid.check(headers.authorization, single(headers['crypto-key']), Math.floor(now / 1000));
   if (version === 2) {
-    if (!sender) throw new EndpointError('unauthorized', 'a v2 endpoint requires VAPID');
+    if (!sender) throw senderErrors.error('unauthorized', { detail: 'a v2 endpoint requires VAPID' });
     if (!contents.senderKeyHash || !senderKeyMatches(contents.senderKeyHash, sender.keyHash)) {
-      throw new EndpointError('unauthorized', 'the VAPID key is not the one this subscription is bound to');
+      throw senderErrors.error('unauthorized', { detail: 'the VAPID key is not the one this subscription is bound to' });
     }
   }
 
@@ -105,7 +108,7 @@ async function pushMessage(
   // 4. body and headers
   const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : null;
   if (body && body.length > deps.maxBodyBytes) {
-    throw new EndpointError('bodyTooLarge', `at most ${deps.maxBodyBytes} bytes`);
+    throw senderErrors.error('bodyTooLarge', { detail: `at most ${deps.maxBodyBytes} bytes` });
   }
   const ttl = parseTtl(headers.ttl, deps.maxTtlSeconds);
   const topic = parseTopic(headers.topic);
@@ -131,8 +134,8 @@ async function pushMessage(
     data: forwarded ? body : null,
     headers: forwarded,
   }).catch((error: unknown) => {
-    if (error instanceof SubscriptionMissingError) throw new EndpointError('subscriptionGone');
-    throw new EndpointError('storageUnavailable', undefined, error);
+    if (error instanceof SubscriptionMissingError) throw senderErrors.error('subscriptionGone');
+    throw senderErrors.error('storageUnavailable', { cause: error });
   });
 
   const location = `${deps.origin()}/m/${sealMessageId(deps.messageIds, { uaid: contents.uaid, channelId: contents.channelId, messageId: id })}`;
@@ -145,18 +148,18 @@ async function requireSubscription(store: Store, contents: EndpointTokenContents
   const channel = await storageCall(() => store.getChannel(contents.uaid, contents.channelId));
   if (!channel) {
     const device = await storageCall(() => store.getDevice(contents.uaid));
-    throw new EndpointError(device ? 'subscriptionGone' : 'deviceGone');
+    throw senderErrors.error(device ? 'subscriptionGone' : 'deviceGone');
   }
   // A channel re-registered with another key (or none) retires the endpoints of its old binding.
   const bound = channel.senderKeyHash;
   const sealed = contents.senderKeyHash;
   const same = bound === null || sealed === null ? bound === sealed : senderKeyMatches(bound, sealed);
-  if (!same) throw new EndpointError('subscriptionGone');
+  if (!same) throw senderErrors.error('subscriptionGone');
 }
 
 async function deleteMessage(deps: EndpointDeps, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> {
   const contents = openMessageId(deps.messageIds, request.params.id);
-  if (!contents) throw new EndpointError('messageNotFound');
+  if (!contents) throw senderErrors.error('messageNotFound');
   await storageCall(() => deps.store.deleteMessage(contents.uaid, contents.messageId));
   // Idempotent: deleting a message that was already delivered or expired is not an error.
   reply.code(204).send();
@@ -164,7 +167,7 @@ async function deleteMessage(deps: EndpointDeps, request: FastifyRequest<{ Param
 
 async function messageStatus(deps: EndpointDeps, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> {
   const contents = openMessageId(deps.messageIds, request.params.id);
-  if (!contents) throw new EndpointError('messageNotFound');
+  if (!contents) throw senderErrors.error('messageNotFound');
   const message = await storageCall(() => deps.store.getMessage(contents.uaid, contents.messageId, deps.now()));
   // Says nothing about the device: only whether this message still waits.
   if (!message) return reply.code(200).send({ status: 'gone' });
@@ -175,22 +178,13 @@ async function storageCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw new EndpointError('storageUnavailable', undefined, error);
+    throw senderErrors.error('storageUnavailable', { cause: error });
   }
 }
 
-function toEndpointError(error: unknown): EndpointError {
-  if (error instanceof EndpointError) return error;
-  const fastifyError = error as { statusCode?: number; code?: string };
-  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413) return new EndpointError('bodyTooLarge');
-  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) return new EndpointError('badRequest');
-  return new EndpointError('internal', undefined, error);
-}
-
-export function sendError(reply: FastifyReply, error: EndpointError): void {
-  if (error.status === 410) reply.header('cache-control', 'max-age=86400');
-  if (error.status === 503 || error.status === 429) reply.header('retry-after', String(error.retryAfterSeconds ?? 30));
-  reply.code(error.status).type('application/json').send(errorEnvelope(error));
+/** fastify's own refusals: a body past the hard limit is 413 like one past maxBodyBytes, the rest 400. */
+function requestFailure(error: FastifyError): SenderError {
+  return senderErrors.error(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413 ? 'bodyTooLarge' : 'badRequest');
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { parseVapidHeaders, sha256, verifyVapidJwt } from '../../crypto/vapid.js';
-import { EndpointError } from './errors.js';
+import { senderErrors } from '../../http/sender-errors.js';
 
 export interface VapidCheckOptions {
   /** The endpoint origin; `aud` must equal it. A function: it is known only once listening. */
@@ -31,7 +31,7 @@ export class VapidChecker {
   check(authorization: string | undefined, cryptoKey: string | undefined, nowSeconds: number): VerifiedSender | null {
     const parsed = parseVapidHeaders(authorization, cryptoKey);
     if (parsed === null) return null;
-    if (!parsed.ok) throw new EndpointError('unauthorized', parsed.reason);
+    if (!parsed.ok) throw senderErrors.error('unauthorized', { detail: parsed.reason });
     const { jwt, publicKey } = parsed.value;
 
     const cacheKey = `${jwt}|${publicKey.toString('base64')}`;
@@ -44,7 +44,7 @@ export class VapidChecker {
       nowSeconds,
       clockSkewSeconds: this.options.clockSkewSeconds,
     });
-    if (!result.ok) throw new EndpointError('unauthorized', result.reason);
+    if (!result.ok) throw senderErrors.error('unauthorized', { detail: result.reason });
     const keyHash = sha256(publicKey);
     this.remember(cacheKey, result.claims.exp, keyHash);
     return { publicKey, keyHash };

@@ -7,7 +7,7 @@
  * 410 is what makes senders (web-push, pywebpush, autopush-era servers) prune a subscription;
  * errno 27 tells them why.
  */
-import { EndpointError } from '../endpoint/errors.js';
+import { senderErrors } from '../../http/sender-errors.js';
 import type { SenderKeyCheck } from './blocklist.js';
 
 export async function refuseBlockedSender(check: SenderKeyCheck, keyHash: Buffer, version: 1 | 2): Promise<void> {
@@ -15,7 +15,7 @@ export async function refuseBlockedSender(check: SenderKeyCheck, keyHash: Buffer
   try {
     blocked = await check.isBlocked(keyHash);
   } catch (error) {
-    throw new EndpointError('storageUnavailable', undefined, error);
+    throw senderErrors.error('storageUnavailable', { cause: error });
   }
-  if (blocked) throw new EndpointError(version === 2 ? 'senderRevoked' : 'senderBlocked');
+  if (blocked) throw senderErrors.error(version === 2 ? 'senderRevoked' : 'senderBlocked');
 }

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SenderGuard } from '../../guard/endpoint-guard.js';
 import { toBase64Url } from '../../crypto/base64.js';
-import { EndpointError } from '../endpoint/errors.js';
+import { senderErrors } from '../../http/sender-errors.js';
 import type { SenderBlocklist } from './blocklist.js';
 import { checkRevocationRequest } from '../../crypto/revocation.js';
 
@@ -31,12 +31,12 @@ export function registerRevokeRoute(scope: FastifyInstance, deps: RevokeRouteDep
       nowSeconds: Math.floor(now / 1000),
       clockSkewSeconds: deps.clockSkewSeconds,
     });
-    if (!checked.ok) throw new EndpointError('unauthorized', checked.reason);
+    if (!checked.ok) throw senderErrors.error('unauthorized', { detail: checked.reason });
     let added: boolean;
     try {
       added = await deps.blocklist.block({ keyHash: checked.keyHash, source: 'holder', reason: 'revoked by its holder', blockedAt: now });
     } catch (error) {
-      throw new EndpointError('storageUnavailable', undefined, error);
+      throw senderErrors.error('storageUnavailable', { cause: error });
     }
     const hash = toBase64Url(checked.keyHash);
     deps.revoked?.(hash, added);

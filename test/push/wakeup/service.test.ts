@@ -1,6 +1,5 @@
 /** The wake-up part on its own, with a real in-memory store and a real UDP socket on loopback. */
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { after, describe, it } from 'node:test';
 import { fromBase64Url } from '../../../src/crypto/base64.js';
 import { generateRingKey, KeyRing } from '../../../src/crypto/keyring.js';
@@ -8,7 +7,8 @@ import { openWakeupDatagram } from '../../../src/crypto/wakeup.js';
 import { WakeupService } from '../../../src/push/wakeup/service.js';
 import { openStore } from '../../../src/store/open-store.js';
 import type { Store } from '../../../src/store/types.js';
-import { waitFor } from '../../client/harness.js';
+import { udpTap } from '../../helpers/udp.js';
+import { waitFor } from '../../helpers/wait.js';
 import { newUaid, registerDevice } from '../../store/conformance.js';
 
 const OPTIONS = { allowedNetworks: ['127.0.0.0/8'], hostMustMatchPeer: true, minIntervalSeconds: 1 };
@@ -31,12 +31,9 @@ describe('the wake-up service', () => {
   }
 
   async function tap() {
-    const socket = createSocket('udp4');
-    const datagrams: Buffer[] = [];
-    socket.on('message', (datagram) => datagrams.push(datagram));
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-    cleanups.push(() => new Promise((resolve) => socket.close(() => resolve())));
-    return { port: socket.address().port, datagrams };
+    const listener = await udpTap();
+    cleanups.push(() => listener.close());
+    return listener;
   }
 
   async function declared(store: Store, service: WakeupService, port: number) {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { CHANNEL_A, RawDevice, startHerald } from './helpers/herald.js';
+import { CHANNEL_A, RawDevice, startHerald } from '../helpers/herald.js';
 
 const HOSTILE_FRAMES = [
   '',
@@ -126,6 +126,10 @@ async function drain(device: RawDevice, count: number): Promise<Array<Record<str
   return seen;
 }
 
+/**
+ * A sender that announces 3,000 bytes, sends 500, stalls and drops the connection. The stall is
+ * the scenario, not a wait for something: it lets the server start reading the body.
+ */
 async function truncatedPost(endpoint: URL): Promise<void> {
   await new Promise<void>((resolve) => {
     const socket = connect(Number(endpoint.port), endpoint.hostname, () => {

@@ -3,47 +3,25 @@
  * then on nothing signed with it is accepted; the operator can block and unblock keys too.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { revocationAuthorization, revokeSenderKey } from '../../src/client/revoke.js';
-import { fromBase64Url } from '../../src/crypto/base64.js';
-import { p256PrivateKeyObject } from '../../src/crypto/p256.js';
-import { generateVapidKeyPair, sha256, signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
-import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
-
-const REPO = path.join(import.meta.dirname, '../..');
-type Keys = { publicKey: string; privateKey: string };
-
-function vapid(origin: string, keys: Keys): string {
-  const jwt = signVapidJwt({ audience: origin, expiresAt: Math.floor(Date.now() / 1000) + 3600, publicKey: keys.publicKey, privateKey: keys.privateKey });
-  return vapidAuthorizationHeader(jwt, keys.publicKey);
-}
+import { revocationAuthorization, revokeSenderKey } from '../../../src/client/revoke.js';
+import { fromBase64Url } from '../../../src/crypto/base64.js';
+import { p256PrivateKeyObject } from '../../../src/crypto/p256.js';
+import { generateVapidKeyPair, sha256, vapidAuthorizationHeader } from '../../../src/crypto/vapid.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../../helpers/herald.js';
+import { runHerald } from '../../helpers/process.js';
+import { errnoOf, vapidHeader, type VapidKeys } from '../../helpers/sender.js';
 
 /** A revocation JWT with any claims, signed by `signer` and presenting `presented` as k=. */
-async function revocationWith(claims: Record<string, unknown>, signer: Keys, presented = signer.publicKey): Promise<string> {
+async function revocationWith(claims: Record<string, unknown>, signer: VapidKeys, presented = signer.publicKey): Promise<string> {
   const key = p256PrivateKeyObject({ publicKey: fromBase64Url(signer.publicKey) as Buffer, privateKey: fromBase64Url(signer.privateKey) as Buffer });
   const jwt = await new SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'ES256' }).sign(key);
   return vapidAuthorizationHeader(jwt, presented);
 }
 
-function hashOf(keys: Keys): string {
+function hashOf(keys: VapidKeys): string {
   return sha256(fromBase64Url(keys.publicKey) as Buffer).toString('base64url');
-}
-
-async function errno(response: Response): Promise<number> {
-  return (JSON.parse(await response.text()) as { errno: number }).errno;
-}
-
-async function runHerald(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
 }
 
 describe('sender key revocation by its holder', () => {
@@ -71,7 +49,7 @@ describe('sender key revocation by its holder', () => {
     const origin = running.origin;
     const cases: Array<[string, string | undefined]> = [
       ['no Authorization', undefined],
-      ['a plain VAPID JWT (no revoke claim)', vapid(origin, stolen)],
+      ['a plain VAPID JWT (no revoke claim)', vapidHeader(origin, stolen)],
       ['revoke names another key', await revocationWith({ aud: origin, exp: now + 300, revoke: hashOf(fresh) }, stolen)],
       ['signed by another key', await revocationWith({ aud: origin, exp: now + 300, revoke: hashOf(stolen) }, fresh, stolen.publicKey)],
       ['another origin', await revocationWith({ aud: 'https://push.example.net', exp: now + 300, revoke: hashOf(stolen) }, stolen)],
@@ -82,16 +60,16 @@ describe('sender key revocation by its holder', () => {
     for (const [label, authorization] of cases) {
       const response = await fetch(`${origin}/v1/keys/revoke`, { method: 'POST', headers: authorization ? { authorization } : {} });
       assert.equal(response.status, 401, label);
-      assert.equal(await errno(response), 109, label);
+      assert.equal(await errnoOf(response), 109, label);
     }
     // Nothing above revoked anything.
-    assert.equal((await fetch(v2, { method: 'POST', headers: { TTL: '60', Authorization: vapid(origin, stolen) } })).status, 201);
+    assert.equal((await fetch(v2, { method: 'POST', headers: { TTL: '60', Authorization: vapidHeader(origin, stolen) } })).status, 201);
     device.ack(await device.next('notification'));
   });
 
   it('after revocation the key is refused on v1 (403 errno 27) and its v2 subscription is gone (410 errno 27), even with a cached JWT', async () => {
     // Both JWTs are verified (and cached by the VAPID checker) before the revocation.
-    const cachedJwt = vapid(running.origin, stolen);
+    const cachedJwt = vapidHeader(running.origin, stolen);
     assert.equal((await fetch(v1, { method: 'POST', headers: { TTL: '60', Authorization: cachedJwt } })).status, 201);
     device.ack(await device.next('notification'));
 
@@ -99,17 +77,17 @@ describe('sender key revocation by its holder', () => {
     assert.equal(revoked.status, 200, revoked.body);
     assert.deepEqual(JSON.parse(revoked.body), { status: 'revoked', key: hashOf(stolen) });
 
-    for (const authorization of [cachedJwt, vapid(running.origin, stolen)]) {
+    for (const authorization of [cachedJwt, vapidHeader(running.origin, stolen)]) {
       const onV1 = await fetch(v1, { method: 'POST', headers: { TTL: '60', Authorization: authorization } });
       assert.equal(onV1.status, 403);
-      assert.equal(await errno(onV1), 27);
+      assert.equal(await errnoOf(onV1), 27);
       const onV2 = await fetch(v2, { method: 'POST', headers: { TTL: '60', Authorization: authorization } });
       assert.equal(onV2.status, 410);
       assert.equal(onV2.headers.get('cache-control'), 'max-age=86400');
-      assert.equal(await errno(onV2), 27);
+      assert.equal(await errnoOf(onV2), 27);
     }
     // Other senders, and v1 without VAPID, are unaffected.
-    assert.equal((await fetch(v1, { method: 'POST', headers: { TTL: '60', Authorization: vapid(running.origin, fresh) } })).status, 201);
+    assert.equal((await fetch(v1, { method: 'POST', headers: { TTL: '60', Authorization: vapidHeader(running.origin, fresh) } })).status, 201);
     device.ack(await device.next('notification'));
     assert.equal((await fetch(v1, { method: 'POST', headers: { TTL: '60' } })).status, 201);
     device.ack(await device.next('notification'));
@@ -119,7 +97,7 @@ describe('sender key revocation by its holder', () => {
     const again = await fetch(`${running.origin}/v1/keys/revoke`, { method: 'POST', headers: { authorization: await revocationAuthorization(running.origin, stolen) } });
     assert.equal(again.status, 200);
     assert.deepEqual(await again.json(), { status: 'revoked', key: hashOf(stolen) });
-    assert.equal((await fetch(v1, { method: 'POST', headers: { TTL: '60', Authorization: vapid(running.origin, stolen) } })).status, 403);
+    assert.equal((await fetch(v1, { method: 'POST', headers: { TTL: '60', Authorization: vapidHeader(running.origin, stolen) } })).status, 403);
   });
 
   it('the thief cannot undo it: registering a channel with the revoked key answers 400 with a reason, and the socket stays open', async () => {
@@ -144,9 +122,9 @@ describe('sender key revocation by its holder', () => {
       await other.herald.stop();
       const restarted = await startHerald({ server: { port: other.herald.listeners.endpointPort } }, other.dataDir);
       try {
-        const response = await fetch(endpoint, { method: 'POST', headers: { TTL: '60', Authorization: vapid(restarted.origin, keys) } });
+        const response = await fetch(endpoint, { method: 'POST', headers: { TTL: '60', Authorization: vapidHeader(restarted.origin, keys) } });
         assert.equal(response.status, 410);
-        assert.equal(await errno(response), 27);
+        assert.equal(await errnoOf(response), 27);
       } finally {
         await restarted.stop();
       }
@@ -165,7 +143,7 @@ describe('sender key blocking by the operator (herald keys)', () => {
       const phone = await RawDevice.connect(running.wsUrl);
       await phone.hello();
       const endpoint = await phone.register(CHANNEL_A);
-      const send = () => fetch(endpoint, { method: 'POST', headers: { TTL: '0', Authorization: vapid(running.origin, keys) } });
+      const send = () => fetch(endpoint, { method: 'POST', headers: { TTL: '0', Authorization: vapidHeader(running.origin, keys) } });
 
       const blocked = await runHerald(['keys', 'block', keys.publicKey, '--reason', 'abuse report #12', '--data-dir', running.dataDir]);
       assert.equal(blocked.code, 0, blocked.stderr);
@@ -178,7 +156,7 @@ describe('sender key blocking by the operator (herald keys)', () => {
       // A running node sees the CLI's change (here at once: its cache is off).
       const refused = await send();
       assert.equal(refused.status, 403);
-      assert.equal(await errno(refused), 27);
+      assert.equal(await errnoOf(refused), 27);
 
       const listed = await runHerald(['keys', 'list-blocked', '--data-dir', running.dataDir]);
       assert.equal(listed.code, 0, listed.stderr);

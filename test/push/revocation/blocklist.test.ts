@@ -6,17 +6,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { SenderBlocklist } from '../../src/push/revocation/blocklist.js';
-import { openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/types.js';
-import { postgresUnavailable, postgresUrl, requireServices } from '../helpers/services.js';
+import { SenderBlocklist } from '../../../src/push/revocation/blocklist.js';
+import { openStore } from '../../../src/store/open-store.js';
+import type { Store } from '../../../src/store/types.js';
+import { ManualClock } from '../../helpers/clock.js';
+import { postgresUnavailable, postgresUrl, requireServices } from '../../helpers/services.js';
 
 const T0 = 1_700_000_000_000;
-
-function clock(): { now(): number; advance(ms: number): void } {
-  let time = T0;
-  return { now: () => time, advance: (ms) => (time += ms) };
-}
+const clock = () => new ManualClock({ start: T0 });
 
 describe('sender blocklist cache on one node (SQLite)', () => {
   it('answers from memory within the TTL, asks storage again after it, and applies a local block at once', async () => {

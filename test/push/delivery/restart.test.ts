@@ -3,13 +3,12 @@
  * after Herald restarts — after a clean stop, and after the process is killed outright.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { CHANNEL_A, RawDevice, startHerald } from './helpers/herald.js';
+import { CHANNEL_A, RawDevice, startHerald } from '../../helpers/herald.js';
+import { ServingHerald } from '../../helpers/process.js';
 
 describe('restart safety', () => {
   it('a stored message survives a clean restart and is delivered at the next hello', async () => {
@@ -38,7 +37,7 @@ describe('restart safety', () => {
   it('a message answered 201 survives SIGKILL of the serving process', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-kill-'));
     try {
-      const first = await spawnHerald(dataDir);
+      const first = await ServingHerald.start(['--port', '0', '--data-dir', dataDir]);
       const device = await RawDevice.connect(first.wsUrl);
       const uaid = await device.hello();
       const endpoint = new URL(await device.register(CHANNEL_A));
@@ -50,10 +49,9 @@ describe('restart safety', () => {
         assert.equal(response.status, 201);
         accepted.push(response.headers.get('location') as string);
       }
-      first.process.kill('SIGKILL');
-      await new Promise((resolve) => first.process.once('exit', resolve));
+      await first.stop('SIGKILL');
 
-      const second = await spawnHerald(dataDir);
+      const second = await ServingHerald.start(['--port', '0', '--data-dir', dataDir]);
       try {
         const back = await RawDevice.connect(second.wsUrl);
         assert.equal(await back.hello(uaid), uaid);
@@ -66,8 +64,7 @@ describe('restart safety', () => {
         assert.equal(versions.size, 20);
         back.close();
       } finally {
-        second.process.kill('SIGTERM');
-        await new Promise((resolve) => second.process.once('exit', resolve));
+        await second.stop('SIGTERM');
       }
       assert.equal(statSync(path.join(dataDir, 'secrets.json')).mode & 0o777, 0o600);
     } finally {
@@ -75,22 +72,3 @@ describe('restart safety', () => {
     }
   });
 });
-
-async function spawnHerald(dataDir: string): Promise<{ process: ChildProcess; wsUrl: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const wsUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('herald did not start in time')), 15_000);
-    lines.on('line', (line) => {
-      const entry = JSON.parse(line) as { devices?: string };
-      if (entry.devices) {
-        clearTimeout(timer);
-        resolve(entry.devices);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`herald exited with ${String(code)}`)));
-  });
-  return { process: child, wsUrl };
-}

@@ -3,24 +3,17 @@
  * including failures, is logged into memory and searched for each of them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Herald } from '../src/app.js';
-import { validateConfig } from '../src/config/load.js';
-import { CHANNEL_A, RawDevice } from './helpers/herald.js';
-import { captureLog } from './helpers/log.js';
+import { CHANNEL_A, RawDevice, startHerald } from '../helpers/herald.js';
+import { captureLog } from '../helpers/log.js';
 
 describe('log hygiene', () => {
   it('an info-level log of a full flow holds no uaid, channelID, token, payload or secret', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-logs-'));
     const log = captureLog();
-    const herald = new Herald({
-      config: validateConfig({ dataDir, server: { port: 0 } }),
-      logger: log.logger,
-    });
-    const { connectionUrl } = await herald.start();
+    const running = await startHerald({}, undefined, { logger: log.logger });
+    const { wsUrl: connectionUrl, dataDir } = running;
     try {
       const device = await RawDevice.connect(connectionUrl);
       const uaid = await device.hello();
@@ -56,8 +49,7 @@ describe('log hygiene', () => {
         assert.equal(log.text().includes(value), false, `the log contains the ${name}`);
       }
     } finally {
-      await herald.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      await running.stop();
     }
   });
 });

@@ -6,44 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { PushDevice } from '../../src/client/device.js';
-import { sendNotification } from '../../src/client/sender.js';
-import type { DeviceState } from '../../src/client/state.js';
-import { fromBase64Url } from '../../src/crypto/base64.js';
-import { encodeWakeupDatagram, openWakeupDatagram } from '../../src/crypto/wakeup.js';
-import { nextEvent, tempDir, waitFor } from '../client/harness.js';
-import { CHANNEL_A, RawDevice, startHerald, type Running } from '../helpers/herald.js';
+import { sendNotification } from '../../../src/client/sender.js';
+import type { DeviceState } from '../../../src/client/state.js';
+import { fromBase64Url } from '../../../src/crypto/base64.js';
+import { encodeWakeupDatagram, openWakeupDatagram } from '../../../src/crypto/wakeup.js';
+import { deviceFor, nextEvent, tempDir } from '../../client/harness.js';
+import { CHANNEL_A, RawDevice, startHerald, type Running } from '../../helpers/herald.js';
+import { sendUdp, udpTap } from '../../helpers/udp.js';
+import { waitFor, within } from '../../helpers/wait.js';
 
 const LOOPBACK = { allowedNetworks: ['127.0.0.0/8', '::1/128'] };
-
-/** A UDP socket standing in for a device's wake-up listener: it keeps every datagram it gets. */
-async function udpTap(): Promise<{ port: number; datagrams: Buffer[]; socket: Socket; close(): Promise<void> }> {
-  const socket = createSocket('udp4');
-  const datagrams: Buffer[] = [];
-  socket.on('message', (datagram) => datagrams.push(datagram));
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  return {
-    port: socket.address().port,
-    datagrams,
-    socket,
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
-  };
-}
-
-function sendUdp(datagram: Buffer, port: number): Promise<void> {
-  const socket = createSocket('udp4');
-  return new Promise((resolve, reject) =>
-    socket.send(datagram, port, '127.0.0.1', (error) => {
-      socket.close();
-      if (error) reject(error);
-      else resolve();
-    }),
-  );
-}
 
 /** Wake-up attempts Herald counted, by outcome. */
 async function wakeups(running: Running): Promise<Record<string, number>> {
@@ -81,12 +57,14 @@ describe('UDP wake-up with the client library', () => {
     for (const folder of folders) folder.remove();
   });
 
-  it('a sleeping device is woken by a genuine datagram, reconnects and receives the stored message', async () => {
+  // A device or socket left open by a failed assertion would keep the file from ever ending:
+  // each test closes what it opened whatever happens (deviceFor, t.after).
+  it('a sleeping device is woken by a genuine datagram, reconnects and receives the stored message', async (t) => {
     const herald = await startHerald({ push: { wakeup: LOOPBACK } });
     running.push(herald);
     const folder = tempDir();
     folders.push(folder);
-    const device = new PushDevice({ serverUrl: herald.wsUrl, stateFile: path.join(folder.dir, 'device.json'), wakeup: { host: '127.0.0.1', port: 0 } });
+    const device = deviceFor(t, { serverUrl: herald.wsUrl, stateFile: path.join(folder.dir, 'device.json'), wakeup: { host: '127.0.0.1', port: 0 } });
     const connected = nextEvent(device, 'connected');
     await device.connect();
     assert.deepEqual((await connected).wakeup, { status: 200 });
@@ -105,7 +83,7 @@ describe('UDP wake-up with the client library', () => {
     await device.close();
   });
 
-  it('forged, stale and replayed datagrams are ignored, and the device stays asleep', async () => {
+  it('forged, stale and replayed datagrams are ignored, and the device stays asleep', async (t) => {
     const herald = await startHerald({ push: { wakeup: LOOPBACK } });
     running.push(herald);
     const folder = tempDir();
@@ -114,20 +92,27 @@ describe('UDP wake-up with the client library', () => {
 
     // 1. The device registers, then lets go of its port; a tap takes the port and catches the
     //    datagram Herald sends for a message stored meanwhile.
-    const first = new PushDevice({ serverUrl: herald.wsUrl, stateFile, wakeup: { host: '127.0.0.1', port: 0 } });
+    const first = deviceFor(t, { serverUrl: herald.wsUrl, stateFile, wakeup: { host: '127.0.0.1', port: 0 } });
     await first.connect();
     const subscription = await first.register();
     const port = first.wakeupAddress?.port as number;
     await first.close();
     const tap = createSocket('udp4');
+    t.after(() => {
+      try {
+        tap.close();
+      } catch {
+        // closed by the test already
+      }
+    });
     const caught = new Promise<Buffer>((resolve) => tap.once('message', resolve));
     await new Promise<void>((resolve) => tap.bind(port, '127.0.0.1', () => resolve()));
     assert.equal((await sendNotification(subscription, 'stored while away', { ttl: 300 })).status, 201);
-    const genuine = await caught;
+    const genuine = await within(caught, 5000, 'the datagram for the message stored while away');
     await new Promise<void>((resolve) => tap.close(() => resolve()));
 
     // 2. The device comes back on the same port (and drains at hello), then sleeps.
-    const device = new PushDevice({ serverUrl: herald.wsUrl, stateFile, wakeup: { host: '127.0.0.1', port } });
+    const device = deviceFor(t, { serverUrl: herald.wsUrl, stateFile, wakeup: { host: '127.0.0.1', port } });
     const drained = nextEvent(device, 'notification');
     await device.connect();
     assert.equal((await drained).payload?.toString(), 'stored while away');

@@ -3,47 +3,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateVapidKeyPair, signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
-import { encryptAes128gcm, generateAuthSecret, generateUaKeys } from '../../src/crypto/ece.js';
-import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../helpers/herald.js';
+import { generateVapidKeyPair, signVapidJwt } from '../../../src/crypto/vapid.js';
+import { ManualClock } from '../../helpers/clock.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../../helpers/herald.js';
+import { expectError, newSubscriber, post, vapidHeader } from '../../helpers/sender.js';
 
 /** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
 const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
 
 const sender = generateVapidKeyPair();
 const otherSender = generateVapidKeyPair();
-const uaKeys = generateUaKeys();
-const authSecret = generateAuthSecret();
-
-function vapid(origin: string, keys = sender, expiresIn = 3600): string {
-  const jwt = signVapidJwt({
-    audience: origin,
-    subject: 'mailto:ops@example.com',
-    expiresAt: Math.floor(Date.now() / 1000) + expiresIn,
-    publicKey: keys.publicKey,
-    privateKey: keys.privateKey,
-  });
-  return vapidAuthorizationHeader(jwt, keys.publicKey);
-}
-
-function encrypted(text = 'hello'): Buffer {
-  return encryptAes128gcm({ plaintext: Buffer.from(text), uaPublicKey: uaKeys.publicKey, authSecret });
-}
-
-async function post(url: string, headers: Record<string, string>, body?: Buffer | string): Promise<Response> {
-  return fetch(url, { method: 'POST', headers, ...(body !== undefined ? { body } : {}) });
-}
-
-async function expectError(response: Response, status: number, errno: number): Promise<void> {
-  const text = await response.text();
-  assert.equal(response.status, status, text);
-  const body = JSON.parse(text) as Record<string, unknown>;
-  assert.equal(body.code, status);
-  assert.equal(body.errno, errno);
-  assert.equal(typeof body.error, 'string');
-  assert.equal(typeof body.message, 'string');
-  assert.equal(typeof body.more_info, 'string');
-}
+const subscriber = newSubscriber();
+const vapid = (origin: string, keys = sender, expiresIn = 3600) => vapidHeader(origin, keys, expiresIn);
+const encrypted = (text = 'hello') => subscriber.encrypt(text);
 
 describe('sender endpoint', () => {
   let running: Running;
@@ -52,8 +24,11 @@ describe('sender endpoint', () => {
   let v1: string;
   let v2: string;
 
+  // Real time, except that the TTL test jumps it.
+  const clock = new ManualClock({ ticking: true });
+
   before(async () => {
-    running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN } });
+    running = await startHerald({ server: { port: 0, metricsToken: METRICS_TOKEN } }, undefined, { now: clock.now });
     device = await RawDevice.connect(running.wsUrl);
     uaid = await device.hello();
     v1 = await device.register(CHANNEL_A);
@@ -178,7 +153,7 @@ describe('sender endpoint', () => {
     });
 
     it('missing TTL: 400 errno 111; negative or non-numeric TTL: 400 errno 114', async () => {
-      await expectError(await post(v1, {}), 400, 111);
+      await expectError(await post(v1, { TTL: undefined }), 400, 111);
       await expectError(await post(v1, { TTL: '-1' }), 400, 114);
       await expectError(await post(v1, { TTL: 'soon' }), 400, 114);
     });
@@ -301,7 +276,7 @@ describe('sender endpoint', () => {
       away.close();
       await away.closed;
       assert.equal((await post(endpoint, { TTL: '1' })).status, 201);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(1000);
       const back = await RawDevice.connect(running.wsUrl);
       await back.hello(awayUaid);
       await assert.rejects(back.next('notification', 300));

@@ -1,5 +1,6 @@
 /**
- * The `[guard]` and `[tls]` configuration sections (docs/guard.md explains each mechanism).
+ * The `[guard]` and `[tls]` configuration sections, applied by src/guard/ (docs/guard.md explains
+ * each mechanism). They live here, with the rest of the configuration, so config imports no part.
  * Defaults are safe for a public deployment and leave a loopback benchmark of 1,000 devices at
  * ~10,000 messages/s untouched: per-source limits and bans exempt loopback (`exemptLoopback`), and
  * the per-key, per-subscription and per-device limits sit above what one legitimate sender needs.

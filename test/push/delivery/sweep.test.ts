@@ -3,25 +3,17 @@
  * swept; a swept device's endpoints answer 410 errno 103.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Herald } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
-import { CHANNEL_A, RawDevice } from '../helpers/herald.js';
+import { ManualClock } from '../../helpers/clock.js';
+import { CHANNEL_A, RawDevice, startHerald } from '../../helpers/herald.js';
 
 const DAY = 86_400_000;
 
 describe('sweep', () => {
   it('a device unused past the idle window is dropped with its messages; its endpoint answers 410/103', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-sweep-'));
-    let clock = Date.now();
-    const herald = new Herald({
-      config: validateConfig({ dataDir, server: { port: 0 }, log: { level: 'silent' }, push: { deviceIdleDays: 60 } }),
-      now: () => clock,
-    });
-    const { connectionUrl } = await herald.start();
+    const clock = new ManualClock({ ticking: true });
+    const running = await startHerald({ push: { deviceIdleDays: 60 } }, undefined, { now: clock.now });
+    const { herald, wsUrl: connectionUrl } = running;
     try {
       const idle = await RawDevice.connect(connectionUrl);
       const idleUaid = await idle.hello();
@@ -30,7 +22,7 @@ describe('sweep', () => {
       await idle.closed;
       assert.equal((await fetch(endpoint, { method: 'POST', headers: { TTL: String(90 * 86400) } })).status, 201);
 
-      clock += 59 * DAY;
+      clock.advance(59 * DAY);
       const active = await RawDevice.connect(connectionUrl);
       const activeUaid = await active.hello();
       await active.register(CHANNEL_A);
@@ -38,7 +30,7 @@ describe('sweep', () => {
 
       // The message's 90-day TTL was capped at 30 days: it is long expired, the device not yet idle.
       assert.deepEqual(await herald.sweep(), { expiredMessages: 1, idleDevices: 0 });
-      clock += 2 * DAY;
+      clock.advance(2 * DAY);
       assert.deepEqual(await herald.sweep(), { expiredMessages: 0, idleDevices: 1 });
       assert.equal(await herald.storage.getDevice(idleUaid), null);
       assert.ok(await herald.storage.getDevice(activeUaid));
@@ -47,8 +39,7 @@ describe('sweep', () => {
       assert.equal(response.status, 410);
       assert.equal(((await response.json()) as { errno: number }).errno, 103);
     } finally {
-      await herald.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      await running.stop();
     }
   });
 });
