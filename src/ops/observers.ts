@@ -19,9 +19,6 @@ export function errorSummary(error: unknown): { name: string; message: string; c
   return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
 }
 
-/** errno 201 (storage) and 999 (internal) are Herald's own failures: they go to the error log. */
-const SERVER_FAILURE_ERRNOS = new Set([201, 999]);
-
 export function endpointObserver(metrics: Metrics, logger: Logger): EndpointObserver {
   return {
     accepted: (outcome, seconds) => {
@@ -30,7 +27,8 @@ export function endpointObserver(metrics: Metrics, logger: Logger): EndpointObse
     },
     failed: (errno, cause) => {
       metrics.endpointErrors.inc({ errno: String(errno) });
-      if (SERVER_FAILURE_ERRNOS.has(errno)) logger.error({ errno, err: errorSummary(cause) }, 'sender endpoint failed');
+      // A cause comes with 5xx answers only: Herald's own failures (storage, a bug) go to the error log.
+      if (cause !== undefined) logger.error({ errno, err: errorSummary(cause) }, 'sender endpoint failed');
     },
   };
 }
