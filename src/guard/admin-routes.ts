@@ -1,6 +1,7 @@
 /**
- * Read-only guard state for operators, on the admin listener only (never on a public one):
- * GET /admin/bans lists the sources currently refused, which `herald admin bans` prints.
+ * Guard state for operators, on the admin listener only (never on a public one): GET /admin/bans
+ * lists the sources currently refused (`herald admin bans list`), DELETE /admin/bans/:source ends
+ * one ban (`herald admin bans lift`).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Guard } from './guard.js';
@@ -25,5 +26,9 @@ export function registerGuardAdminRoutes(app: FastifyInstance, guard: Guard): vo
         remainingSeconds: Math.ceil((ban.expiresAt - now) / 1000),
       }));
     reply.header('cache-control', 'no-store').send({ bans });
+  });
+
+  app.delete<{ Params: { source: string } }>('/admin/bans/:source', async (request, reply) => {
+    reply.header('cache-control', 'no-store').send(await guard.liftBan(request.params.source));
   });
 }

@@ -21,6 +21,8 @@ export interface BanList {
   /** Milliseconds the source is still refused, or null when it is not banned. */
   remaining(source: string): Promise<number | null>;
   list(): Promise<Ban[]>;
+  /** Ends the source's ban now; false when it was not banned. */
+  lift(source: string): Promise<boolean>;
 }
 
 /** Bans beyond this many are not recorded on one node: a flood of sources must not grow memory without end. */
@@ -44,6 +46,10 @@ export class MemoryBanList implements BanList {
     if (left > 0) return left;
     this.bans.delete(source);
     return null;
+  }
+
+  async lift(source: string): Promise<boolean> {
+    return (await this.remaining(source)) !== null && this.bans.delete(source);
   }
 
   async list(): Promise<Ban[]> {
@@ -92,6 +98,10 @@ export class RedisBanList implements BanList {
       });
     } while (cursor !== '0');
     return bans;
+  }
+
+  async lift(source: string): Promise<boolean> {
+    return (await this.redis.del(this.key(source))) > 0;
   }
 
   private key(source: string): string {

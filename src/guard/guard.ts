@@ -177,6 +177,17 @@ export class Guard {
     return this.bans.list();
   }
 
+  /**
+   * An operator ends a ban (`herald admin bans lift`): `source` is a source key as listed
+   * (`4:203.0.113.7`, `6:2001:db8::/64`) or an address, which names its key. The source's strikes
+   * start over too, so one more failure does not ban it again at once.
+   */
+  async liftBan(source: string): Promise<{ source: string; lifted: boolean }> {
+    const key = /^[46]:/.test(source) ? source : this.sources.resolve(source).key;
+    for (const counter of Object.values(this.strikes)) await counter?.forget(key);
+    return { source: key, lifted: await this.bans.lift(key) };
+  }
+
   close(): Promise<void> {
     return this.counters.close();
   }

@@ -14,6 +14,8 @@ export interface Counter {
    * milliseconds until the window frees a point.
    */
   hit(key: string): Promise<number | null>;
+  /** Forgets what was counted for `key` (an operator lifted its ban). */
+  forget(key: string): Promise<void>;
 }
 
 export interface CounterFactory {
@@ -84,6 +86,10 @@ export class WindowCounter implements Counter {
     return window.hits > this.points ? Math.max(1, window.endsAt - now) : null;
   }
 
+  async forget(key: string): Promise<void> {
+    this.windows.delete(key);
+  }
+
   /** Forgets ended windows once per window length: memory follows the keys seen in the last window. */
   private sweep(now: number): void {
     if (now < this.nextSweepAt) return;
@@ -128,6 +134,9 @@ function wrap(limiter: RateLimiterAbstract): Counter {
         // refuse every sender because the limiter itself failed.
         return null;
       }
+    },
+    async forget(key) {
+      await limiter.delete(key).catch(() => false);
     },
   };
 }

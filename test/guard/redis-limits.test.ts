@@ -78,5 +78,24 @@ requireServices([await redisUnavailable()], (skip) => {
       }
       await servedAgain(b.endpoint, nodeB.origin, retryAfter, 'the shared ban to end');
     });
+
+    it('a ban lifted on one node is lifted on every node at once, and its strikes start over', async () => {
+      const a = await subscribedDevice(nodeA.wsUrl, CHANNEL_A, forger.publicKey);
+      const b = await subscribedDevice(nodeB.wsUrl, CHANNEL_B, sender.publicKey);
+      devices.push(a.device, b.device);
+      const liftOn = (node: Running) => fetch(`http://127.0.0.1:${node.herald.listeners.adminPort}/admin/bans/127.0.0.1`, { method: 'DELETE' });
+      // The test before left strikes in the shared window: start from none.
+      await liftOn(nodeB);
+      for (let i = 0; i < 2; i++) await expectStatus(await post(a.endpoint, { Authorization: vapid(nodeA.origin) }), 401);
+      await expectLimited(await post(b.endpoint, { Authorization: vapid(nodeB.origin) }));
+      const lift = await liftOn(nodeA);
+      assert.deepEqual(await lift.json(), { source: '4:127.0.0.1', lifted: true });
+      await expectStatus(await post(b.endpoint, { Authorization: vapid(nodeB.origin) }), 201);
+      // One more bad signature is one strike, not a renewed ban.
+      await expectStatus(await post(a.endpoint, { Authorization: vapid(nodeA.origin) }), 401);
+      await expectStatus(await post(b.endpoint, { Authorization: vapid(nodeB.origin) }), 201);
+      const again = await fetch(`http://127.0.0.1:${nodeB.herald.listeners.adminPort}/admin/bans/4%3A127.0.0.1`, { method: 'DELETE' });
+      assert.deepEqual(await again.json(), { source: '4:127.0.0.1', lifted: false });
+    });
   });
 });
