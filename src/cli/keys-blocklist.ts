@@ -60,8 +60,18 @@ function openConfiguredStore(values: { config?: string | undefined; 'data-dir'?:
   return openStore(resolvePaths(config).storeUrl);
 }
 
+/**
+ * A SHA-256 in base64url is 43 characters and starts with '-' one time in 64 (`list-blocked`
+ * prints such hashes): an argument of that shape is the hash, never a flag.
+ */
+function hashesAsArguments(argv: string[]): string[] {
+  const isHash = (arg: string) => /^-[A-Za-z0-9_-]{42}$/.test(arg);
+  if (!argv.some(isHash) || argv.includes('--')) return argv;
+  return [...argv.filter((arg) => !isHash(arg)), '--', ...argv.filter(isHash)];
+}
+
 export async function runBlock(argv: string[], out: Out = stdout): Promise<number> {
-  const parsed = parseCommand(BLOCK, argv, out);
+  const parsed = parseCommand(BLOCK, hashesAsArguments(argv), out);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const keyHash = parseKeyOrHash(positionals[0] as string, true);
@@ -80,7 +90,7 @@ export async function runBlock(argv: string[], out: Out = stdout): Promise<numbe
 }
 
 export async function runUnblock(argv: string[], out: Out = stdout): Promise<number> {
-  const parsed = parseCommand(UNBLOCK, argv, out);
+  const parsed = parseCommand(UNBLOCK, hashesAsArguments(argv), out);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const keyHash = parseKeyOrHash(positionals[0] as string, false);
