@@ -11,12 +11,14 @@ const ACCOUNT_ERRORS = {
   passwordBreached: { status: 400, errno: 403, message: 'Password is too common: it appears in lists of breached passwords' },
   passwordTooLong: { status: 400, errno: 404, message: 'Password is too long' },
   passwordIsEmail: { status: 400, errno: 405, message: 'Password must not be the email address' },
+  bodyTooLarge: { status: 413, errno: 406, message: 'Request body is too large' },
   emailTaken: { status: 409, errno: 410, message: 'An account with this email already exists' },
   // One answer for unknown email and wrong password: the error must not reveal which.
   badCredentials: { status: 401, errno: 420, message: 'Incorrect email or password' },
   invalidSession: { status: 401, errno: 421, message: 'Invalid or expired session token' },
   sessionNotFound: { status: 404, errno: 422, message: 'No such session' },
   rateLimited: { status: 429, errno: 429, message: 'Too many failed attempts; try again later' },
+  signupLimited: { status: 429, errno: 430, message: 'Too many accounts created from this address; try again later' },
   notFound: { status: 404, errno: 404, message: 'Not found' },
   internal: { status: 500, errno: 999, message: 'Internal error' },
 } as const satisfies Record<string, EnvelopeDefinition>;

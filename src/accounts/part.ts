@@ -4,6 +4,8 @@
  */
 import type { HeraldConfig } from '../config/schema.js';
 import type { HttpListeners, Part } from '../server/part.js';
+import { WindowCounter } from '../guard/limiters.js';
+import { SourceResolver } from '../guard/source.js';
 import { LoginLimiter } from './login-limiter.js';
 import { openIdentityStore, type InspectableIdentityStore } from './open-store.js';
 import { PasswordPolicy } from './passwords.js';
@@ -50,19 +52,27 @@ export class AccountsPart implements Part {
 
   async register(http: HttpListeners): Promise<void> {
     if (!this.options.serve) return;
-    const accounts = this.options.config.accounts;
+    const { accounts, guard } = this.options.config;
+    const now = this.options.now;
     await registerAccountsRoutes(http.devices, {
       store: this.store,
       signingKeys: this.signingKeys,
       policy: new PasswordPolicy(accounts.minPasswordLength, accounts.breachedPasswordsFile),
       passwordCost: { memoryKiB: accounts.passwordMemoryKiB, passes: accounts.passwordPasses },
-      limiter: new LoginLimiter({
-        failuresPerAccount: accounts.loginFailuresPerAccount,
-        failuresPerIp: accounts.loginFailuresPerIp,
-        windowSeconds: accounts.loginFailureWindowSeconds,
-      }),
+      limiter: new LoginLimiter(
+        {
+          failuresPerAccount: accounts.loginFailuresPerAccount,
+          failuresPerIp: accounts.loginFailuresPerIp,
+          windowSeconds: accounts.loginFailureWindowSeconds,
+          failuresPerAccountAllSources: accounts.loginFailuresPerAccountAllSources,
+        },
+        now,
+      ),
+      signups: new WindowCounter(accounts.signupsPerSource, accounts.signupWindowSeconds * 1000, now),
+      // The guard's resolver, so the limits count the client behind a trusted proxy, not the proxy.
+      sources: new SourceResolver(guard),
       assertion: () => ({ issuer: this.issuer(), audience: this.audience(), lifetimeSeconds: accounts.assertionLifetimeSeconds }),
-      now: this.options.now,
+      now,
       ...(this.options.onError ? { onError: this.options.onError } : {}),
     });
   }

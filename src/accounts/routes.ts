@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { handleErrors } from '../http/errors.js';
 import { issueAssertion, signProfile, type AssertionSettings } from './assertions.js';
 import { accountErrors } from './errors.js';
+import type { WindowCounter } from '../guard/limiters.js';
+import type { Source, SourceResolver } from '../guard/source.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword, type PasswordCost, type PasswordPolicy } from './passwords.js';
 import { bearerValue, hashSessionToken, newSessionId, newSessionToken, sameTokenHash } from './session-token.js';
@@ -20,6 +22,10 @@ export interface AccountsDeps {
   policy: PasswordPolicy;
   passwordCost: PasswordCost;
   limiter: LoginLimiter;
+  /** Sign-ups per source (each costs an argon2 hash); sources the guard exempts are not counted. */
+  signups: WindowCounter;
+  /** Who a request comes from: the guard's resolver (trusted proxies, IPv6 by prefix). */
+  sources: SourceResolver;
   /** Read per request: the public origin they default to is known only once the server listens. */
   assertion: () => AssertionSettings;
   now: () => number;
@@ -37,6 +43,12 @@ const password = z.string().min(1).max(MAX_PASSWORD_LENGTH * 4);
 const credentialsBody = z.object({ email: z.string(), password }).strict();
 const changeBody = z.object({ oldPassword: password, newPassword: password }).strict();
 
+/**
+ * Every accounts body is two short strings; more is not a request but an attempt to make the
+ * server buffer and parse (fastify answers 413, mapped to errno 406).
+ */
+const BODY_LIMIT_BYTES = 8192;
+
 export async function registerAccountsRoutes(app: FastifyInstance, deps: AccountsDeps): Promise<void> {
   // Hashing the unknown-email case against a real hash costs what a real check costs, so response
   // time does not tell whether an email has an account.
@@ -46,7 +58,8 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
 
   await app.register(async (scope) => {
     handleErrors(scope, accountErrors, {
-      requestError: () => accountErrors.error('invalidRequest'),
+      requestError: (error) =>
+        error.statusCode === 413 ? accountErrors.error('bodyTooLarge') : accountErrors.error('invalidRequest', { detail: 'the body is not a JSON object' }),
       internalError: () => accountErrors.error('internal'),
       failed: (failure, _request, thrown) => {
         if (accountErrors.is(failure, 'internal')) deps.onError?.(thrown);
@@ -57,11 +70,20 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       reply.header('cache-control', 'public, max-age=300').send(deps.signingKeys.jwks());
     });
 
-    scope.post('/v1/account/create', async (request, reply) => {
+    const limited = { bodyLimit: BODY_LIMIT_BYTES };
+
+    scope.post('/v1/account/create', limited, async (request, reply) => {
       const body = parse(credentialsBody, request.body);
       const address = parseEmail(body.email);
       const refusal = deps.policy.check(body.password, address);
       if (refusal) throw accountErrors.error(refusal);
+      // Counted only once the request is well formed, and before the hash: a burst takes its
+      // points synchronously, so at most the budget reaches argon2.
+      const source = sourceOf(deps, request);
+      if (!source.exempt) {
+        const waitMs = deps.signups.take(source.key);
+        if (waitMs !== null) throw accountErrors.error('signupLimited', { retryAfterSeconds: Math.ceil(waitMs / 1000) });
+      }
       const now = deps.now();
       const account: AccountRecord = {
         id: randomBytes(16).toString('hex'),
@@ -81,21 +103,16 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       reply.code(201).send({ uid: account.id, ...(await openSession(deps, account.id, now)) });
     });
 
-    scope.post('/v1/account/login', async (request, reply) => {
+    scope.post('/v1/account/login', limited, async (request, reply) => {
       const body = parse(credentialsBody, request.body);
       // A malformed email is a failed login like any other: no separate answer to probe with.
       const address = email.safeParse(body.email).data ?? String(body.email).trim().toLowerCase();
-      const ip = request.ip;
-      const blocked = await deps.limiter.blockedFor(address, ip);
-      if (blocked !== null) throw accountErrors.error('rateLimited', { retryAfterSeconds: blocked });
+      const attempt = admit(deps, address, request);
       const account = await deps.store.accountByEmail(address);
       // An unknown email still pays for one argon2 check, against the decoy.
       const checked = await verifyPassword(account ? account.passwordHash : await decoyHash(), body.password);
-      if (!account || !checked) {
-        await deps.limiter.failed(address, ip);
-        throw accountErrors.error('badCredentials');
-      }
-      await deps.limiter.succeeded(address);
+      if (!account || !checked) throw accountErrors.error('badCredentials');
+      attempt.succeeded();
       const now = deps.now();
       await deps.store.setLastAuthAt(account.id, now);
       reply.send({ uid: account.id, ...(await openSession(deps, account.id, now)) });
@@ -122,16 +139,13 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
       reply.code(204).send();
     });
 
-    scope.post('/v1/password/change', async (request, reply) => {
+    scope.post('/v1/password/change', limited, async (request, reply) => {
       const { session, account } = await authenticate(deps, request);
       const body = parse(changeBody, request.body);
-      const ip = request.ip;
-      const blocked = await deps.limiter.blockedFor(account.email, ip);
-      if (blocked !== null) throw accountErrors.error('rateLimited', { retryAfterSeconds: blocked });
-      if (!(await verifyPassword(account.passwordHash, body.oldPassword))) {
-        await deps.limiter.failed(account.email, ip);
-        throw accountErrors.error('badCredentials');
-      }
+      // A stolen session must not become an unlimited password oracle: the same budgets as login.
+      const attempt = admit(deps, account.email, request);
+      if (!(await verifyPassword(account.passwordHash, body.oldPassword))) throw accountErrors.error('badCredentials');
+      attempt.succeeded();
       const refusal = deps.policy.check(body.newPassword, account.email);
       if (refusal) throw accountErrors.error(refusal);
       const now = deps.now();
@@ -161,10 +175,45 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
   });
 }
 
+/** The body as `schema` wants it, else 400 errno 400 naming the first field at fault. */
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
-  if (!result.success) throw accountErrors.error('invalidRequest');
-  return result.data;
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) throw accountErrors.error('invalidRequest');
+  const field = issue.path.join('.');
+  const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : null;
+  // Names the field and what was wrong with it, never the value sent (it may be a password).
+  const detail = unknownKeys
+    ? `unknown field ${unknownKeys}`
+    : field === ''
+      ? 'the body must be a JSON object'
+      : issue.code === 'invalid_type' && valueAt(body, issue.path) === undefined
+        ? `${field} is missing`
+        : issue.code === 'too_big'
+          ? `${field} is too long`
+          : issue.code === 'too_small'
+            ? `${field} is empty`
+            : `${field} must be a string`;
+  throw accountErrors.error('invalidRequest', { detail, at: { location: 'body', name: unknownKeys ?? field } });
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let value = body;
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+/** The guard's view of who sent the request: the client behind a trusted proxy, IPv6 by prefix. */
+function sourceOf(deps: AccountsDeps, request: FastifyRequest): Source {
+  return deps.sources.resolve(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+}
+
+/** Takes the login budgets' points for one password check, or refuses with 429 errno 429. */
+function admit(deps: AccountsDeps, account: string, request: FastifyRequest): { succeeded(): void } {
+  const admission = deps.limiter.admit(account, sourceOf(deps, request).key);
+  if (!admission.admitted) throw accountErrors.error('rateLimited', { retryAfterSeconds: admission.retryAfterSeconds });
+  return admission.attempt;
 }
 
 function parseEmail(value: string): string {

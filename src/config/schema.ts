@@ -197,6 +197,14 @@ const accountsSchema = z
     loginFailuresPerAccount: z.number().int().min(1).default(10),
     loginFailuresPerIp: z.number().int().min(1).default(100),
     loginFailureWindowSeconds: seconds.default(900),
+    /**
+     * Failed logins for one account from all sources it has not logged in from before, per day: a
+     * ceiling for guesses spread over many sources. Its owner still gets in from a known source.
+     */
+    loginFailuresPerAccountAllSources: z.number().int().min(1).default(1000),
+    /** Accounts created from one source within signupWindowSeconds (each costs an argon2 hash). */
+    signupsPerSource: z.number().int().min(1).default(5),
+    signupWindowSeconds: seconds.default(3600),
   })
   .strict();
 

@@ -86,6 +86,30 @@ export class WindowCounter implements Counter {
     return window.hits > this.points ? Math.max(1, window.endsAt - now) : null;
   }
 
+  /**
+   * Takes one point for `key` when one is left: null, else the milliseconds until the window
+   * frees one. Unlike `hit`, a refusal takes nothing, so retrying while refused does not lengthen
+   * the wait. Synchronous: a burst of callers each takes its own point before any slow check runs.
+   */
+  take(key: string): number | null {
+    const now = this.now();
+    this.sweep(now);
+    let window = this.windows.get(key);
+    if (!window || window.endsAt <= now) {
+      window = { hits: 0, endsAt: now + this.windowMs };
+      this.windows.set(key, window);
+    }
+    if (window.hits >= this.points) return Math.max(1, window.endsAt - now);
+    window.hits++;
+    return null;
+  }
+
+  /** Gives back a point taken in the current window (one that turned out not to count). */
+  refund(key: string): void {
+    const window = this.windows.get(key);
+    if (window && window.endsAt > this.now() && window.hits > 0) window.hits--;
+  }
+
   async forget(key: string): Promise<void> {
     this.windows.delete(key);
   }

@@ -62,7 +62,8 @@ export class World {
     readonly tokenSecrets: RingKey[],
   ) {}
 
-  static async start(overrides: Partial<HeraldConfigInput['accounts']> = {}): Promise<World> {
+  /** `overrides` of the accounts section; `guard` for the source resolver (trusted proxies, IPv6 prefix). */
+  static async start(overrides: Partial<HeraldConfigInput['accounts']> = {}, guard: Partial<HeraldConfigInput['guard']> = {}): Promise<World> {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-accounts-'));
     const database = backendUrl ? postgresDatabase(backendUrl) : null;
     // `herald admin …` run by a test reads the same database from the environment.
@@ -72,6 +73,7 @@ export class World {
       dataDir,
       // Cheap argon2 for tests: the cost is a parameter of the hash, not of the checks under test.
       accounts: { passwordMemoryKiB: 1024, passwordPasses: 1, ...(database ? { database } : {}), ...overrides },
+      guard,
       log: { level: 'info' },
     });
     const sink = new Writable({
