@@ -180,7 +180,7 @@ export class Herald {
       parts.push(accounts);
       if (tokensOn) {
         parts.push(new TokenServerPart({
-          config, accounts, secrets: secrets.tokenServer, now,
+          config, accounts, secrets: secrets.tokenServer, now, guard: guard.guard,
           onUserRetired: (event) => this.userRetired(storage.store, event),
           onError: (error) => failed(error, 'tokenserver'),
         }));

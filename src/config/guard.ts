@@ -48,6 +48,13 @@ export const guardSchema = z
     ipv6PrefixLength: z.number().int().min(32).max(128).default(64),
     /** POSTs from one source address (or IPv6 /64). */
     perSource: window(2000, 1),
+    /**
+     * POST /v1/keys/revoke from one source: anyone can generate keys and revoke them, and each
+     * revocation is a row in the blocklist every node loads, so this is far below `perSource`.
+     */
+    revocationsPerSource: window(10, 3600),
+    /** Token server requests (an ES256 check and a transaction each) from one source. */
+    tokenRequestsPerSource: window(300, 60),
     /** POSTs signed by one VAPID key (its SHA-256). */
     perSenderKey: window(20_000, 1),
     /** POSTs to one subscription (uaid + channel). */

@@ -7,15 +7,15 @@ import type { FastifyRequest } from 'fastify';
 import { senderErrors, type SenderError, type SenderErrorCode } from '../http/sender-errors.js';
 import type { Store } from '../store/types.js';
 import type { BanReason } from './bans.js';
-import type { Guard, Refusal, SendTarget } from './guard.js';
+import type { Guard, Refusal, RequestLimit, SendTarget } from './guard.js';
 import type { Source } from './source.js';
 
 export interface SenderGuard {
   /** Refuses a banned source before its token is even opened. */
   admit(request: FastifyRequest): Promise<void>;
   limit(request: FastifyRequest, target: SendTarget): Promise<void>;
-  /** The per-source limit alone, for requests that name no subscription (POST /v1/keys/revoke). */
-  limitSource(request: FastifyRequest): Promise<void>;
+  /** One per-source limit alone, for requests that name no subscription (GET/DELETE /m/:id, POST /v1/keys/revoke). */
+  limitRequests(request: FastifyRequest, limit: RequestLimit): Promise<void>;
   /** For a message that will be stored: refuses when the device's backlog is full. */
   makeRoom(uaid: string, now: number, payloadBytes: number): Promise<void>;
   /**
@@ -42,8 +42,8 @@ export function senderGuard(guard: Guard, store: Store): SenderGuard {
     async limit(request, target) {
       refuse(await guard.limitSend(sourceOf(request), target));
     },
-    async limitSource(request) {
-      refuse(await guard.limitSource(sourceOf(request)));
+    async limitRequests(request, limit) {
+      refuse(await guard.limitRequests(sourceOf(request), limit));
     },
     async makeRoom(uaid, now, payloadBytes) {
       const refusal = await guard.backlogFull(store, uaid, now, payloadBytes).catch((error: unknown) => {

@@ -25,6 +25,9 @@ export interface SendTarget {
   senderKeyHash: Buffer | null;
 }
 
+/** Per-source limits of requests that name no subscription. */
+export type RequestLimit = 'source' | 'revocations' | 'tokens';
+
 export interface GuardEvents {
   banned?(reason: BanReason): void;
   limited?(limit: string): void;
@@ -36,6 +39,7 @@ export class Guard {
   private readonly counters: CounterFactory;
   private readonly bans: BanList;
   private readonly perSource: Counter | null;
+  private readonly requestLimits: Record<RequestLimit, Counter | null>;
   private readonly perSenderKey: Counter | null;
   private readonly perSubscription: Counter | null;
   private readonly perDevice: Counter | null;
@@ -67,6 +71,11 @@ export class Guard {
     this.perSenderKey = counter('key', config.perSenderKey);
     this.perSubscription = counter('sub', config.perSubscription);
     this.perDevice = counter('device', config.perDevice);
+    this.requestLimits = {
+      source: this.perSource,
+      revocations: counter('revocations', config.revocationsPerSource),
+      tokens: counter('tokens', config.tokenRequestsPerSource),
+    };
     // A counter refuses the hit after `points`: N strikes ban at the Nth with points = N - 1.
     const { bans } = config;
     const strikes = (name: string, threshold: number) =>
@@ -110,13 +119,17 @@ export class Guard {
     return null;
   }
 
-  /** Only the per-source limit: for requests that name no subscription (key revocation). */
-  async limitSource(source: Source): Promise<Refusal | null> {
-    if (!this.config.enabled || source.exempt || !this.perSource) return null;
-    const wait = await this.perSource.hit(source.key);
+  /**
+   * One per-source limit, for requests that name no subscription: `source` (message status and
+   * deletion), `revocations` (POST /v1/keys/revoke), `tokens` (the token server).
+   */
+  async limitRequests(source: Source, limit: RequestLimit): Promise<Refusal | null> {
+    const counter = this.requestLimits[limit];
+    if (!this.config.enabled || source.exempt || !counter) return null;
+    const wait = await counter.hit(source.key);
     if (wait === null) return null;
-    this.events.limited?.('source');
-    return { retryAfterSeconds: seconds(wait), detail: 'too many requests per source' };
+    this.events.limited?.(limit);
+    return { retryAfterSeconds: seconds(wait), detail: limit === 'revocations' ? 'too many key revocations per source' : 'too many requests per source' };
   }
 
   /** The backlog caps, for a message about to be stored (TTL > 0). */

@@ -35,6 +35,11 @@ export class Metrics {
     labelNames: ['errno'] as const,
     registers: [this.registry],
   });
+  readonly uploadsAborted = new Counter({
+    name: 'herald_endpoint_uploads_aborted_total',
+    help: 'POSTs whose sender closed the connection (or broke its chunked framing) before the body arrived whole',
+    registers: [this.registry],
+  });
   readonly wakeupDatagrams = new Counter({
     name: 'herald_wakeup_datagrams_total',
     help: 'UDP wake-up attempts for devices away when a message was stored, by outcome',

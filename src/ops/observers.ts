@@ -30,6 +30,7 @@ export function endpointObserver(metrics: Metrics, logger: Logger): EndpointObse
       // A cause comes with 5xx answers only: Herald's own failures (storage, a bug) go to the error log.
       if (cause !== undefined) logger.error({ errno, err: errorSummary(cause) }, 'sender endpoint failed');
     },
+    aborted: () => metrics.uploadsAborted.inc(),
   };
 }
 

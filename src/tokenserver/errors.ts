@@ -19,6 +19,7 @@ const TOKEN_ERRORS = {
   unknownService: { status: 404, name: 'unknown-service', message: 'unknown service or version' },
   // What fastify itself refuses (a request it cannot take) answers as an unknown URL.
   notFound: { status: 404, name: 'not-found', message: 'bad request' },
+  rateLimited: { status: 429, name: 'rate-limited', message: 'too many requests from this address; retry after Retry-After' },
   noNode: { status: 503, name: 'node-unavailable', message: 'no node of this service has free capacity' },
   internal: { status: 500, name: 'internal-error', message: 'internal error' },
 } as const satisfies Record<string, TokenErrorDefinition>;

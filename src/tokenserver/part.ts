@@ -5,6 +5,8 @@
 import type { AccountsPart } from '../accounts/part.js';
 import type { HeraldConfig } from '../config/schema.js';
 import type { RingKey } from '../crypto/keyring.js';
+import type { Guard } from '../guard/guard.js';
+import { requestGate } from '../guard/request-gate.js';
 import type { HttpListeners, Part } from '../server/part.js';
 import { registerTokenServerRoutes, type RetiredUser } from './routes.js';
 
@@ -15,6 +17,8 @@ export interface TokenServerPartOptions {
   secrets: readonly RingKey[];
   now: () => number;
   onUserRetired?: (event: RetiredUser) => void | Promise<void>;
+  /** Bans and `guard.tokenRequestsPerSource`; absent: none (tests of the exchange alone). */
+  guard?: Guard;
   onError?: (error: unknown) => void;
 }
 
@@ -24,7 +28,7 @@ export class TokenServerPart implements Part {
   constructor(private readonly options: TokenServerPartOptions) {}
 
   async register(http: HttpListeners): Promise<void> {
-    const { config, accounts, onUserRetired, onError } = this.options;
+    const { config, accounts, guard, onUserRetired, onError } = this.options;
     await registerTokenServerRoutes(http.devices, {
       store: accounts.store,
       signingKeys: accounts.signingKeys,
@@ -36,6 +40,7 @@ export class TokenServerPart implements Part {
       nodeType: config.tokenserver.nodeType,
       now: this.options.now,
       ...(onUserRetired ? { onUserRetired } : {}),
+      ...(guard ? { gate: requestGate(guard, 'tokens') } : {}),
       ...(onError ? { onError } : {}),
     });
   }

@@ -8,6 +8,7 @@ import { verifyAssertion } from '../accounts/assertions.js';
 import type { SigningKeyRing } from '../accounts/signing-keys.js';
 import type { IdentityStore } from '../accounts/store.js';
 import type { RingKey } from '../crypto/keyring.js';
+import type { RequestGate } from '../guard/request-gate.js';
 import { handleErrors } from '../http/errors.js';
 import { decideUser } from './client-state.js';
 import { tokenError, tokenErrors, type TokenError } from './errors.js';
@@ -37,6 +38,8 @@ export interface TokenServerDeps {
   nodeType: string;
   now: () => number;
   onUserRetired?: (event: RetiredUser) => void | Promise<void>;
+  /** Bans and the per-source limit (`guard.tokenRequestsPerSource`), before any check costs work. */
+  gate?: RequestGate;
   /** Server errors (5xx) and hook failures only; never called with request data. */
   onError?: (error: unknown) => void;
 }
@@ -59,6 +62,8 @@ export async function registerTokenServerRoutes(app: FastifyInstance, deps: Toke
 }
 
 async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params: { service: string; version: string } }>, reply: FastifyReply): Promise<void> {
+  const refusal = await deps.gate?.(request);
+  if (refusal) throw tokenErrors.error('rateLimited', { at: { location: 'header', name: '' }, detail: refusal.detail, retryAfterSeconds: refusal.retryAfterSeconds });
   const { service, version } = request.params;
   if (!SERVICE.test(service) || !VERSION.test(version)) throw tokenError('unknownService', 'url', 'service', 'unknown service or version');
 

@@ -41,6 +41,8 @@ export interface EndpointObserver {
   accepted?(outcome: Outcome, seconds: number): void;
   /** `cause` is the underlying error for 5xx answers (storage, internal), for the error log. */
   failed?(errno: number, cause?: unknown): void;
+  /** The sender closed the connection before its body arrived whole: its failure, not an error. */
+  aborted?(): void;
 }
 
 /** Bodies above this are not even read; between maxBodyBytes and it, 413 comes in check order. */
@@ -59,6 +61,8 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
       internalError: (thrown) => senderErrors.error('internal', { cause: thrown }),
       notFound: () => senderErrors.error('notFound'),
       failed: async (failure, request, thrown) => {
+        // Nobody is left to answer, and counting it as errno 999 would let anyone fake error alerts.
+        if (uploadAborted(request, thrown)) return deps.observe?.aborted?.();
         await deps.guard?.failed(request, failure);
         deps.observe?.failed?.(failure.definition.errno, failure.status >= 500 ? (failure.cause ?? thrown) : undefined);
       },
@@ -158,6 +162,9 @@ async function requireSubscription(store: Store, contents: EndpointTokenContents
 }
 
 async function deleteMessage(deps: EndpointDeps, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> {
+  // Banned sources are refused here too, and each request costs a store query: the per-source limit.
+  await deps.guard?.admit(request);
+  await deps.guard?.limitRequests(request, 'source');
   const contents = openMessageId(deps.messageIds, request.params.id);
   if (!contents) throw senderErrors.error('messageNotFound');
   await storageCall(() => deps.store.deleteMessage(contents.uaid, contents.messageId));
@@ -166,6 +173,8 @@ async function deleteMessage(deps: EndpointDeps, request: FastifyRequest<{ Param
 }
 
 async function messageStatus(deps: EndpointDeps, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> {
+  await deps.guard?.admit(request);
+  await deps.guard?.limitRequests(request, 'source');
   const contents = openMessageId(deps.messageIds, request.params.id);
   if (!contents) throw senderErrors.error('messageNotFound');
   const message = await storageCall(() => deps.store.getMessage(contents.uaid, contents.messageId, deps.now()));
@@ -185,6 +194,14 @@ async function storageCall<T>(call: () => Promise<T>): Promise<T> {
 /** fastify's own refusals: a body past the hard limit is 413 like one past maxBodyBytes, the rest 400. */
 function requestFailure(error: FastifyError): SenderError {
   return senderErrors.error(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413 ? 'bodyTooLarge' : 'badRequest');
+}
+
+/**
+ * Node fails a body read with `aborted` (ECONNRESET) when the peer closed mid-body, or when the
+ * HTTP parser met a chunked body that does not parse (it answers 400 and closes the socket itself).
+ */
+function uploadAborted(request: FastifyRequest, thrown: unknown): boolean {
+  return request.raw.aborted || (thrown as { code?: unknown } | null)?.code === 'ECONNRESET';
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -20,11 +20,15 @@ export interface RevokeRouteDeps {
   revoked?(keyHash: string, newlyBlocked: boolean): void;
 }
 
-/** `guard`: anyone can revoke keys they generate, so revocations count against the source's limit. */
+/**
+ * `guard`: anyone can generate keys and revoke them, filling the blocklist every node loads, so
+ * revocations have their own low per-source limit (`guard.revocationsPerSource`), counted before
+ * the signature check so a flood of bad ones costs no ECDSA either.
+ */
 export function registerRevokeRoute(scope: FastifyInstance, deps: RevokeRouteDeps, guard?: SenderGuard): void {
   scope.post('/v1/keys/revoke', async (request, reply) => {
     await guard?.admit(request);
-    await guard?.limitSource(request);
+    await guard?.limitRequests(request, 'revocations');
     const now = deps.now();
     const checked = checkRevocationRequest(request.headers.authorization, single(request.headers['crypto-key']), {
       audience: deps.audience(),
