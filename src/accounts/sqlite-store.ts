@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -151,6 +152,7 @@ export class SqliteIdentityStore implements IdentityStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
+    preparePrivateDatabaseFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

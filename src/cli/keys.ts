@@ -3,14 +3,21 @@
  * `keys rotate` adds a key to one of Herald's own key rings (keys-rotate.ts); `keys block`,
  * `list-blocked` and `unblock` manage the sender key blocklist (keys-blocklist.ts).
  */
+import { writeFileSync } from 'node:fs';
 import { generateVapidKeyPair } from '../crypto/vapid.js';
+import { CommandFailure } from './failure.js';
 import { defineCommand, parseCommand, runGroup, stdout, type GroupSpec, type Out } from './command-line.js';
 
 const NEW_PAIR = defineCommand({
   name: 'keys',
   summary: 'Prints a fresh VAPID key pair as JSON (stdout): the privateKey signs what you send, the publicKey goes to pushManager.subscribe().',
-  flags: {},
-  notes: ['herald keys > vapid.json, then herald send … --vapid vapid.json'],
+  flags: {
+    out: { type: 'string', value: 'FILE', help: 'write the pair to FILE, readable by you alone (0600); refuses to overwrite' },
+  },
+  notes: [
+    'herald keys --out vapid.json, then herald send … --vapid vapid.json',
+    'herald keys > FILE writes the private key with your umask (often readable by others): prefer --out',
+  ],
 });
 
 export const KEYS: GroupSpec = {
@@ -46,9 +53,24 @@ export function run(argv: string[], out: Out = stdout): Promise<number> {
 }
 
 async function newPair(argv: string[], out: Out): Promise<number> {
-  if (!parseCommand(NEW_PAIR, argv, out)) return 0;
+  const parsed = parseCommand(NEW_PAIR, argv, out);
+  if (!parsed) return 0;
   const pair = generateVapidKeyPair();
-  out(JSON.stringify({ publicKey: pair.publicKey, privateKey: pair.privateKey, subject: 'mailto:you@example.com' }, null, 2) + '\n');
+  const json = JSON.stringify({ publicKey: pair.publicKey, privateKey: pair.privateKey, subject: 'mailto:you@example.com' }, null, 2) + '\n';
+  const file = parsed.values.out;
+  if (file === undefined) out(json);
+  else {
+    // 'wx': an existing file may hold the key a deployment signs with; losing it is not undoable.
+    try {
+      writeFileSync(file, json, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new CommandFailure(`${file} exists and may hold a key in use: remove it first or choose another file`);
+      }
+      throw error;
+    }
+    process.stderr.write(`Wrote ${file} (mode 0600).\n`);
+  }
   process.stderr.write('Keep privateKey secret. Give publicKey to pushManager.subscribe({ applicationServerKey }).\n');
   return 0;
 }

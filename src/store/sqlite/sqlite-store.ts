@@ -17,6 +17,7 @@ import { ChannelCache } from './channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
+import { preparePrivateDatabaseFile } from './private-file.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
@@ -188,6 +189,7 @@ export class SqliteStore implements Store {
   private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
+    preparePrivateDatabaseFile(options.path);
     this.db = new Database(options.path);
     // WAL: readers never block the writer, and a commit is one append to the log.
     this.db.pragma('journal_mode = WAL');
