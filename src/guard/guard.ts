@@ -32,6 +32,11 @@ export interface GuardEvents {
   banned?(reason: BanReason): void;
   limited?(limit: string): void;
   redisFailed?(error: Error): void;
+  /**
+   * A request carried X-Forwarded-For from a peer not in trustedProxies: the header is ignored,
+   * so every client behind that proxy shares its address (exempt, if it is loopback).
+   */
+  untrustedForwarded?(): void;
 }
 
 export class Guard {
@@ -87,6 +92,9 @@ export class Guard {
   }
 
   source(peer: string | undefined, forwardedFor?: string | string[]): Source {
+    if (forwardedFor !== undefined && this.config.enabled && this.events.untrustedForwarded && !this.sources.isTrustedProxy(peer)) {
+      this.events.untrustedForwarded();
+    }
     return this.sources.resolve(peer, forwardedFor);
   }
 

@@ -35,6 +35,11 @@ export class Metrics {
     labelNames: ['errno'] as const,
     registers: [this.registry],
   });
+  readonly untrustedForwarded = new Counter({
+    name: 'herald_guard_untrusted_forwarded_total',
+    help: 'Requests with X-Forwarded-For from a peer not in guard.trustedProxies (the header was ignored)',
+    registers: [this.registry],
+  });
   readonly uploadsAborted = new Counter({
     name: 'herald_endpoint_uploads_aborted_total',
     help: 'POSTs whose sender closed the connection (or broke its chunked framing) before the body arrived whole',

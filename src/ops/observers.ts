@@ -70,7 +70,18 @@ export function sweepReporter(metrics: Metrics, logger: Logger): (result: SweepR
 }
 
 export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
+  let warnedUntrustedForwarded = false;
   return {
+    untrustedForwarded: () => {
+      metrics.untrustedForwarded.inc();
+      if (warnedUntrustedForwarded) return;
+      warnedUntrustedForwarded = true;
+      logger.warn(
+        'guard: requests carry X-Forwarded-For from a peer that is not in guard.trustedProxies, so the header is ignored: ' +
+          "every client behind that proxy is limited (and banned) as the proxy's one address, and exempt when the proxy is on loopback. " +
+          'List the proxy in guard.trustedProxies (herald_guard_untrusted_forwarded_total counts these requests)',
+      );
+    },
     banned: (reason) => {
       metrics.guardBans.inc({ reason });
       logger.warn({ reason }, 'guard: a source is banned for a cool-down (herald admin bans lists it)');
