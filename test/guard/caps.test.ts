@@ -127,6 +127,16 @@ describe('caps', () => {
       await expectLimited(await post(endpoint, aes128gcm, encrypted(1400)));
       await expectStatus(await post(endpoint, aes128gcm, encrypted(10)), 201);
     });
+
+    it('the forwarded headers count toward the byte cap: a small body with long aesgcm headers fills it', async () => {
+      const { device, endpoint } = await subscribedDevice(running.wsUrl, CHANNEL_B);
+      device.close();
+      await device.closed;
+      // 16 bytes of body and ~1,090 of headers kept with it: two fit in 3,200 bytes, a third does not.
+      const aesgcm = { 'Content-Encoding': 'aesgcm', Encryption: 'salt=AAECAwQFBgcICQoLDA0ODw', 'Crypto-Key': `dh=${'B'.repeat(1000)}` };
+      for (let i = 0; i < 2; i++) await expectStatus(await post(endpoint, aesgcm, Buffer.alloc(16)), 201);
+      await expectLimited(await post(endpoint, aesgcm, Buffer.alloc(16)));
+    });
   });
 
   describe('socket frame size', () => {

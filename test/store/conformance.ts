@@ -345,14 +345,25 @@ export function runStoreConformance(
         const { uaid, channelId } = await registerDevice(store);
         const other = await registerDevice(store);
         assert.deepEqual(await store.deviceBacklog(uaid, T0), { messages: 0, bytes: 0 });
-        await store.saveMessage(message(uaid, channelId, { data: randomBytes(100) }));
-        await store.saveMessage(message(uaid, channelId, { data: randomBytes(30) }));
+        // No forwarded headers here, so the bytes are the bodies' alone (the next scenario adds them).
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(100), headers: null }));
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(30), headers: null }));
         await store.saveMessage(message(uaid, channelId, { data: null, headers: null }));
-        await store.saveMessage(message(uaid, channelId, { data: randomBytes(50), ttl: 1 }));
-        await store.saveMessage(message(other.uaid, other.channelId, { data: randomBytes(999) }));
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(50), headers: null, ttl: 1 }));
+        await store.saveMessage(message(other.uaid, other.channelId, { data: randomBytes(999), headers: null }));
         assert.deepEqual(await store.deviceBacklog(uaid, T0), { messages: 4, bytes: 180 });
         // The short-lived one has expired 2 s later: it no longer counts.
         assert.deepEqual(await store.deviceBacklog(uaid, T0 + 2000), { messages: 3, bytes: 130 });
+      });
+
+      scenario('the forwarded headers kept with a message count toward its backlog bytes', async (store) => {
+        const { uaid, channelId } = await registerDevice(store);
+        const headers = { encoding: 'aesgcm', encryption: `salt=${'s'.repeat(22)}`, crypto_key: `dh=${'k'.repeat(1000)}` } as const;
+        await store.saveMessage(message(uaid, channelId, { data: randomBytes(16), headers }));
+        const { bytes } = await store.deviceBacklog(uaid, T0);
+        // As the store keeps them (JSON text; PostgreSQL's jsonb spaces it a little differently).
+        const json = Buffer.byteLength(JSON.stringify(headers));
+        assert.ok(bytes >= 16 + json && bytes <= 16 + json + 16, `${bytes} bytes for 16 of body and ${json} of headers`);
       });
 
       scenario('a topic replaces only on its own channel and only the same topic', async (store) => {

@@ -43,6 +43,28 @@ export function parseUrgency(value: HeaderValue): Urgency {
 }
 
 /**
+ * The aesgcm headers a device needs are ~40 (Encryption) and ~200 (Crypto-Key: dh= and p256ecdsa=)
+ * characters. They are stored with the message and sent to the device, so a longer one is refused
+ * rather than kept (a 16-byte body once came with 14 kB of Crypto-Key).
+ */
+export const MAX_FORWARDED_HEADER_LENGTH = 1024;
+
+/**
+ * What a stored message costs its device's backlog (guard.maxStoredBytesPerDevice): its body and
+ * the headers kept for it, counted as the store counts them (the JSON it stores).
+ */
+export function storedBytes(body: Buffer | null, forwarded: ForwardedHeaders | null): number {
+  return (body?.length ?? 0) + (forwarded ? Buffer.byteLength(JSON.stringify(forwarded)) : 0);
+}
+
+function capped(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.length > MAX_FORWARDED_HEADER_LENGTH) {
+    throw senderErrors.error('invalidEncryption', { detail: `${name} is longer than ${MAX_FORWARDED_HEADER_LENGTH} characters` });
+  }
+  return value;
+}
+
+/**
  * A non-empty body must be encrypted: RFC 8291 `aes128gcm`, or the legacy `aesgcm` with an
  * `Encryption: salt=…` header. Returns the headers forwarded to the device (null for no body).
  */
@@ -58,12 +80,12 @@ export function parseEncryption(
     return { encoding: 'aes128gcm' };
   }
   if (encoding === 'aesgcm') {
-    const encryption = single(headers.encryption);
+    const encryption = capped('Encryption', single(headers.encryption));
     if (!encryption || !/(^|[;,\s])salt=/i.test(encryption)) {
       throw senderErrors.error('invalidEncryption', { detail: 'aesgcm needs an Encryption header with a salt' });
     }
     const forwarded: ForwardedHeaders = { encoding: 'aesgcm', encryption: stripQuotesAndPadding(encryption) };
-    const cryptoKey = single(headers.cryptoKey);
+    const cryptoKey = capped('Crypto-Key', single(headers.cryptoKey));
     if (cryptoKey) forwarded.crypto_key = stripQuotesAndPadding(cryptoKey);
     return forwarded;
   }

@@ -10,7 +10,7 @@ import { handleErrors } from '../../http/errors.js';
 import { senderErrors, type SenderError } from '../../http/sender-errors.js';
 import type { Bus } from '../delivery/bus.js';
 import { acceptMessage, type Outcome } from '../delivery/accept.js';
-import { parseEncryption, parseTopic, parseTtl, parseUrgency } from './message-headers.js';
+import { parseEncryption, parseTopic, parseTtl, parseUrgency, storedBytes } from './message-headers.js';
 import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
 import type { SenderKeyCheck } from '../revocation/blocklist.js';
 import { refuseBlockedSender } from '../revocation/refuse-blocked.js';
@@ -123,7 +123,7 @@ async function pushMessage(
     cryptoKey: headers['crypto-key'],
   });
 
-  if (ttl > 0) await deps.guard?.makeRoom(contents.uaid, now, body?.length ?? 0);
+  if (ttl > 0) await deps.guard?.makeRoom(contents.uaid, now, storedBytes(body, forwarded));
 
   const id = newMessageId();
   const outcome = await acceptMessage(deps.store, deps.bus, {

@@ -92,7 +92,9 @@ export const sql = {
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uaid = $1 AND id = $2 AND expires_at > $3`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = $1 AND id = $2',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND expires_at > $2',
-  deviceBacklog: 'SELECT count(*) AS n, coalesce(sum(octet_length(data)), 0) AS bytes FROM messages WHERE uaid = $1 AND expires_at > $2',
+  // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
+  deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
+                  FROM messages WHERE uaid = $1 AND expires_at > $2`,
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',

@@ -62,7 +62,9 @@ export const sql = {
   getMessage: `SELECT ${messageColumns()} FROM messages WHERE uaid = ? AND id = ? AND expires_at > ?`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = ? AND id = ?',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND expires_at > ?',
-  deviceBacklog: 'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM messages WHERE uaid = ? AND expires_at > ?',
+  // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
+  deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(length(data), 0) + coalesce(length(headers), 0)), 0) AS bytes
+                  FROM messages WHERE uaid = ? AND expires_at > ?`,
 
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= ?',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < ?',

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateVapidKeyPair, signVapidJwt } from '../../../src/crypto/vapid.js';
 import { ManualClock } from '../../helpers/clock.js';
 import { CHANNEL_A, CHANNEL_B, RawDevice, startHerald, type Running } from '../../helpers/herald.js';
-import { expectError, newSubscriber, post, vapidHeader } from '../../helpers/sender.js';
+import { expectError, expectStatus, newSubscriber, post, vapidHeader } from '../../helpers/sender.js';
 
 /** /metrics is served on the device port only behind this bearer token (server.metricsToken). */
 const METRICS_TOKEN = 'metrics-token-for-the-tests-000000000000';
@@ -168,6 +168,14 @@ describe('sender endpoint', () => {
       await expectError(await post(v1, { TTL: '60', 'Content-Encoding': 'gzip' }, Buffer.from('x')), 400, 110);
       await expectError(await post(v1, { TTL: '60', 'Content-Encoding': 'aesgcm' }, Buffer.from('x')), 400, 110);
       await expectError(await post(v1, { TTL: '60', 'Content-Encoding': 'aes128gcm' }, Buffer.from('truncated')), 400, 110);
+    });
+
+    it('an Encryption or Crypto-Key header longer than 1,024 characters: 400 errno 110, nothing stored', async () => {
+      const aesgcm = { TTL: '60', 'Content-Encoding': 'aesgcm', Encryption: 'salt=AAECAwQFBgcICQoLDA0ODw' };
+      await expectError(await post(v1, { ...aesgcm, 'Crypto-Key': `dh=${'B'.repeat(14_000)}` }, Buffer.alloc(16)), 400, 110);
+      await expectError(await post(v1, { ...aesgcm, Encryption: `salt=${'A'.repeat(2000)}` }, Buffer.alloc(16)), 400, 110);
+      // Real ones (~40 and ~200 characters) pass.
+      await expectStatus(await post(v1, { ...aesgcm, 'Crypto-Key': `dh=${'B'.repeat(87)};p256ecdsa=${'C'.repeat(87)}` }, Buffer.alloc(16)), 201);
     });
 
     it('a body above the limit: 413 errno 104', async () => {
