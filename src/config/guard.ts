@@ -82,6 +82,12 @@ export const guardSchema = z
     maxTcpConnectionsPerSource: z.number().int().min(0).default(256),
     /** Channels one device may hold; a register beyond answers status 409. 0: no cap. */
     maxChannelsPerDevice: z.number().int().min(0).default(500),
+    /**
+     * Stored messages per subscription; a POST beyond answers 429 errno 29. Never more than
+     * push.msgLimit, whatever is set: a drain past msgLimit resets the device, so a larger cap would
+     * let one sender's backlog end every other subscription of the device. 0: only push.msgLimit.
+     */
+    maxStoredMessagesPerSubscription: z.number().int().min(0).default(100),
     /** Stored (undelivered) messages per device; a POST beyond answers 429 errno 29. 0: no cap. */
     maxStoredMessagesPerDevice: z.number().int().min(0).default(500),
     /** Stored payload bytes per device; a POST beyond answers 429 errno 29. 0: no cap. */

@@ -16,8 +16,11 @@ export interface SenderGuard {
   limit(request: FastifyRequest, target: SendTarget): Promise<void>;
   /** One per-source limit alone, for requests that name no subscription (GET/DELETE /m/:id, POST /v1/keys/revoke). */
   limitRequests(request: FastifyRequest, limit: RequestLimit): Promise<void>;
-  /** For a message that will be stored: refuses when the device's backlog is full. */
-  makeRoom(uaid: string, now: number, payloadBytes: number): Promise<void>;
+  /**
+   * For a message that will be stored: refuses when the device's or the subscription's backlog is
+   * full; else returns the release to call once the message is stored (or failed to be).
+   */
+  makeRoom(target: { uaid: string; channelId: string }, now: number, payloadBytes: number): Promise<() => void>;
   /**
    * Every error answer passes here first, so bans can count invalid signatures and dead endpoints
    * (recorded before the answer, so the source's next request already sees its ban).
@@ -45,11 +48,12 @@ export function senderGuard(guard: Guard, store: Store): SenderGuard {
     async limitRequests(request, limit) {
       refuse(await guard.limitRequests(sourceOf(request), limit));
     },
-    async makeRoom(uaid, now, payloadBytes) {
-      const refusal = await guard.backlogFull(store, uaid, now, payloadBytes).catch((error: unknown) => {
+    async makeRoom(target, now, payloadBytes) {
+      const reserved = await guard.reserveBacklog(store, target, now, payloadBytes).catch((error: unknown) => {
         throw senderErrors.error('storageUnavailable', { cause: error });
       });
-      refuse(refusal);
+      if ('refusal' in reserved) refuse(reserved.refusal);
+      return 'release' in reserved ? reserved.release : () => {};
     },
     async failed(request, error) {
       // Ban bookkeeping failing (Redis away) must not change what the sender hears.

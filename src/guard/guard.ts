@@ -8,6 +8,7 @@ import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
 import type { GuardConfig } from '../config/guard.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
+import { KeyedLock } from './keyed-lock.js';
 import { PerSourceCap } from './per-source-cap.js';
 import { SourceResolver, type Source } from './source.js';
 
@@ -51,6 +52,10 @@ export class Guard {
   private readonly strikes: Record<BanReason, Counter | null>;
   /** Devices known to be far below their backlog caps, so most POSTs need no backlog query. */
   private readonly headroom: BacklogHeadroom;
+  /** Near a backlog cap, one check-and-store at a time per device. */
+  private readonly backlogLock = new KeyedLock();
+  /** Stored messages one subscription may hold (Infinity: no cap). */
+  private readonly perSubscriptionBacklog: number;
   /** Open device sockets per source on this node; null when not capped. */
   private readonly sockets: PerSourceCap | null;
   /** Open TCP connections per peer on the public listeners; null when not capped. */
@@ -62,11 +67,21 @@ export class Guard {
     private readonly events: GuardEvents = {},
     /** The clock of the in-memory windows and bans (tests move it); Redis times its own. */
     readonly now: () => number = Date.now,
+    /**
+     * push.msgLimit: a drain past it resets the device, so no subscription may hold more (one
+     * sender's backlog must not end the device's other subscriptions).
+     */
+    msgLimit = Number.POSITIVE_INFINITY,
   ) {
+    const configured = config.maxStoredMessagesPerSubscription;
+    this.perSubscriptionBacklog = Math.min(configured === 0 ? Number.POSITIVE_INFINITY : configured, msgLimit);
     this.sources = new SourceResolver(config);
     this.sockets = config.enabled && config.maxConnectionsPerSource > 0 ? new PerSourceCap(config.maxConnectionsPerSource) : null;
     this.tcpConnections = config.enabled && config.maxTcpConnectionsPerSource > 0 ? new PerSourceCap(config.maxTcpConnectionsPerSource) : null;
-    this.headroom = new BacklogHeadroom({ maxMessages: config.maxStoredMessagesPerDevice, maxBytes: config.maxStoredBytesPerDevice });
+    // Far below the smaller of the two message caps, neither needs asking (a subscription holds
+    // at most what its device holds).
+    const perSubscription = Number.isFinite(this.perSubscriptionBacklog) ? this.perSubscriptionBacklog : 0;
+    this.headroom = new BacklogHeadroom({ maxMessages: smallerCap(config.maxStoredMessagesPerDevice, perSubscription), maxBytes: config.maxStoredBytesPerDevice });
     // Disabled: no Redis connection for counters nobody reads.
     this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error), now);
     this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix, now) : new MemoryBanList(now);
@@ -140,23 +155,45 @@ export class Guard {
     return { retryAfterSeconds: seconds(wait), detail: limit === 'revocations' ? 'too many key revocations per source' : 'too many requests per source' };
   }
 
-  /** The backlog caps, for a message about to be stored (TTL > 0). */
-  async backlogFull(store: Store, uaid: string, now: number, payloadBytes: number): Promise<Refusal | null> {
+  /**
+   * The backlog caps, for a message about to be stored (TTL > 0): the device's messages and bytes,
+   * and the subscription's messages, which never exceed push.msgLimit so that no one sender's
+   * backlog can make the device's next drain reset it (and end its other subscriptions).
+   * Admitted, it returns `release`, to call once the message is stored (or failed to be): near
+   * a cap, the device's POSTs on this node are checked and stored one at a time.
+   */
+  async reserveBacklog(store: Store, target: { uaid: string; channelId: string }, now: number, payloadBytes: number): Promise<{ refusal: Refusal } | { release: () => void }> {
     const { enabled, maxStoredMessagesPerDevice: maxMessages, maxStoredBytesPerDevice: maxBytes } = this.config;
-    if (!enabled || (maxMessages === 0 && maxBytes === 0)) return null;
-    if (this.headroom.roomWithoutAsking(uaid, now, payloadBytes)) return null;
-    const backlog = await store.deviceBacklog(uaid, now);
-    const full =
-      (maxMessages > 0 && backlog.messages >= maxMessages) || (maxBytes > 0 && backlog.bytes + payloadBytes > maxBytes);
-    if (!full) {
+    const perSubscription = this.perSubscriptionBacklog;
+    const admitted = { release: () => {} };
+    if (!enabled || (maxMessages === 0 && maxBytes === 0 && !Number.isFinite(perSubscription))) return admitted;
+    const { uaid } = target;
+    if (this.headroom.roomWithoutAsking(uaid, now, payloadBytes)) return admitted;
+    const release = await this.backlogLock.acquire(uaid);
+    try {
+      const backlog = await store.deviceBacklog(uaid, now);
+      const full =
+        (maxMessages > 0 && backlog.messages >= maxMessages) || (maxBytes > 0 && backlog.bytes + payloadBytes > maxBytes);
+      if (full) {
+        release();
+        return { refusal: this.backlogRefusal("the device's backlog of undelivered messages is full; retry after it reconnects") };
+      }
+      // Only a device holding that many at all can hold that many for one subscription.
+      if (backlog.messages >= perSubscription && (await store.countChannelMessages(uaid, target.channelId, now)) >= perSubscription) {
+        release();
+        return { refusal: this.backlogRefusal("this subscription's backlog of undelivered messages is full; retry after the device reconnects") };
+      }
       this.headroom.remember(uaid, now, backlog, payloadBytes);
-      return null;
+      return { release };
+    } catch (error) {
+      release();
+      throw error;
     }
+  }
+
+  private backlogRefusal(detail: string): Refusal {
     this.events.limited?.('backlog');
-    return {
-      retryAfterSeconds: this.config.backlogRetryAfterSeconds,
-      detail: "the device's backlog of undelivered messages is full; retry after it reconnects",
-    };
+    return { retryAfterSeconds: this.config.backlogRetryAfterSeconds, detail };
   }
 
   /** Counts a failed request towards a ban for `reason` (the edge decides which failures are which). */
@@ -212,6 +249,13 @@ export class Guard {
   close(): Promise<void> {
     return this.counters.close();
   }
+}
+
+/** The smaller of two caps where 0 means none. */
+function smallerCap(a: number, b: number): number {
+  if (a === 0) return b;
+  if (b === 0) return a;
+  return Math.min(a, b);
 }
 
 function seconds(ms: number): number {

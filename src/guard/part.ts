@@ -14,8 +14,8 @@ export class GuardPart implements Part {
   readonly name = 'guard';
   readonly guard: Guard;
 
-  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>, events: GuardEvents, now: () => number) {
-    this.guard = new Guard(config, bus, events, now);
+  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>, events: GuardEvents, now: () => number, msgLimit: number) {
+    this.guard = new Guard(config, bus, events, now, msgLimit);
   }
 
   async register(http: HttpListeners): Promise<void> {

@@ -149,6 +149,8 @@ export interface MessageStore {
   /** Deletes one message of this device. False when it was not there. */
   deleteMessage(uaid: string, id: string): Promise<boolean>;
   countMessages(uaid: string, now: number): Promise<number>;
+  /** Pending, unexpired messages of one subscription (the per-subscription backlog cap). */
+  countChannelMessages(uaid: string, channelId: string, now: number): Promise<number>;
   /** Pending, unexpired messages of this device and the bytes of their payloads (guard caps). */
   deviceBacklog(uaid: string, now: number): Promise<DeviceBacklog>;
 }

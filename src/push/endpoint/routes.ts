@@ -123,7 +123,7 @@ async function pushMessage(
     cryptoKey: headers['crypto-key'],
   });
 
-  if (ttl > 0) await deps.guard?.makeRoom(contents.uaid, now, storedBytes(body, forwarded));
+  const release = ttl > 0 ? await deps.guard?.makeRoom(contents, now, storedBytes(body, forwarded)) : undefined;
 
   const id = newMessageId();
   const outcome = await acceptMessage(deps.store, deps.bus, {
@@ -137,10 +137,12 @@ async function pushMessage(
     expiresAt: now + ttl * 1000,
     data: forwarded ? body : null,
     headers: forwarded,
-  }).catch((error: unknown) => {
-    if (error instanceof SubscriptionMissingError) throw senderErrors.error('subscriptionGone');
-    throw senderErrors.error('storageUnavailable', { cause: error });
-  });
+  })
+    .catch((error: unknown) => {
+      if (error instanceof SubscriptionMissingError) throw senderErrors.error('subscriptionGone');
+      throw senderErrors.error('storageUnavailable', { cause: error });
+    })
+    .finally(() => release?.());
 
   const location = `${deps.origin()}/m/${sealMessageId(deps.messageIds, { uaid: contents.uaid, channelId: contents.channelId, messageId: id })}`;
   deps.observe?.accepted?.(outcome, Number(process.hrtime.bigint() - started) / 1e9);

@@ -92,6 +92,7 @@ export const sql = {
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uaid = $1 AND id = $2 AND expires_at > $3`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = $1 AND id = $2',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND expires_at > $2',
+  countChannelMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND channel_id = $2 AND expires_at > $3',
   // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
   deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
                   FROM messages WHERE uaid = $1 AND expires_at > $2`,
@@ -345,6 +346,11 @@ export class PostgresStore implements Store {
 
   async countMessages(uaid: string, now: number): Promise<number> {
     const [row] = await this.run<CountRow>('countMessages', [uaid, now]);
+    return row ? toNumber(row.n) : 0;
+  }
+
+  async countChannelMessages(uaid: string, channelId: string, now: number): Promise<number> {
+    const [row] = await this.run<CountRow>('countChannelMessages', [uaid, channelId, now]);
     return row ? toNumber(row.n) : 0;
   }
 

@@ -62,6 +62,7 @@ export const sql = {
   getMessage: `SELECT ${messageColumns()} FROM messages WHERE uaid = ? AND id = ? AND expires_at > ?`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = ? AND id = ?',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND expires_at > ?',
+  countChannelMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND channel_id = ? AND expires_at > ?',
   // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
   deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(length(data), 0) + coalesce(length(headers), 0)), 0) AS bytes
                   FROM messages WHERE uaid = ? AND expires_at > ?`,
@@ -162,6 +163,7 @@ function prepareStatements(db: Database.Database) {
     getMessage: db.prepare<[string, string, number], MessageRow>(sql.getMessage),
     deleteMessage: db.prepare<[string, string]>(sql.deleteMessage),
     countMessages: db.prepare<[string, number], CountRow>(sql.countMessages),
+    countChannelMessages: db.prepare<[string, string, number], CountRow>(sql.countChannelMessages),
     deviceBacklog: db.prepare<[string, number], CountRow & { bytes: number }>(sql.deviceBacklog),
     sweepExpiredMessages: db.prepare<[number]>(sql.sweepExpiredMessages),
     sweepIdleDevices: db.prepare<[number]>(sql.sweepIdleDevices),
@@ -366,6 +368,10 @@ export class SqliteStore implements Store {
 
   async countMessages(uaid: string, now: number): Promise<number> {
     return this.prepared().countMessages.get(uaid, now)?.n ?? 0;
+  }
+
+  async countChannelMessages(uaid: string, channelId: string, now: number): Promise<number> {
+    return this.prepared().countChannelMessages.get(uaid, channelId, now)?.n ?? 0;
   }
 
   async deviceBacklog(uaid: string, now: number): Promise<DeviceBacklog> {
