@@ -71,6 +71,11 @@ export class AccountsPart implements Part {
       signups: new WindowCounter(accounts.signupsPerSource, accounts.signupWindowSeconds * 1000, now),
       // The guard's resolver, so the limits count the client behind a trusted proxy, not the proxy.
       sources: new SourceResolver(guard),
+      sessions: {
+        idleMs: accounts.sessionIdleSeconds * 1000,
+        lifetimeMs: accounts.sessionLifetimeSeconds * 1000,
+        maxPerAccount: accounts.maxSessionsPerAccount,
+      },
       assertion: () => ({ issuer: this.issuer(), audience: this.audience(), lifetimeSeconds: accounts.assertionLifetimeSeconds }),
       now,
       ...(this.options.onError ? { onError: this.options.onError } : {}),

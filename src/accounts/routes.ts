@@ -26,11 +26,21 @@ export interface AccountsDeps {
   signups: WindowCounter;
   /** Who a request comes from: the guard's resolver (trusted proxies, IPv6 by prefix). */
   sources: SourceResolver;
+  sessions: SessionLimits;
   /** Read per request: the public origin they default to is known only once the server listens. */
   assertion: () => AssertionSettings;
   now: () => number;
   /** Server errors (5xx) only; never called with request data. */
   onError?: (error: unknown) => void;
+}
+
+export interface SessionLimits {
+  /** Unused this long (ms), a session is over. */
+  idleMs: number;
+  /** This long (ms) after its login, a session is over however often it is used. */
+  lifetimeMs: number;
+  /** A login past this many sessions of one account ends the oldest. */
+  maxPerAccount: number;
 }
 
 const email = z
@@ -126,7 +136,8 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
 
     scope.get('/v1/account/sessions', async (request, reply) => {
       const { session } = await authenticate(deps, request);
-      const sessions = await deps.store.listSessions(session.accountId);
+      const now = deps.now();
+      const sessions = (await deps.store.listSessions(session.accountId)).filter((each) => !sessionOver(deps.sessions, each, now));
       reply.send({
         sessions: sessions.map((s) => ({ id: s.id, createdAt: s.createdAt, lastUsedAt: s.lastUsedAt, current: s.id === session.id })),
       });
@@ -222,13 +233,29 @@ function parseEmail(value: string): string {
   return result.data;
 }
 
-/** A new session per login (no fixation: nothing the client sent becomes a session id). */
+/**
+ * A new session per login (no fixation: nothing the client sent becomes a session id). The
+ * account's sessions that are over are deleted, and past the cap the oldest go: a password
+ * guessed once cannot leave an unbounded number of sessions behind.
+ */
 async function openSession(deps: AccountsDeps, accountId: string, now: number): Promise<{ sessionId: string; sessionToken: string }> {
   const sessionToken = newSessionToken();
   const sessionId = newSessionId();
   const tokenHash = hashSessionToken(sessionToken) as Buffer;
   await deps.store.createSession({ id: sessionId, accountId, tokenHash, createdAt: now, lastUsedAt: now });
+  const live: SessionRecord[] = [];
+  for (const session of await deps.store.listSessions(accountId)) {
+    if (sessionOver(deps.sessions, session, now)) await deps.store.deleteSession(accountId, session.id);
+    else live.push(session);
+  }
+  // Oldest first (listSessions' order); the new session is never among those dropped.
+  const excess = live.filter((session) => session.id !== sessionId).slice(0, Math.max(0, live.length - deps.sessions.maxPerAccount));
+  for (const session of excess) await deps.store.deleteSession(accountId, session.id);
   return { sessionId, sessionToken };
+}
+
+function sessionOver(limits: SessionLimits, session: SessionRecord, now: number): boolean {
+  return now - session.lastUsedAt >= limits.idleMs || now - session.createdAt >= limits.lifetimeMs;
 }
 
 /** The session and account of `Authorization: Bearer <64 hex>`; anything else is refused unlooked-up. */
@@ -237,6 +264,10 @@ async function authenticate(deps: AccountsDeps, request: FastifyRequest): Promis
   if (!tokenHash) throw accountErrors.error('invalidSession');
   const session = await deps.store.sessionByTokenHash(tokenHash);
   if (!session || !sameTokenHash(session.tokenHash, tokenHash)) throw accountErrors.error('invalidSession');
+  if (sessionOver(deps.sessions, session, deps.now())) {
+    await deps.store.deleteSession(session.accountId, session.id);
+    throw accountErrors.error('invalidSession');
+  }
   const account = await deps.store.accountById(session.accountId);
   if (!account) throw accountErrors.error('invalidSession');
   await deps.store.touchSession(session.id, deps.now());

@@ -202,6 +202,12 @@ const accountsSchema = z
      * ceiling for guesses spread over many sources. Its owner still gets in from a known source.
      */
     loginFailuresPerAccountAllSources: z.number().int().min(1).default(1000),
+    /** A session unused this long is over (its next use answers 401 errno 421). */
+    sessionIdleSeconds: seconds.default(14 * 86_400),
+    /** A session is over this long after its login, however often it is used. */
+    sessionLifetimeSeconds: seconds.default(90 * 86_400),
+    /** Sessions one account may hold; a login past it ends the account's oldest session. */
+    maxSessionsPerAccount: z.number().int().min(1).default(20),
     /** Accounts created from one source within signupWindowSeconds (each costs an argon2 hash). */
     signupsPerSource: z.number().int().min(1).default(5),
     signupWindowSeconds: seconds.default(3600),
