@@ -3,7 +3,9 @@
  * below the parts because three of them answer on the sender's path: the endpoint, key revocation
  * and the guard's limits.
  */
-import { envelopeErrors, frameworkErrorHandler, type EnvelopeDefinition, type HttpError } from './errors.js';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { envelopeErrors, errorEnvelope, frameworkErrorHandler, type EnvelopeDefinition, type HttpError } from './errors.js';
 
 const SENDER_ERRORS = {
   invalidToken: { status: 404, errno: 102, message: 'Invalid endpoint token' },
@@ -24,6 +26,11 @@ const SENDER_ERRORS = {
   storageUnavailable: { status: 503, errno: 201, message: 'Storage is unavailable; nothing was accepted' },
   notFound: { status: 404, errno: 102, message: 'Not found' },
   badRequest: { status: 400, errno: 999, message: 'Bad request' },
+  // A valid endpoint only takes GET (UnifiedPush discovery) and POST: never 404 errno 102, which
+  // would tell the sender to drop a subscription that is fine.
+  methodNotAllowed: { status: 405, errno: 999, message: 'Method not allowed: a push endpoint takes GET and POST' },
+  requestTimeout: { status: 408, errno: 999, message: 'The request did not arrive whole in time' },
+  headersTooLarge: { status: 431, errno: 999, message: 'Request headers are too large' },
   internal: { status: 500, errno: 999, message: 'Internal error' },
 } as const satisfies Record<string, EnvelopeDefinition>;
 
@@ -41,3 +48,23 @@ export const senderErrors = envelopeErrors<SenderErrorCode>(SENDER_ERRORS_URL, S
 export const senderFrameworkErrors = frameworkErrorHandler(senderErrors, (error) =>
   senderErrors.error(error.code === 'FST_ERR_BAD_URL' ? 'invalidToken' : 'badRequest'),
 );
+
+/**
+ * For `Fastify({ clientErrorHandler })`: what node's HTTP parser refuses before fastify sees a
+ * request (headers too large, malformed HTTP, a request that did not arrive in time) answered in
+ * the same envelope as everything else, then the connection is closed.
+ */
+export function senderClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'headersTooLarge' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'requestTimeout' : 'badRequest';
+  const failure = senderErrors.error(code);
+  const body = JSON.stringify(errorEnvelope(failure, SENDER_ERRORS_URL));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}

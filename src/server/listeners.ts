@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { publicOrigin } from '../config/load.js';
 import type { HeraldConfig } from '../config/schema.js';
 import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from './tls.js';
-import { senderFrameworkErrors } from '../http/sender-errors.js';
+import { senderClientErrorHandler, senderFrameworkErrors } from '../http/sender-errors.js';
 import type { HttpListeners } from './part.js';
 
 /** Where Herald listens, once bound. */
@@ -113,6 +113,8 @@ export class Listeners {
       routerOptions: { maxParamLength: 2048 },
       // A path that does not even decode (e.g. %ff) is a token that does not open.
       frameworkErrors: senderFrameworkErrors,
+      // What node's parser refuses (431, malformed HTTP, 408) gets the envelope too.
+      clientErrorHandler: senderClientErrorHandler,
     });
     if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
     this.apps.push(app);

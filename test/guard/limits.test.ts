@@ -109,15 +109,18 @@ describe('rate limits on the sender endpoint', () => {
       for (let i = 0; i < 6; i++) await expectStatus(await post(endpoint), 201);
     });
 
-    it('key revocations count against the source limit too (anyone can revoke keys they make up)', async () => {
+    it('key revocations have their own, lower limit (guard.revocationsPerSource), not the per-source one', async () => {
       clock.advance(1000); // a fresh window for this source
       const revoke = async () => {
         const { status } = await revokeSenderKey(running.origin, { subject: 'mailto:a@example.com', ...generateVapidKeyPair() });
         return status;
       };
-      assert.equal(await revoke(), 200);
-      assert.equal(await revoke(), 200);
-      assert.equal(await revoke(), 429);
+      // Three revocations pass a per-source limit of 2: they are counted apart (10 per hour by
+      // default; test/guard/request-limits.test.ts attacks that limit).
+      for (let i = 0; i < 3; i++) assert.equal(await revoke(), 200);
+      const a = await subscribedDevice(running.wsUrl, CHANNEL_A);
+      devices.push(a.device);
+      await expectStatus(await post(a.endpoint), 201);
     });
   });
 

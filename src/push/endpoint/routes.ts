@@ -1,6 +1,7 @@
 /**
  * The sender endpoint (protocol.md §2): POST /wpush/{v1,v2}/:token, DELETE and GET /m/:messageId.
  * Checks run in the documented order: token → VAPID → subscription exists → body and headers.
+ * GET on an endpoint is UnifiedPush's discovery (docs/unifiedpush.md); other methods answer 405.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../../crypto/keyring.js';
@@ -57,7 +58,7 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
     });
 
     handleErrors(scope, senderErrors, {
-      requestError: requestFailure,
+      requestError: (error) => requestFailure(error, deps.maxBodyBytes),
       internalError: (thrown) => senderErrors.error('internal', { cause: thrown }),
       notFound: () => senderErrors.error('notFound'),
       failed: async (failure, request, thrown) => {
@@ -68,9 +69,19 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
       },
     });
 
-    scope.post<{ Params: { token: string } }>('/wpush/v1/:token', (request, reply) => pushMessage(deps, 1, request, reply));
-    scope.post<{ Params: { token: string } }>('/wpush/v2/:token', (request, reply) => pushMessage(deps, 2, request, reply));
-    scope.post<{ Params: { token: string } }>('/wpush/:token', (request, reply) => pushMessage(deps, 1, request, reply));
+    const endpoints: Array<[string, 1 | 2]> = [['/wpush/v1/:token', 1], ['/wpush/v2/:token', 2], ['/wpush/:token', 1]];
+    for (const [url, version] of endpoints) {
+      scope.post<{ Params: { token: string } }>(url, (request, reply) => pushMessage(deps, version, request, reply));
+      scope.get<{ Params: { token: string } }>(url, (request, reply) => discover(deps, version, request, reply));
+      scope.route({
+        method: ['PUT', 'PATCH', 'DELETE'],
+        url,
+        handler: async (_request, reply) => {
+          reply.header('allow', 'GET, POST');
+          throw senderErrors.error('methodNotAllowed');
+        },
+      });
+    }
     scope.delete<{ Params: { id: string } }>('/m/:id', (request, reply) => deleteMessage(deps, request, reply));
     scope.get<{ Params: { id: string } }>('/m/:id', (request, reply) => messageStatus(deps, request, reply));
     if (deps.revocation) registerRevokeRoute(scope, deps.revocation, deps.guard);
@@ -150,6 +161,25 @@ async function pushMessage(
   reply.code(201).header('location', location).header('ttl', String(ttl)).send();
 }
 
+/**
+ * UnifiedPush discovery (SERV_1.2.0): GET on a valid endpoint answers {"unifiedpush":{"version":1}},
+ * so an application server can check that a URL it was handed is a push endpoint (SSRF). The same
+ * token and subscription checks as a POST, and the same answers when they fail; no VAPID needed.
+ */
+async function discover(
+  deps: EndpointDeps,
+  version: 1 | 2,
+  request: FastifyRequest<{ Params: { token: string } }>,
+  reply: FastifyReply,
+): Promise<void> {
+  await deps.guard?.admit(request);
+  await deps.guard?.limitRequests(request, 'source');
+  const contents = openEndpointToken(deps.endpointTokens, version, request.params.token);
+  if (!contents) throw senderErrors.error('invalidToken');
+  await requireSubscription(deps.store, contents);
+  reply.code(200).header('cache-control', 'no-store').send({ unifiedpush: { version: 1 } });
+}
+
 async function requireSubscription(store: Store, contents: EndpointTokenContents): Promise<void> {
   const channel = await storageCall(() => store.getChannel(contents.uaid, contents.channelId));
   if (!channel) {
@@ -194,8 +224,9 @@ async function storageCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** fastify's own refusals: a body past the hard limit is 413 like one past maxBodyBytes, the rest 400. */
-function requestFailure(error: FastifyError): SenderError {
-  return senderErrors.error(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413 ? 'bodyTooLarge' : 'badRequest');
+function requestFailure(error: FastifyError, maxBodyBytes: number): SenderError {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) return senderErrors.error('bodyTooLarge', { detail: `at most ${maxBodyBytes} bytes` });
+  return senderErrors.error('badRequest');
 }
 
 /**
