@@ -1,13 +1,14 @@
 /**
  * `herald admin`: operator commands. `nodes` and `accounts` act on the data folder directly (a
  * running Herald sees the change at its next request); `bans` asks a running node over its admin
- * listener (bans live in memory, or in Redis for a cluster); `secrets rotate` is `keys rotate`.
+ * listener (bans live in memory, or in Redis for a cluster), and so do `devices stats` and
+ * `messages stats`; `secrets rotate` is `keys rotate`.
  */
 import { runGroup, stdout, type GroupSpec, type Out } from './command-line.js';
 
 export const ADMIN: GroupSpec = {
   name: 'admin',
-  summary: 'Operator commands: token-server nodes, the assertion signing key, guard bans, key rings.',
+  summary: 'Operator commands: token-server nodes, the assertion signing key, guard bans, device and message counts, key rings.',
   subcommands: {
     nodes: {
       usage: 'nodes add|down|up|list …',
@@ -23,6 +24,16 @@ export const ADMIN: GroupSpec = {
       usage: 'bans [list|lift <source>] [--json]',
       summary: 'the sources the guard refuses now, from a running node (needs server.adminPort)',
       run: async (argv, out) => (await import('./admin-bans.js')).run(argv, out),
+    },
+    devices: {
+      usage: 'devices stats [--json]',
+      summary: 'device, channel and backlog counts from a running node (needs server.adminPort)',
+      run: async (argv, out) => (await import('./admin-stats.js')).runDevices(argv, out),
+    },
+    messages: {
+      usage: 'messages stats [--json]',
+      summary: 'stored message counts from a running node (needs server.adminPort)',
+      run: async (argv, out) => (await import('./admin-stats.js')).runMessages(argv, out),
     },
     secrets: {
       usage: 'secrets rotate <ring>',

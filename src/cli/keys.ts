@@ -23,7 +23,7 @@ const NEW_PAIR = defineCommand({
 export const KEYS: GroupSpec = {
   name: 'keys',
   summary: "VAPID key pairs for application servers, Herald's own key rings, and the sender key blocklist.",
-  bare: { usage: '', summary: 'print a fresh VAPID key pair (JSON on stdout)', run: newPair },
+  bare: { usage: '[--out FILE]', summary: 'print a fresh VAPID key pair (JSON on stdout), or write it 0600 to FILE', run: newPair },
   subcommands: {
     rotate: {
       usage: 'rotate <endpointTokens|messageIds|tokenServer>',

@@ -14,6 +14,7 @@ import { senderGuard } from '../guard/endpoint-guard.js';
 import type { Guard } from '../guard/guard.js';
 import type { HttpListeners, Part } from '../server/part.js';
 import type { Store } from '../store/types.js';
+import { registerPushAdminRoutes } from './admin-routes.js';
 import { SessionRegistry } from './connection/registry.js';
 import { SocketServer, type SocketServerEvents } from './connection/socket-server.js';
 import type { Bus } from './delivery/bus.js';
@@ -102,6 +103,7 @@ export class PushPart implements Part {
     const store = storage();
     const wakeup = this.deps.wakeup();
     const push = config.push;
+    if (http.admin) registerPushAdminRoutes(http.admin, store, () => this.registry.size, now);
     const blocklist = new SenderBlocklist(store, {
       ttlMs: push.senderBlocklistCacheSeconds * 1000,
       maxEntries: 10_000,

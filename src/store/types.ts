@@ -193,6 +193,27 @@ export interface HousekeepingStore {
   sweepExpiredMessages(now: number): Promise<number>;
   /** Drops devices (with channels and messages) whose lastSeenAt < before; returns how many. */
   sweepIdleDevices(before: number): Promise<number>;
+  /**
+   * Counts for operators (`herald admin devices|messages stats`): never an id or a payload. Scans
+   * the tables: an admin request, not something to poll every second on a large database.
+   */
+  stats(now: number): Promise<StoreStats>;
+}
+
+export interface StoreStats {
+  devices: number;
+  channels: number;
+  /** Devices with at least one pending (unexpired) message. */
+  devicesWithBacklog: number;
+  /** The most pending messages any one device holds. */
+  largestBacklog: number;
+  /** Pending (unexpired) messages and their stored bytes (bodies and forwarded headers). */
+  pendingMessages: number;
+  pendingBytes: number;
+  /** Expired messages the next sweep deletes. */
+  expiredMessages: number;
+  /** When the oldest pending message was received; null when none is pending. */
+  oldestPendingAt: number | null;
 }
 
 /** Everything a backend implements. */

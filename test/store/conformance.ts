@@ -356,6 +356,28 @@ export function runStoreConformance(
         assert.deepEqual(await store.deviceBacklog(uaid, T0 + 2000), { messages: 3, bytes: 130 });
       });
 
+      scenario('stats count devices, channels, pending and expired messages, and the largest backlog, on an empty store too', async (store) => {
+        const empty = await store.stats(T0);
+        assert.deepEqual(empty, { devices: 0, channels: 0, devicesWithBacklog: 0, largestBacklog: 0, pendingMessages: 0, pendingBytes: 0, expiredMessages: 0, oldestPendingAt: null });
+        const a = await registerDevice(store);
+        const b = await registerDevice(store);
+        await registerDevice(store);
+        await store.saveMessage(message(a.uaid, a.channelId, { data: randomBytes(10), headers: null, receivedAt: T0 - 5000 }));
+        await store.saveMessage(message(a.uaid, a.channelId, { data: randomBytes(20), headers: null }));
+        await store.saveMessage(message(b.uaid, b.channelId, { data: null, headers: null }));
+        await store.saveMessage(message(b.uaid, b.channelId, { data: randomBytes(40), headers: null, ttl: 1 }));
+        assert.deepEqual(await store.stats(T0 + 2000), {
+          devices: 3,
+          channels: 3,
+          devicesWithBacklog: 2,
+          largestBacklog: 2,
+          pendingMessages: 3,
+          pendingBytes: 30,
+          expiredMessages: 1,
+          oldestPendingAt: T0 - 5000,
+        });
+      });
+
       scenario('the forwarded headers kept with a message count toward its backlog bytes', async (store) => {
         const { uaid, channelId } = await registerDevice(store);
         const headers = { encoding: 'aesgcm', encryption: `salt=${'s'.repeat(22)}`, crypto_key: `dh=${'k'.repeat(1000)}` } as const;

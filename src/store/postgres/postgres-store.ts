@@ -4,6 +4,7 @@ import type {
   BlockedSenderKey,
   ChannelRecord,
   DeviceBacklog,
+  StoreStats,
   DeviceRecord,
   FetchOptions,
   ForwardedHeaders,
@@ -92,6 +93,12 @@ export const sql = {
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uaid = $1 AND id = $2 AND expires_at > $3`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = $1 AND id = $2',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND expires_at > $2',
+  statsCounts: `SELECT (SELECT count(*) FROM devices) AS devices, (SELECT count(*) FROM channels) AS channels,
+                       (SELECT count(*) FROM messages WHERE expires_at <= $1) AS expired`,
+  statsPending: `SELECT count(*) AS n, count(DISTINCT uaid) AS devices, min(received_at) AS oldest,
+                        coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
+                 FROM messages WHERE expires_at > $1`,
+  statsLargest: 'SELECT coalesce(max(n), 0) AS n FROM (SELECT count(*) AS n FROM messages WHERE expires_at > $1 GROUP BY uaid) AS backlogs',
   countChannelMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND channel_id = $2 AND expires_at > $3',
   // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
   deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
@@ -347,6 +354,22 @@ export class PostgresStore implements Store {
   async countMessages(uaid: string, now: number): Promise<number> {
     const [row] = await this.run<CountRow>('countMessages', [uaid, now]);
     return row ? toNumber(row.n) : 0;
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    const [counts] = await this.run<{ devices: string; channels: string; expired: string }>('statsCounts', [now]);
+    const [pending] = await this.run<{ n: string; devices: string; oldest: string | null; bytes: string }>('statsPending', [now]);
+    const [largest] = await this.run<CountRow>('statsLargest', [now]);
+    return {
+      devices: counts ? toNumber(counts.devices) : 0,
+      channels: counts ? toNumber(counts.channels) : 0,
+      devicesWithBacklog: pending ? toNumber(pending.devices) : 0,
+      largestBacklog: largest ? toNumber(largest.n) : 0,
+      pendingMessages: pending ? toNumber(pending.n) : 0,
+      pendingBytes: pending ? toNumber(pending.bytes) : 0,
+      expiredMessages: counts ? toNumber(counts.expired) : 0,
+      oldestPendingAt: pending?.oldest == null ? null : toNumber(pending.oldest),
+    };
   }
 
   async countChannelMessages(uaid: string, channelId: string, now: number): Promise<number> {

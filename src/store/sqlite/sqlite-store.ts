@@ -3,6 +3,7 @@ import type {
   BlockedSenderKey,
   ChannelRecord,
   DeviceBacklog,
+  StoreStats,
   DeviceRecord,
   FetchOptions,
   ForwardedHeaders,
@@ -62,6 +63,12 @@ export const sql = {
   getMessage: `SELECT ${messageColumns()} FROM messages WHERE uaid = ? AND id = ? AND expires_at > ?`,
   deleteMessage: 'DELETE FROM messages WHERE uaid = ? AND id = ?',
   countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND expires_at > ?',
+  statsCounts: `SELECT (SELECT count(*) FROM devices) AS devices, (SELECT count(*) FROM channels) AS channels,
+                       (SELECT count(*) FROM messages WHERE expires_at <= @now) AS expired`,
+  statsPending: `SELECT count(*) AS n, count(DISTINCT uaid) AS devices, min(received_at) AS oldest,
+                        coalesce(sum(coalesce(length(data), 0) + coalesce(length(headers), 0)), 0) AS bytes
+                 FROM messages WHERE expires_at > @now`,
+  statsLargest: 'SELECT coalesce(max(n), 0) AS n FROM (SELECT count(*) AS n FROM messages WHERE expires_at > @now GROUP BY uaid)',
   countChannelMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = ? AND channel_id = ? AND expires_at > ?',
   // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
   deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(length(data), 0) + coalesce(length(headers), 0)), 0) AS bytes
@@ -368,6 +375,23 @@ export class SqliteStore implements Store {
 
   async countMessages(uaid: string, now: number): Promise<number> {
     return this.prepared().countMessages.get(uaid, now)?.n ?? 0;
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    const db = this.db;
+    const counts = db.prepare<[{ now: number }], { devices: number; channels: number; expired: number }>(sql.statsCounts).get({ now });
+    const pending = db.prepare<[{ now: number }], { n: number; devices: number; oldest: number | null; bytes: number }>(sql.statsPending).get({ now });
+    const largest = db.prepare<[{ now: number }], CountRow>(sql.statsLargest).get({ now });
+    return {
+      devices: counts?.devices ?? 0,
+      channels: counts?.channels ?? 0,
+      devicesWithBacklog: pending?.devices ?? 0,
+      largestBacklog: largest?.n ?? 0,
+      pendingMessages: pending?.n ?? 0,
+      pendingBytes: pending?.bytes ?? 0,
+      expiredMessages: counts?.expired ?? 0,
+      oldestPendingAt: pending?.oldest ?? null,
+    };
   }
 
   async countChannelMessages(uaid: string, channelId: string, now: number): Promise<number> {
