@@ -80,6 +80,17 @@ export const guardSchema = z
      * /64) on the public listeners, per node; 0: no cap. Trusted proxies are not capped.
      */
     maxTcpConnectionsPerSource: z.number().int().min(0).default(256),
+    /**
+     * Frames of every kind one device socket may send: a burst of `points`, refilled at `points`
+     * per `seconds`; past it the socket closes 1011. Well above Firefox at the perDevice limit
+     * (one ack per message) plus a drain of msgLimit messages.
+     */
+    framesPerSocket: window(6000, 60),
+    /**
+     * register and unregister frames (each a store write) one device socket may send, same rules.
+     * Above unregistering and registering again every channel of maxChannelsPerDevice at once.
+     */
+    registrationsPerSocket: window(600, 60),
     /** Channels one device may hold; a register beyond answers status 409. 0: no cap. */
     maxChannelsPerDevice: z.number().int().min(0).default(500),
     /**

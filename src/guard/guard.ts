@@ -6,7 +6,7 @@
 import { BacklogHeadroom } from './backlog-headroom.js';
 import type { Store } from '../store/types.js';
 import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
-import type { GuardConfig } from '../config/guard.js';
+import type { GuardConfig, LimitWindow } from '../config/guard.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
 import { KeyedLock } from './keyed-lock.js';
 import { PerSourceCap } from './per-source-cap.js';
@@ -224,6 +224,12 @@ export class Guard {
     const release = this.tcpConnections.acquire(source.key);
     if (!release) this.events.limited?.('connections');
     return release;
+  }
+
+  /** What one device socket may send (src/push/protocol/frame-budget.ts); empty when off. */
+  get frameBudget(): { frames?: LimitWindow; registrations?: LimitWindow } {
+    if (!this.config.enabled) return {};
+    return { frames: this.config.framesPerSocket, registrations: this.config.registrationsPerSocket };
   }
 
   /** 0 when registrations are not capped. */

@@ -29,6 +29,11 @@ export class Metrics {
   readonly devicesSwept = new Counter({ name: 'herald_devices_swept_total', help: 'Idle devices dropped by the sweep', registers: [this.registry] });
   readonly deviceResets = new Counter({ name: 'herald_device_resets_total', help: 'Devices reset for exceeding msg_limit', registers: [this.registry] });
   readonly protocolViolations = new Counter({ name: 'herald_protocol_violations_total', help: 'Sockets closed for a protocol violation', registers: [this.registry] });
+  readonly socketReadsPaused = new Counter({
+    name: 'herald_socket_reads_paused_total',
+    help: 'Times Herald stopped reading a device socket until the frames it had sent were handled',
+    registers: [this.registry],
+  });
   readonly endpointErrors = new Counter({
     name: 'herald_endpoint_errors_total',
     help: 'Sender endpoint errors, by errno',

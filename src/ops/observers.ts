@@ -50,10 +50,11 @@ export function sessionObserver(metrics: Metrics, logger: Logger): SessionObserv
 }
 
 /** Open device sockets, as the connection gauge counts them. */
-export function connectionObserver(metrics: Metrics): { opened(): void; closed(): void } {
+export function connectionObserver(metrics: Metrics): { opened(): void; closed(): void; readsPaused(): void } {
   return {
     opened: () => metrics.connections.inc(),
     closed: () => metrics.connections.dec(),
+    readsPaused: () => metrics.socketReadsPaused.inc(),
   };
 }
 

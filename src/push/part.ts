@@ -174,6 +174,7 @@ export class PushPart implements Part {
         maxFrameBytes: push.maxFrameBytes,
         perMessageDeflate: push.perMessageDeflate,
         maxChannelsPerDevice: guard.maxChannelsPerDevice,
+        frameBudget: guard.frameBudget,
       },
       this.deps.observe.connections,
       (request) => guard.admitConnection(guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for'])),

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PushSession, type SessionOptions, type SessionPorts } from '../protocol/session.js';
 import type { ServerMessage } from '../protocol/messages.js';
 
@@ -28,16 +28,30 @@ export type UpgradeGate = (request: IncomingMessage) => (() => void) | null;
 export interface SocketServerEvents {
   opened?(): void;
   closed?(): void;
+  /** Herald stopped reading a device socket until the frames it sent are handled. */
+  readsPaused?(): void;
 }
 
 const SUBPROTOCOL = 'push-notification';
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * Frames read but not handled yet (the session handles one at a time, and a store write takes an
+ * event-loop turn or more). Past either figure Herald stops reading the socket until the queue is
+ * empty, so a device that writes faster than Herald handles waits in TCP instead of Herald's memory.
+ * What ws had already read when it paused still arrives: at most one read, so the hard bound
+ * below is never reached unless pausing failed.
+ */
+const PAUSE_QUEUED_FRAMES = 8;
+const PAUSE_QUEUED_BYTES = 256 * 1024;
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 interface Connection {
   socket: WebSocket;
   session: PushSession;
   lastPingSentAt: number;
   awaitingPong: boolean;
+  queuedFrames: number;
+  queuedBytes: number;
 }
 
 export class SocketServer {
@@ -86,6 +100,8 @@ export class SocketServer {
       session: undefined as unknown as PushSession,
       lastPingSentAt: Date.now(),
       awaitingPong: false,
+      queuedFrames: 0,
+      queuedBytes: 0,
     };
     const session = new PushSession(
       {
@@ -118,7 +134,7 @@ export class SocketServer {
         session.terminate(1003, 'binary frames are not accepted');
         return;
       }
-      void session.receive(data.toString());
+      this.receive(connection, data.toString(), frameBytes(data));
     });
     socket.on('pong', () => {
       connection.awaitingPong = false;
@@ -132,6 +148,24 @@ export class SocketServer {
       this.connections.delete(connection);
       session.ended();
       this.events.closed?.();
+    });
+  }
+
+  /** Hands a frame to the session, and stops reading the socket while too much waits to be handled. */
+  private receive(connection: Connection, text: string, bytes: number): void {
+    const { socket, session } = connection;
+    connection.queuedFrames++;
+    connection.queuedBytes += bytes;
+    if (connection.queuedBytes > MAX_QUEUED_BYTES + this.options.maxFrameBytes) {
+      session.terminate(1011, 'frames queued faster than they are handled');
+    } else if (!socket.isPaused && (connection.queuedFrames > PAUSE_QUEUED_FRAMES || connection.queuedBytes > PAUSE_QUEUED_BYTES)) {
+      socket.pause();
+      this.events.readsPaused?.();
+    }
+    void session.receive(text).finally(() => {
+      connection.queuedFrames--;
+      connection.queuedBytes -= bytes;
+      if (connection.queuedFrames === 0 && socket.isPaused) socket.resume();
     });
   }
 
@@ -180,4 +214,9 @@ function closeSocket(socket: WebSocket, code: number, reason: string): void {
   if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) return;
   socket.close(code, reason.slice(0, 120));
   setTimeout(() => socket.terminate(), 2000).unref();
+}
+
+function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data.byteLength;
 }

@@ -9,6 +9,7 @@ import { cursorAfter } from '../../store/cursor.js';
 import type { DrainCursor, Store, StoredMessage, Urgency, WakeupAddress } from '../../store/types.js';
 import { parseClientMessage, ProtocolViolation, type ClientMessage, type ServerMessage, type BroadcastAnswer } from './messages.js';
 import { checkSenderKey } from './sender-key.js';
+import { FrameBudget, type FrameBudgetOptions } from './frame-budget.js';
 import type { WakeupPort } from '../wakeup/port.js';
 
 /** A message handed to a connected device; `stored` is false only for TTL=0 messages. */
@@ -25,6 +26,8 @@ export interface SessionOptions {
   touchIntervalMs?: number;
   /** Channels a device may hold (guard); a register beyond answers status 409. 0 or absent: no cap. */
   maxChannelsPerDevice?: number;
+  /** Frames this socket may send (guard); past a budget the socket closes 1011. Absent: no limit. */
+  frameBudget?: FrameBudgetOptions;
 }
 
 /** TTL=0 messages held back while a drain runs (they are never stored, so they wait in memory). */
@@ -96,6 +99,7 @@ export class PushSession {
   private readonly pending = new Map<string, Pending>();
   private readonly broadcastSubscriptions = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
+  private readonly budget: FrameBudget;
 
   // Drain of stored messages: runs from hello until storage has nothing more for this device.
   private draining = false;
@@ -113,7 +117,9 @@ export class PushSession {
   constructor(
     private readonly ports: SessionPorts,
     private readonly options: SessionOptions,
-  ) {}
+  ) {
+    this.budget = new FrameBudget(options.frameBudget ?? {}, ports.now());
+  }
 
   get uaid(): string | null {
     return this.currentUaid;
@@ -204,6 +210,9 @@ export class PushSession {
       if (this.phase === 'ready' && message.messageType === 'hello') {
         throw new ProtocolViolation('a second hello on one connection');
       }
+      // Like pings too fast (autopush closes those 1011 too): Firefox reconnects with backoff.
+      const overBudget = this.budget.spend(message.messageType, this.ports.now());
+      if (overBudget) throw new ProtocolViolation(overBudget);
     } catch (error) {
       if (error instanceof ProtocolViolation) return this.violate(error);
       throw error;
