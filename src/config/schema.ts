@@ -248,6 +248,12 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /**
+         * One line per HTTP request (method, route pattern, status, errno, ms). Off by default: at
+         * thousands of messages a second it costs more than the request and fills disks, and the
+         * metrics already count answers by errno.
+         */
+        requests: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

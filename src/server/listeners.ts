@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { publicOrigin } from '../config/load.js';
 import type { HeraldConfig } from '../config/schema.js';
+import { addAccessLog } from './access-log.js';
 import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from './tls.js';
 import { senderClientErrorHandler, senderFrameworkErrors } from '../http/sender-errors.js';
 import type { HttpListeners } from './part.js';
@@ -117,6 +118,7 @@ export class Listeners {
       clientErrorHandler: senderClientErrorHandler,
     });
     if (this.tls) addHsts(app, this.config.tls.hstsMaxAgeSeconds);
+    if (this.config.log.requests) addAccessLog(app, logger);
     this.apps.push(app);
     return app;
   }
