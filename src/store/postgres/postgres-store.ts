@@ -8,6 +8,8 @@ import type {
   FetchOptions,
   ForwardedHeaders,
   NewMessage,
+  RecordedSecretFingerprint,
+  SecretFingerprint,
   Store,
   StoredMessage,
   Urgency,
@@ -15,6 +17,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { latestVersion, migrations } from './migrations.js';
+import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 
 export interface PostgresStoreOptions {
   /** A `postgres://` url for `pg` (without Herald's own parameters; see url.ts). */
@@ -413,6 +416,14 @@ export class PostgresStore implements Store {
 
   async dropDevicesOwnedBy(owner: string): Promise<number> {
     return this.change('dropDevicesOwnedBy', [owner]);
+  }
+
+  async listSecretFingerprints(): Promise<RecordedSecretFingerprint[]> {
+    return listSecretFingerprints(this.pool);
+  }
+
+  async recordSecretFingerprints(keys: readonly SecretFingerprint[], sealing: readonly SecretFingerprint[], now: number): Promise<void> {
+    await recordSecretFingerprints(this.pool, keys, sealing, now);
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {
