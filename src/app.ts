@@ -139,7 +139,7 @@ export class Herald {
     if (listeners.tlsEnabled) checkTlsOrigin(config.server.publicOrigin);
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
 
-    const storage = new StoragePart(paths.storeUrl);
+    const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now });
     const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit);
     const wakeup = new WakeupPart(config.push.wakeup, {
       storage: () => storage.store,

@@ -5,6 +5,7 @@
  * 1 for anything else.
  */
 import { ConfigError } from '../config/load.js';
+import { SecretsMismatchError } from '../store/secrets-fingerprint.js';
 import { UsageError } from './usage-error.js';
 
 /** A command could not do its work for a reason its message explains in full (exit code 1, no hint). */
@@ -23,6 +24,8 @@ export function describeFailure(error: unknown, debug: boolean): Failure {
     return { line: `${command}: ${error.message} (see \`${command} --help\`)`, exitCode: 2 };
   }
   if (error instanceof ConfigError) return { line: `herald: ${error.message}`, exitCode: 2 };
+  // A restart cannot fix another node's secrets.json: the operator has to copy the cluster's.
+  if (error instanceof SecretsMismatchError) return { line: `herald: ${error.message}`, exitCode: 2 };
   if (error instanceof CommandFailure) return { line: `herald: ${error.message}`, exitCode: 1 };
   if (!(error instanceof Error)) return { line: `herald: ${String(error)}`, exitCode: 1 };
   if (debug) return { line: `herald: ${error.stack ?? error.message}`, exitCode: 1 };

@@ -30,6 +30,7 @@ export async function run(argv: string[], out: Out = stdout, name = 'keys rotate
   if (!SECRET_PURPOSES.includes(purpose as SecretPurpose)) throw new UsageError(`expects one of ${SECRET_PURPOSES.join(', ')}, not "${purpose}"`);
   const config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env, overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : {} });
   const id = rotateSecret(path.resolve(config.dataDir), purpose as SecretPurpose);
-  out(`${purpose}: key ${id} now seals new tokens; older keys still open existing ones. Restart Herald to use it.\n`);
+  out(`${purpose}: key ${id} now seals new tokens; older keys still open existing ones. Restart Herald to use it.\n` +
+    'Many nodes: every node must hold it before any node seals with it (README, "Many nodes": rotating a ring key across nodes).\n');
   return 0;
 }

@@ -1,13 +1,28 @@
-/** The storage part: opens the configured store (and runs its migrations) first, closes it last. */
+/**
+ * The storage part: opens the configured store (and runs its migrations) first, closes it last.
+ * Before any other part starts, it checks that this node's key rings are the ones the database
+ * has seen (secrets-fingerprint.ts): a node with other secrets must not answer a single endpoint.
+ */
 import type { Part } from '../server/part.js';
 import { openStore } from './open-store.js';
+import { checkSecretsFingerprint, type KeyRings } from './secrets-fingerprint.js';
 import type { Store } from './types.js';
+
+export interface SecretsCheck {
+  rings: KeyRings;
+  /** Where secrets.json is, for the message of a node that must not start. */
+  dataDir: string;
+  now: () => number;
+}
 
 export class StoragePart implements Part {
   readonly name = 'storage';
   private opened: Store | undefined;
 
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly secrets?: SecretsCheck,
+  ) {}
 
   /** The open store; throws before start. */
   get store(): Store {
@@ -16,7 +31,15 @@ export class StoragePart implements Part {
   }
 
   async start(): Promise<void> {
-    this.opened = await openStore(this.url);
+    const store = await openStore(this.url);
+    if (this.secrets) {
+      const { rings, dataDir, now } = this.secrets;
+      await checkSecretsFingerprint(store, rings, { dataDir, now: now() }).catch(async (error: unknown) => {
+        await store.close();
+        throw error;
+      });
+    }
+    this.opened = store;
   }
 
   async stop(): Promise<void> {

@@ -216,6 +216,37 @@ export interface StoreStats {
   oldestPendingAt: number | null;
 }
 
+/**
+ * One key of the secrets.json key rings as the database remembers it (migration 5): an HMAC made
+ * with the key, never the key. Every node of a cluster must hold the same rings; store/
+ * secrets-fingerprint.ts compares a starting node's rings with these rows.
+ */
+export interface SecretFingerprint {
+  /** The ring: endpointTokens, messageIds, tokenServer. */
+  purpose: string;
+  keyId: number;
+  /** 32 bytes: HMAC-SHA-256 keyed by the secret over a fixed label, the purpose and the id. */
+  fingerprint: Buffer;
+}
+
+export interface RecordedSecretFingerprint extends SecretFingerprint {
+  recordedAt: number;
+  /** When a node first started sealing with this key (the key first in its ring); null: never yet. */
+  sealingSince: number | null;
+}
+
+/** The fingerprints of the key rings (migration 5). */
+export interface SecretFingerprintStore {
+  /** Every recorded key, in no particular order. */
+  listSecretFingerprints(): Promise<RecordedSecretFingerprint[]>;
+  /**
+   * Records each key not recorded yet (a recorded (purpose, keyId) keeps its first fingerprint,
+   * so two nodes starting at once cannot overwrite each other). For each key in `sealing` whose
+   * recorded fingerprint is the one given, sets sealingSince to `now` unless it is set already.
+   */
+  recordSecretFingerprints(keys: readonly SecretFingerprint[], sealing: readonly SecretFingerprint[], now: number): Promise<void>;
+}
+
 /** Everything a backend implements. */
 export type Store = StoreLifecycle &
   DeviceStore &
@@ -223,7 +254,8 @@ export type Store = StoreLifecycle &
   SenderKeyStore &
   WakeupStore &
   DeviceOwnerStore &
-  HousekeepingStore;
+  HousekeepingStore &
+  SecretFingerprintStore;
 
 /** What a device's stored messages add up to. */
 export interface DeviceBacklog {

@@ -652,6 +652,40 @@ export function runStoreConformance(
       });
     });
 
+    describe('secret fingerprints', () => {
+      const key = (purpose: string, keyId: number) => ({ purpose, keyId, fingerprint: randomBytes(32) });
+
+      scenario('recorded fingerprints are listed with when they were recorded; none at first', async (store) => {
+        assert.deepEqual(await store.listSecretFingerprints(), []);
+        const endpoint = key('endpointTokens', 1);
+        const ids = key('messageIds', 7);
+        await store.recordSecretFingerprints([endpoint, ids], [endpoint], T0);
+        const rows = (await store.listSecretFingerprints()).sort((a, b) => a.purpose.localeCompare(b.purpose));
+        assert.deepEqual(rows, [
+          { ...endpoint, recordedAt: T0, sealingSince: T0 },
+          { ...ids, recordedAt: T0, sealingSince: null },
+        ]);
+      });
+
+      scenario('the first fingerprint of a key id stays: a second record of it changes nothing', async (store) => {
+        const first = key('endpointTokens', 1);
+        const other = key('endpointTokens', 1);
+        await store.recordSecretFingerprints([first], [], T0);
+        await store.recordSecretFingerprints([other], [other], T0 + MINUTE);
+        assert.deepEqual(await store.listSecretFingerprints(), [{ ...first, recordedAt: T0, sealingSince: null }]);
+      });
+
+      scenario('a key is marked sealing once, and only under its own fingerprint', async (store) => {
+        const recorded = key('endpointTokens', 2);
+        await store.recordSecretFingerprints([recorded], [], T0);
+        await store.recordSecretFingerprints([], [{ ...recorded, fingerprint: randomBytes(32) }], T0 + MINUTE);
+        assert.equal((await store.listSecretFingerprints())[0]?.sealingSince, null);
+        await store.recordSecretFingerprints([], [recorded], T0 + 2 * MINUTE);
+        await store.recordSecretFingerprints([], [recorded], T0 + 3 * MINUTE);
+        assert.equal((await store.listSecretFingerprints())[0]?.sealingSince, T0 + 2 * MINUTE);
+      });
+    });
+
     describe('device owners', () => {
       scenario('a device is bound to the first owner only, and an unknown device to nobody', async (store) => {
         const { uaid } = await registerDevice(store);

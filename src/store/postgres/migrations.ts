@@ -107,6 +107,21 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX device_owners_owner ON device_owners (owner);
     `,
   },
+  {
+    version: 5,
+    name: 'secret fingerprints',
+    // See the SQLite migration 5.
+    sql: `
+      CREATE TABLE secret_fingerprints (
+        purpose       TEXT    NOT NULL,
+        key_id        INTEGER NOT NULL CHECK (key_id BETWEEN 0 AND 255),
+        fingerprint   BYTEA   NOT NULL CHECK (octet_length(fingerprint) = 32),
+        recorded_at   BIGINT  NOT NULL,
+        sealing_since BIGINT,
+        PRIMARY KEY (purpose, key_id)
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

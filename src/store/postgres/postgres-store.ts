@@ -9,6 +9,8 @@ import type {
   FetchOptions,
   ForwardedHeaders,
   NewMessage,
+  RecordedSecretFingerprint,
+  SecretFingerprint,
   Store,
   StoredMessage,
   Urgency,
@@ -16,6 +18,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { latestVersion, migrations } from './migrations.js';
+import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 
 export interface PostgresStoreOptions {
   /** A `postgres://` url for `pg` (without Herald's own parameters; see url.ts). */
@@ -444,6 +447,14 @@ export class PostgresStore implements Store {
 
   async dropDevicesOwnedBy(owner: string): Promise<number> {
     return this.change('dropDevicesOwnedBy', [owner]);
+  }
+
+  async listSecretFingerprints(): Promise<RecordedSecretFingerprint[]> {
+    return listSecretFingerprints(this.pool);
+  }
+
+  async recordSecretFingerprints(keys: readonly SecretFingerprint[], sealing: readonly SecretFingerprint[], now: number): Promise<void> {
+    await recordSecretFingerprints(this.pool, keys, sealing, now);
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {

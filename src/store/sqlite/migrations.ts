@@ -103,6 +103,24 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX device_owners_owner ON device_owners (owner);
     `,
   },
+  {
+    version: 5,
+    name: 'secret fingerprints',
+    // One row per key of the secrets.json rings: an HMAC keyed by the secret, never the secret
+    // (store/secrets-fingerprint.ts). A node whose secrets do not match these refuses to start:
+    // it would answer 404 errno 102 to every endpoint the others issued. sealing_since says when a
+    // node first sealed with the key, so the newest sealing key is known during a rotation.
+    sql: `
+      CREATE TABLE secret_fingerprints (
+        purpose       TEXT    NOT NULL,
+        key_id        INTEGER NOT NULL CHECK (key_id BETWEEN 0 AND 255),
+        fingerprint   BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+        recorded_at   INTEGER NOT NULL,
+        sealing_since INTEGER,
+        PRIMARY KEY (purpose, key_id)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

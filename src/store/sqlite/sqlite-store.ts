@@ -8,6 +8,8 @@ import type {
   FetchOptions,
   ForwardedHeaders,
   NewMessage,
+  RecordedSecretFingerprint,
+  SecretFingerprint,
   Store,
   StoredMessage,
   Urgency,
@@ -19,6 +21,7 @@ import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
 import { preparePrivateDatabaseFile } from './private-file.js';
+import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
@@ -465,6 +468,14 @@ export class SqliteStore implements Store {
       if (dropped > 0) this.channels.clear();
       return dropped;
     });
+  }
+
+  async listSecretFingerprints(): Promise<RecordedSecretFingerprint[]> {
+    return listSecretFingerprints(this.db);
+  }
+
+  async recordSecretFingerprints(keys: readonly SecretFingerprint[], sealing: readonly SecretFingerprint[], now: number): Promise<void> {
+    recordSecretFingerprints(this.db, keys, sealing, now);
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
