@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/base64.js';
 import { generateRingKey, KeyRing, type RingKey } from '../../src/crypto/keyring.js';
@@ -94,5 +95,17 @@ describe('a key ring that seals tokens', () => {
     assert.deepEqual(ring.keys.map((key) => key.id), [2, 1]);
     assert.equal(generateRingKey(0).secret.length, 32);
     assert.notDeepEqual(generateRingKey(0).secret, generateRingKey(0).secret);
+  });
+});
+
+describe('key ring: the key id is authenticated', () => {
+  it('two ids sharing one secret: a token whose id byte is changed to the other does not open', () => {
+    const secret = randomBytes(32);
+    const ring = new KeyRing([{ id: 1, secret }, { id: 2, secret: Buffer.from(secret) }], 'test');
+    const token = ring.seal(Buffer.from('payload'));
+    assert.equal(ring.open(token)?.toString(), 'payload');
+    const bytes = Buffer.from(token, 'base64url');
+    bytes[0] = 2;
+    assert.equal(ring.open(bytes.toString('base64url')), null, 'the id is in the AAD: the same subkey does not open it under id 2');
   });
 });

@@ -22,13 +22,14 @@ function sources(folder: string): Array<[string, string]> {
 
 describe('timing-safe comparisons', () => {
   it('session hashes and token MACs are compared with timingSafeEqual, never with == or equals()', () => {
-    const files = [...sources('accounts'), ...sources('tokenserver')];
+    const files = [...sources('accounts'), ...sources('tokenserver'), ...sources('store')];
     const byName = Object.fromEntries(files);
     assert.match(byName['accounts/session-token.ts'] ?? '', /timingSafeEqual\(a, b\)/);
     assert.match(byName['tokenserver/token.ts'] ?? '', /timingSafeEqual\(expected, mac\)/);
     for (const [name, text] of files) {
       for (const [index, line] of text.split('\n').entries()) {
-        const secretish = /\b(mac|expected|tokenHash|passwordHash|secret|sessionToken)\b\s*(===|!==|==|!=)|(===|!==|==|!=)\s*\b(mac|expected|tokenHash|passwordHash|secret|sessionToken)\b|\.equals\(/;
+        // Buffer.compare / a.compare(b) returns early at the first differing byte, like ===.
+        const secretish = /\b(mac|expected|tokenHash|passwordHash|secret|sessionToken|fingerprint)\b\s*(===|!==|==|!=)|(===|!==|==|!=)\s*\b(mac|expected|tokenHash|passwordHash|secret|sessionToken|fingerprint)\b|\.equals\(|\bBuffer\.compare\(|\.compare\(/;
         assert.equal(secretish.test(line), false, `${name}:${index + 1} compares a secret directly: ${line.trim()}`);
       }
     }
