@@ -4,7 +4,7 @@ import { guardSchema, tlsSchema } from './guard.js';
 
 /**
  * Every option Herald reads, with its default. `herald.sample.toml` documents each one where it is
- * set; keep the two in step (test/config/sample.test.ts checks that the sample parses and names
+ * set; keep the two in step (test/config/config.test.ts checks that the sample parses and names
  * every key).
  */
 

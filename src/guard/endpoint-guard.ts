@@ -20,7 +20,7 @@ export interface SenderGuard {
    * For a message that will be stored: refuses when the device's or the subscription's backlog is
    * full; else returns the release to call once the message is stored (or failed to be).
    */
-  makeRoom(target: { uaid: string; channelId: string }, now: number, payloadBytes: number): Promise<() => void>;
+  reserveBacklog(target: { uaid: string; channelId: string }, now: number, payloadBytes: number): Promise<() => void>;
   /**
    * Every error answer passes here first, so bans can count invalid signatures and dead endpoints
    * (recorded before the answer, so the source's next request already sees its ban).
@@ -48,7 +48,7 @@ export function senderGuard(guard: Guard, store: Store): SenderGuard {
     async limitRequests(request, limit) {
       refuse(await guard.limitRequests(sourceOf(request), limit));
     },
-    async makeRoom(target, now, payloadBytes) {
+    async reserveBacklog(target, now, payloadBytes) {
       const reserved = await guard.reserveBacklog(store, target, now, payloadBytes).catch((error: unknown) => {
         throw senderErrors.error('storageUnavailable', { cause: error });
       });

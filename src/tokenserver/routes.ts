@@ -13,7 +13,7 @@ import { handleErrors } from '../http/errors.js';
 import { decideUser } from './client-state.js';
 import { tokenError, tokenErrors, type TokenError } from './errors.js';
 import { parseAuthorization, parseClientState, parseKeyId } from './headers.js';
-import { hashedUid, makeToken } from './token.js';
+import { hashedUid, makeToken } from '../crypto/service-token.js';
 
 /** Told when a client-state change retired a user record, so its service can drop that data. */
 export interface RetiredUser {

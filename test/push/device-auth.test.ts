@@ -11,7 +11,7 @@ import { clientStateFor, getServiceToken } from '../../src/client/index.js';
 import { sendNotification } from '../../src/client/sender.js';
 import { loadOrCreateSecrets } from '../../src/config/secrets.js';
 import { generateRingKey } from '../../src/crypto/keyring.js';
-import { makeToken } from '../../src/tokenserver/token.js';
+import { makeToken } from '../../src/crypto/service-token.js';
 import { CHANNEL_A, RawDevice, startHerald, type Running } from '../helpers/herald.js';
 
 const PASSWORD = 'a long and unusual passphrase';

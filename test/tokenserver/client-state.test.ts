@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { clientStateFor } from '../../src/client/identity.js';
-import { verifyToken } from '../../src/tokenserver/token.js';
+import { verifyToken } from '../../src/crypto/service-token.js';
 import { GOOD_PASSWORD, keyId, keysChangedAtOf, NODE_A, World, type Answer } from '../accounts/harness.js';
 
 const KEY_1 = Buffer.from('first key material of the account, 32b');

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { generateRingKey } from '../../src/crypto/keyring.js';
 import { hashSessionToken, sameTokenHash } from '../../src/accounts/session-token.js';
-import { makeToken, verifyToken } from '../../src/tokenserver/token.js';
+import { makeToken, verifyToken } from '../../src/crypto/service-token.js';
 
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -22,10 +22,11 @@ function sources(folder: string): Array<[string, string]> {
 
 describe('timing-safe comparisons', () => {
   it('session hashes and token MACs are compared with timingSafeEqual, never with == or equals()', () => {
-    const files = [...sources('accounts'), ...sources('tokenserver'), ...sources('store')];
+    const serviceToken: [string, string] = ['crypto/service-token.ts', readFileSync(path.join(src, 'crypto/service-token.ts'), 'utf8')];
+    const files = [...sources('accounts'), ...sources('tokenserver'), ...sources('store'), serviceToken];
     const byName = Object.fromEntries(files);
     assert.match(byName['accounts/session-token.ts'] ?? '', /timingSafeEqual\(a, b\)/);
-    assert.match(byName['tokenserver/token.ts'] ?? '', /timingSafeEqual\(expected, mac\)/);
+    assert.match(byName['crypto/service-token.ts'] ?? '', /timingSafeEqual\(expected, mac\)/);
     for (const [name, text] of files) {
       for (const [index, line] of text.split('\n').entries()) {
         // Buffer.compare / a.compare(b) returns early at the first differing byte, like ===.

@@ -1,11 +1,8 @@
 import type { DevicePresence, LocalDevices } from '../delivery/bus.js';
-import type { LiveMessage, PushSession } from '../protocol/session.js';
+import type { LiveMessage, LiveSession } from '../protocol/live.js';
+import type { PushSession } from '../protocol/session.js';
 
-/** What the registry needs of a session (PushSession in Herald; plain objects in bus tests). */
-export interface LiveSession {
-  deliverLive(live: LiveMessage): void;
-  terminate(code: number, reason: string): void;
-}
+export type { LiveSession } from '../protocol/live.js';
 
 const REPLACED = 'replaced by a newer connection';
 

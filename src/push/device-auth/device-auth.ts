@@ -8,7 +8,7 @@
  * so the token server may run in this process or elsewhere with the same secret.
  */
 import type { RingKey } from '../../crypto/keyring.js';
-import { verifyToken } from '../../tokenserver/token.js';
+import { verifyToken } from '../../crypto/service-token.js';
 
 export type DeviceAuthResult = { ok: true; owner: string } | { ok: false; reason: string };
 

@@ -134,7 +134,7 @@ async function pushMessage(
     cryptoKey: headers['crypto-key'],
   });
 
-  const release = ttl > 0 ? await deps.guard?.makeRoom(contents, now, storedBytes(body, forwarded)) : undefined;
+  const release = ttl > 0 ? await deps.guard?.reserveBacklog(contents, now, storedBytes(body, forwarded)) : undefined;
 
   const id = newMessageId();
   const outcome = await acceptMessage(deps.store, deps.bus, {

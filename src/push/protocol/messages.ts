@@ -3,7 +3,9 @@
  * and what Herald sends back. Pure: no I/O.
  */
 import type { ForwardedHeaders, Urgency } from '../../store/types.js';
-import type { WakeupAnswer } from '../wakeup/answers.js';
+
+/** What a hello answer carries under `wakeup` (docs/wakeup.md): a key, or why not. */
+export type WakeupAnswerFrame = { status: 200; keyId: number; key: string } | { status: number; error: string };
 
 export type ClientMessage =
   | {
@@ -24,7 +26,7 @@ export type ClientMessage =
   | { messageType: 'broadcast_subscribe'; broadcasts: Record<string, string> };
 
 export type ServerMessage =
-  | { messageType: 'hello'; uaid: string; status: 200; use_webpush: true; broadcasts: BroadcastAnswer; wakeup?: WakeupAnswer }
+  | { messageType: 'hello'; uaid: string; status: 200; use_webpush: true; broadcasts: BroadcastAnswer; wakeup?: WakeupAnswerFrame }
   /** push.deviceAuth = "token" and no valid token: the socket closes 1011 right after. */
   | { messageType: 'hello'; status: 401; error: string }
   | { messageType: 'register'; channelID: string; status: number; pushEndpoint?: string; error?: string }

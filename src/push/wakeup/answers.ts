@@ -15,7 +15,7 @@ export const WAKEUP_REFUSALS = {
 
 export type WakeupRefusal = keyof typeof WAKEUP_REFUSALS;
 
-/** What the hello answer carries under `wakeup`. */
+/** What the hello answer carries under `wakeup` (the protocol's frame type, narrowed to this table). */
 export type WakeupAnswer =
   | { status: 200; keyId: number; key: string }
   | { status: (typeof WAKEUP_REFUSALS)[WakeupRefusal]['status']; error: string };

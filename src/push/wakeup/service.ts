@@ -11,7 +11,7 @@ import { deriveWakeupKey, encodeWakeupDatagram } from '../../crypto/wakeup.js';
 import type { WakeupAddress, WakeupStore } from '../../store/types.js';
 import { refusal } from './answers.js';
 import { WakeupPolicy, type WakeupPolicyOptions } from './policy.js';
-import type { WakeupHello, WakeupHelloResult, WakeupPort } from './port.js';
+import type { WakeupHello, WakeupHelloResult, WakeupHook } from '../protocol/hooks.js';
 import { DatagramSender } from './sender.js';
 
 export interface WakeupOptions extends WakeupPolicyOptions {
@@ -36,7 +36,7 @@ export interface WakeupDeps {
   observe?: WakeupObserver;
 }
 
-export class WakeupService implements WakeupPort {
+export class WakeupService implements WakeupHook {
   private readonly policy: WakeupPolicy;
   private readonly limiter: RateLimiterMemory;
   private readonly sender = new DatagramSender();

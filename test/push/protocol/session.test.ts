@@ -404,6 +404,39 @@ describe('device protocol: delivery', () => {
     assert.notEqual(await world.connect().hello(uaid), uaid, 'its next hello gets a new uaid');
   });
 
+  it('a device that acks its msg_limit-th stored message and disconnects at once is still reset when more are waiting', async () => {
+    const world = await World.create({ msgLimit: 5 });
+    const { device, uaid } = await registeredDevice(world);
+    device.disconnect();
+    for (let i = 0; i < 8; i++) await world.push(world.message(uaid, CHANNEL_A));
+    const again = world.connect();
+    await again.hello(uaid);
+    // The ack and the close arrive together: the socket is gone before the ack is handled.
+    const acked = again.ack(...again.notifications());
+    again.disconnect();
+    await acked;
+    assert.equal(await world.store.getDevice(uaid), null, 'reset: the storage decision does not wait for the socket');
+    assert.notEqual(await world.connect().hello(uaid), uaid, 'its next hello gets a new uaid');
+  });
+
+  it('a device whose socket closes while the drain fetches past msg_limit is still reset', async () => {
+    const world = await World.create({ msgLimit: 5 });
+    const { device, uaid } = await registeredDevice(world);
+    device.disconnect();
+    for (let i = 0; i < 8; i++) await world.push(world.message(uaid, CHANNEL_A));
+    const again = world.connect();
+    await again.hello(uaid);
+    // Close the socket the moment the drain asks storage for the next batch.
+    const fetchMessages = world.store.fetchMessages.bind(world.store);
+    world.store.fetchMessages = async (...args) => {
+      again.disconnect();
+      return fetchMessages(...args);
+    };
+    await again.ack(...again.notifications());
+    world.store.fetchMessages = fetchMessages;
+    assert.equal(await world.store.getDevice(uaid), null);
+  });
+
   it('a drain of exactly msg_limit messages does not reset', async () => {
     const world = await World.create({ msgLimit: 5 });
     const { device, uaid } = await registeredDevice(world);

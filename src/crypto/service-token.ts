@@ -5,8 +5,8 @@
  * The ring's first key signs; every key verifies, so the secret rotates without downtime.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hkdfSha256 } from '../crypto/hkdf.js';
-import type { RingKey } from '../crypto/keyring.js';
+import { hkdfSha256 } from './hkdf.js';
+import type { RingKey } from './keyring.js';
 
 export interface TokenPayload {
   uid: number;

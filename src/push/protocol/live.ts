@@ -1,0 +1,14 @@
+/** Messages handed to a connected device as they are accepted, rather than read from storage. */
+import type { StoredMessage } from '../../store/types.js';
+
+/** A message handed to a connected device; `stored` is false only for TTL=0 messages. */
+export interface LiveMessage {
+  message: StoredMessage | Omit<StoredMessage, 'seq'>;
+  stored: boolean;
+}
+
+/** What the device registry needs of a session (PushSession in Herald; plain objects in bus tests). */
+export interface LiveSession {
+  deliverLive(live: LiveMessage): void;
+  terminate(code: number, reason: string): void;
+}
