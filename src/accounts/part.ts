@@ -44,7 +44,7 @@ export class AccountsPart implements Part {
   async start(): Promise<void> {
     const { config, dataDir, now } = this.options;
     const accounts = config.accounts;
-    const store = openIdentityStore(accounts.database, dataDir);
+    const store = await openIdentityStore(accounts.database, dataDir);
     await store.migrate();
     const lifetimeMs = (accounts.assertionLifetimeSeconds + accounts.clockSkewSeconds) * 1000;
     this.opened = { store, signingKeys: new SigningKeyRing(signingKeysPath(dataDir), lifetimeMs, now) };

@@ -116,7 +116,7 @@ async function withStore(values: { config?: string | undefined; 'data-dir'?: str
     env: process.env,
     overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : {},
   });
-  const store = openIdentityStore(config.accounts.database, path.resolve(config.dataDir));
+  const store = await openIdentityStore(config.accounts.database, path.resolve(config.dataDir));
   try {
     await store.migrate();
     return await use(store);

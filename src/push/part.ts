@@ -84,7 +84,7 @@ export class PushPart implements Part {
 
   async start(): Promise<void> {
     const { config, observe } = this.deps;
-    const bus = openBus(config.bus, this.registry, observe.busFailed);
+    const bus = await openBus(config.bus, this.registry, observe.busFailed);
     await bus.start();
     this.bus = bus;
     // The registry tells the bus which devices this node holds; the bus hands it their messages.

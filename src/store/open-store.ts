@@ -1,7 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { parsePostgresUrl } from './postgres/url.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
@@ -17,7 +15,11 @@ export async function openStore(url: string): Promise<Store> {
   if (scheme === undefined) {
     throw new Error('store url has no scheme; expected sqlite:<path>, sqlite::memory: or postgres://…');
   }
-  if (scheme === 'postgres' || scheme === 'postgresql') return migrated(new PostgresStore(parsePostgresUrl(url)));
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    // Loaded only when named: pg and its pool cost ~100 ms of a cold start that does not use them.
+    const [{ PostgresStore }, { parsePostgresUrl }] = await Promise.all([import('./postgres/postgres-store.js'), import('./postgres/url.js')]);
+    return migrated(new PostgresStore(parsePostgresUrl(url)));
+  }
   if (scheme !== 'sqlite') {
     throw new Error(`unsupported store scheme "${scheme}:"; this Herald supports sqlite: and postgres:`);
   }

@@ -1,6 +1,6 @@
 import type { Bus, LocalDevices } from './bus.js';
 import { LocalBus } from './local-bus.js';
-import { RedisBus, type RedisBusActivity } from './redis-bus.js';
+import type { RedisBusActivity } from './redis-bus.js';
 
 export interface BusSettings {
   /** "local" or redis://… / rediss://… */
@@ -11,8 +11,10 @@ export interface BusSettings {
 }
 
 /** The bus a config names, not yet started. */
-export function openBus(settings: BusSettings, devices: LocalDevices, onError: (error: unknown, during: RedisBusActivity) => void): Bus {
+export async function openBus(settings: BusSettings, devices: LocalDevices, onError: (error: unknown, during: RedisBusActivity) => void): Promise<Bus> {
   if (settings.url === 'local') return new LocalBus(devices);
+  // Loaded only when named: ioredis is a tenth of a second of a cold start that does not use it.
+  const { RedisBus } = await import('./redis-bus.js');
   return new RedisBus({
     url: settings.url,
     devices,
