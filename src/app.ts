@@ -15,7 +15,6 @@ import { checkTlsOrigin } from './server/tls.js';
 import { Metrics } from './ops/metrics.js';
 import * as observe from './ops/observers.js';
 import { opsPart } from './ops/part.js';
-import type { SessionRegistry } from './push/connection/registry.js';
 import type { SweepResult } from './push/delivery/sweeper.js';
 import { DEVICE_AUTH_SERVICE, deviceAuthFromConfig } from './push/device-auth/from-config.js';
 import { ownerOfUid } from './push/device-auth/device-auth.js';
@@ -77,14 +76,26 @@ export class Herald {
     return this.require().listeners.addresses;
   }
 
-  /** The store in use (tests inspect it; nothing else should reach around the parts). */
+  /**
+   * Herald's own store connection, for tests that must change what is stored (drop a device) so
+   * that Herald's caches see it; tests read through a connection of their own (test/helpers).
+   */
   get storage(): Store {
     return this.require().storage.store;
   }
 
-  /** This node's live device sessions (tests inspect it). */
-  get registry(): SessionRegistry {
-    return this.require().push.registry;
+  /** Device sockets open to this node now (what `herald admin devices stats` calls connectedHere). */
+  get connectedDevices(): number {
+    return this.require().push.registry.size;
+  }
+
+  /** The uaids of the devices connected to this node now (tests; never logged or answered over HTTP). */
+  connectedUaids(): string[] {
+    const uaids: string[] = [];
+    this.require().push.registry.forEach((session) => {
+      if (session.uaid) uaids.push(session.uaid);
+    });
+    return uaids;
   }
 
   /** Runs one expiry and idle sweep now. */

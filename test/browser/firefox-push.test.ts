@@ -92,14 +92,11 @@ function browserSuite(binary: string): void {
     assert.ok(subscription.endpoint.startsWith(`${running!.origin}/wpush/v2/`), subscription.endpoint);
     assert.ok(subscription.keys.p256dh && subscription.keys.auth, 'subscription has keys');
 
-    const uaids: string[] = [];
-    running!.herald.registry.forEach((session) => {
-      if (session.uaid) uaids.push(session.uaid);
-    });
+    const uaids = running!.herald.connectedUaids();
     assert.equal(uaids.length, 1, 'exactly one device (Firefox) is connected');
     uaid = uaids[0] as string;
-    assert.ok(await running!.herald.storage.getDevice(uaid), 'Firefox is a stored device');
-    assert.equal(await running!.herald.storage.countChannels(uaid), 1);
+    assert.ok(await (await running!.store()).getDevice(uaid), 'Firefox is a stored device');
+    assert.equal(await (await running!.store()).countChannels(uaid), 1);
   });
 
   for (const encoding of ['aes128gcm', 'aesgcm'] as const) {
@@ -113,7 +110,7 @@ function browserSuite(binary: string): void {
       const report = await page!.waitForReport((candidate) => candidate.text === text, 20_000);
       assert.equal(report.text, text);
       const t1 = Date.now();
-      await waitFor(async () => (await running!.herald.storage.countMessages(uaid, Date.now())) === 0, 10_000, 'the ack to empty storage');
+      await waitFor(async () => (await (await running!.store()).countMessages(uaid, Date.now())) === 0, 10_000, 'the ack to empty storage');
       console.log(`# ${encoding}: sent to service worker in ${t1 - t0} ms, storage empty ${Date.now() - t1} ms later`);
 
       // The open page heard it from the service worker too (its postMessage may trail the report

@@ -18,7 +18,7 @@ const pair = generateVapidKeyPair();
 const vapid: VapidDetails = { publicKey: pair.publicKey, privateKey: pair.privateKey, subject: 'mailto:ops@example.com' };
 
 async function storedCount(running: Running, uaid: string): Promise<number> {
-  return running.herald.storage.countMessages(uaid, Date.now());
+  return (await running.store()).countMessages(uaid, Date.now());
 }
 
 describe('a device and a sender through Herald', () => {

@@ -104,7 +104,7 @@ describe('caps', () => {
       assert.equal(await back.hello(uaid), uaid);
       for (let i = 0; i < 2; i++) back.ack(await back.next('notification'));
       // Acks carry no answer: poll the store until both are deleted.
-      await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0, 2000, 'both acked messages to leave storage');
+      await waitFor(async () => (await (await running.store()).countMessages(uaid, Date.now())) === 0, 2000, 'both acked messages to leave storage');
       await expectStatus(await post(endpoint), 201);
       back.close();
     });

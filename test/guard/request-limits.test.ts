@@ -25,7 +25,7 @@ describe('guard: requests that name no subscription', () => {
       const limited = await revoke(await revocationAuthorization(running.origin, generateVapidKeyPair()));
       await expectLimited(limited.clone());
       assert.match(((await limited.json()) as { message: string }).message, /revocations/);
-      const listed = await running.herald.storage.listBlockedSenderKeys();
+      const listed = await (await running.store()).listBlockedSenderKeys();
       assert.equal(listed.length, 2, 'the blocklist holds only what was admitted');
     } finally {
       await running.stop();

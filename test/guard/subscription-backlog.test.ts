@@ -83,7 +83,7 @@ requireServices([await postgresUnavailable()], (skip) => {
         const burst: Promise<Response>[] = [];
         for (let i = 0; i < 40; i += 1) burst.push(post(endpoint, { TTL: '600' }));
         assert.deepEqual(await statuses(burst), { 201: 5, 429: 35 });
-        assert.equal(await running.herald.storage.countMessages(uaid, Date.now()), 5);
+        assert.equal(await (await running.store()).countMessages(uaid, Date.now()), 5);
       } finally {
         await running.stop();
         const client = new pg.Client({ connectionString: postgresUrl });

@@ -5,7 +5,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { Herald, type HeraldOptions } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
+import { resolvePaths, validateConfig } from '../../src/config/load.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/types.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 
 export interface Running {
@@ -13,6 +15,11 @@ export interface Running {
   wsUrl: string;
   origin: string;
   dataDir: string;
+  /**
+   * A connection of the test's own to the database this Herald uses, as an operator would open it:
+   * what is stored is checked there, not through Herald's internals. Opened on first use.
+   */
+  store(): Promise<Store>;
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
@@ -40,12 +47,17 @@ export async function startHerald(
   });
   const herald = new Herald({ config, ...options });
   const listeners = await herald.start();
+  let inspection: Promise<Store> | undefined;
   return {
     herald,
     wsUrl: listeners.connectionUrl,
     origin: listeners.endpointOrigin,
     dataDir,
+    store: () => (inspection ??= openStore(resolvePaths(config).storeUrl)),
     async stop(options = {}) {
+      const opened = inspection;
+      inspection = undefined;
+      if (opened) await (await opened).close();
       await herald.stop();
       if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
     },

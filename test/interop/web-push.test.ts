@@ -73,7 +73,7 @@ describe('interop: web-push sends, a raw ws device receives', () => {
       assert.equal(notification.channelID, testCase.version === 'v1' ? CHANNEL_A : CHANNEL_B);
       assert.equal(decrypt(notification), text);
       device.ack(notification);
-      await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0, 2000, 'the acked message to leave storage');
+      await waitFor(async () => (await (await running.store()).countMessages(uaid, Date.now())) === 0, 2000, 'the acked message to leave storage');
     });
   }
 
@@ -87,7 +87,7 @@ describe('interop: web-push sends, a raw ws device receives', () => {
     const notification = await device.next('notification');
     assert.equal(decrypt(notification), 'while you were away');
     device.ack(notification);
-    await waitFor(async () => (await running.herald.storage.countMessages(uaid, Date.now())) === 0, 2000, 'the acked message to leave storage');
+    await waitFor(async () => (await (await running.store()).countMessages(uaid, Date.now())) === 0, 2000, 'the acked message to leave storage');
   });
 
   it('web-push VAPID signed for another key is refused on v2 (401 errno 109)', async () => {
@@ -127,7 +127,7 @@ describe('interop: web-push sends, Herald\'s own client library receives', () =>
         assert.equal(response.status, 201, await response.text());
         const message = await arrival;
         assert.equal(message.payload?.toString('utf8'), text);
-        await waitFor(async () => (await running.herald.storage.countMessages(device.uaid as string, Date.now())) === 0, 2000, 'the acked message to leave storage');
+        await waitFor(async () => (await (await running.store()).countMessages(device.uaid as string, Date.now())) === 0, 2000, 'the acked message to leave storage');
       });
     }
   }

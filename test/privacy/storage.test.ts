@@ -44,7 +44,7 @@ describe('data minimisation in storage', () => {
       }
       device.close();
       await device.closed;
-      assert.equal(await running.herald.storage.countMessages(uaid, Date.now()), 0, 'every message was acked and deleted');
+      assert.equal(await (await running.store()).countMessages(uaid, Date.now()), 0, 'every message was acked and deleted');
 
       // The files as an attacker who copies them finds them, while Herald runs. The WAL keeps the
       // pages of a deleted message until it is checkpointed and truncated when quiet (checkpointer.ts):
@@ -70,7 +70,7 @@ describe('data minimisation in storage', () => {
       assert.deepEqual(found(), []);
       assert.ok(databaseBytes(running.dataDir).some(({ file }) => file === 'herald.db'));
       // The subscription is still there: only its key hash was needed.
-      assert.equal((await running.herald.storage.getChannel(uaid, CHANNEL_B))?.senderKeyHash?.length, 32);
+      assert.equal((await (await running.store()).getChannel(uaid, CHANNEL_B))?.senderKeyHash?.length, 32);
     } finally {
       await running.stop();
     }

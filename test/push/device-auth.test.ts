@@ -115,7 +115,7 @@ describe('device authentication with token-server tokens', () => {
     device.close();
     await device.closed;
     assert.equal(await push(endpoint), 201);
-    assert.equal(await running.herald.storage.countMessages(uaid, Date.now()), 1);
+    assert.equal(await (await running.store()).countMessages(uaid, Date.now()), 1);
 
     // A new key needs a password change first (a strictly higher generation), then a new state.
     const { sessionToken } = await getServiceToken({ accountsUrl: running.origin, email: 'carol@example.com', password: PASSWORD, clientState: clientStateFor(Buffer.from('carol key 1')) });
@@ -127,8 +127,8 @@ describe('device authentication with token-server tokens', () => {
     assert.equal(changed.status, 200, await changed.text());
     const second = await tokenFor('carol@example.com', clientStateFor(Buffer.from('carol key 2')), `${PASSWORD} 2`);
 
-    assert.equal(await running.herald.storage.getDevice(uaid), null, 'the retired uid took its device along');
-    assert.equal(await running.herald.storage.countMessages(uaid, Date.now()), 0);
+    assert.equal(await (await running.store()).getDevice(uaid), null, 'the retired uid took its device along');
+    assert.equal(await (await running.store()).countMessages(uaid, Date.now()), 0);
     assert.equal(await push(endpoint), 410, 'senders learn the subscription is gone');
 
     // The device, with its new token, starts over under a fresh uaid.

@@ -82,7 +82,7 @@ describe('robustness', () => {
       // A request body cut off mid-way: the connection drops, nothing is stored, the server lives.
       await truncatedPost(new URL(endpoint));
 
-      assert.equal(await running.herald.storage.countMessages(uaid, Date.now()), 5);
+      assert.equal(await (await running.store()).countMessages(uaid, Date.now()), 5);
       for (const location of locations) {
         assert.deepEqual(((await (await fetch(location)).json()) as { status: string }).status, 'pending');
       }

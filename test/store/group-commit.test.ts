@@ -102,7 +102,7 @@ describe('a store write that fails under a sender', () => {
       assert.equal(response.status, 503);
       assert.equal(((await response.json()) as { errno: number }).errno, 201);
       other.exec('DROP TRIGGER injected_failure');
-      assert.equal(await running.herald.storage.countMessages(uaid, 0), 0, 'nothing was stored');
+      assert.equal(await (await running.store()).countMessages(uaid, 0), 0, 'nothing was stored');
       assert.equal((await post(endpoint, { TTL: '600' })).status, 201, 'the next send, with the fault gone, is stored');
     } finally {
       other.close();

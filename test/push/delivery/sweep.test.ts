@@ -32,8 +32,8 @@ describe('sweep', () => {
       assert.deepEqual(await herald.sweep(), { expiredMessages: 1, idleDevices: 0 });
       clock.advance(2 * DAY);
       assert.deepEqual(await herald.sweep(), { expiredMessages: 0, idleDevices: 1 });
-      assert.equal(await herald.storage.getDevice(idleUaid), null);
-      assert.ok(await herald.storage.getDevice(activeUaid));
+      assert.equal(await (await running.store()).getDevice(idleUaid), null);
+      assert.ok(await (await running.store()).getDevice(activeUaid));
 
       const response = await fetch(endpoint, { method: 'POST', headers: { TTL: '60' } });
       assert.equal(response.status, 410);

@@ -226,7 +226,7 @@ describe('sender endpoint', () => {
         const response = await post(endpoint, { TTL: '600', Topic: 'score', 'Content-Encoding': 'aes128gcm' }, body);
         assert.equal(response.status, 201);
       }
-      assert.equal(await running.herald.storage.countMessages(awayUaid, Date.now()), 1);
+      assert.equal(await (await running.store()).countMessages(awayUaid, Date.now()), 1);
       const back = await RawDevice.connect(running.wsUrl);
       await back.hello(awayUaid);
       const notification = await back.next('notification');
@@ -244,7 +244,7 @@ describe('sender endpoint', () => {
       const response = await post(endpoint, { TTL: '0' });
       assert.equal(response.status, 201);
       // Counted whatever their expiry (now = 0): a stored TTL=0 row would already be expired.
-      assert.equal(await running.herald.storage.countMessages(awayUaid, 0), 0);
+      assert.equal(await (await running.store()).countMessages(awayUaid, 0), 0);
     });
 
     it('DELETE of a stored message answers 204 and the device never gets it; GET tells pending or gone', async () => {
@@ -259,7 +259,7 @@ describe('sender endpoint', () => {
       assert.equal((await fetch(location, { method: 'DELETE' })).status, 204);
       assert.deepEqual(await (await fetch(location)).json(), { status: 'gone' });
       // Counted whatever their expiry (now = 0): a stored TTL=0 row would already be expired.
-      assert.equal(await running.herald.storage.countMessages(awayUaid, 0), 0);
+      assert.equal(await (await running.store()).countMessages(awayUaid, 0), 0);
       await expectError(await fetch(`${running.origin}/m/forged`, { method: 'DELETE' }), 404, 102);
     });
 

@@ -45,7 +45,7 @@ async function registeredAwayDevice(running: Running, wakeup: unknown): Promise<
   const endpoint = await raw.register(CHANNEL_A);
   raw.close();
   await raw.closed;
-  await waitFor(() => running.herald.registry.size === 0, 5000, 'the device to be gone');
+  await waitFor(() => running.herald.connectedDevices === 0, 5000, 'the device to be gone');
   return { endpoint, answer: hello.wakeup as Record<string, unknown> };
 }
 
@@ -147,7 +147,7 @@ describe('UDP wake-up with the client library', () => {
     assert.deepEqual(await judge(otherKeyId), { accepted: false, reason: 'unknown-key' });
     assert.deepEqual(await judge(Buffer.from('wake up!')), { accepted: false, reason: 'malformed' });
     assert.equal(device.connected, false);
-    assert.equal(herald.herald.registry.size, 0, 'no rejected datagram made the device connect');
+    assert.equal(herald.herald.connectedDevices, 0, 'no rejected datagram made the device connect');
 
     // 3. Herald's own datagram, first seen now: genuine, it wakes the device. Sent again: a replay.
     const reconnected = nextEvent(device, 'connected');
@@ -158,7 +158,7 @@ describe('UDP wake-up with the client library', () => {
     const older = encodeWakeupDatagram({ keyId: fields.keyId, timestamp: Date.now(), counter: fields.counter - 1n }, key);
     assert.deepEqual(await judge(older), { accepted: false, reason: 'replayed' });
     assert.equal(device.connected, false);
-    assert.equal(herald.herald.registry.size, 0);
+    assert.equal(herald.herald.connectedDevices, 0);
 
     // The counter survives the device's restart (it is in the state file): still a replay.
     const persisted = JSON.parse(readFileSync(stateFile, 'utf8')) as DeviceState;
@@ -208,7 +208,7 @@ describe('UDP wake-up on the server side', () => {
     // Then away: the next message wakes it. Being the first datagram shows none came before.
     raw.close();
     await raw.closed;
-    await waitFor(() => herald.herald.registry.size === 0, 5000, 'the device to be gone');
+    await waitFor(() => herald.herald.connectedDevices === 0, 5000, 'the device to be gone');
     await push(endpoint);
     await waitFor(() => listener.datagrams.length === 1, 5000, 'the datagram for the away device');
     assert.deepEqual(await wakeups(herald), { sent: 1 });
@@ -294,14 +294,14 @@ describe('UDP wake-up on the server side', () => {
     const endpoint = await raw.register(CHANNEL_A);
     raw.close();
     await raw.closed;
-    assert.ok(await herald.herald.storage.getWakeupAddress(uaid));
+    assert.ok(await (await herald.store()).getWakeupAddress(uaid));
 
     const again = await RawDevice.connect(herald.wsUrl);
     assert.equal(await again.hello(uaid), uaid);
     again.close();
     await again.closed;
-    await waitFor(() => herald.herald.registry.size === 0, 5000, 'the device to be gone');
-    assert.equal(await herald.herald.storage.getWakeupAddress(uaid), null);
+    await waitFor(() => herald.herald.connectedDevices === 0, 5000, 'the device to be gone');
+    assert.equal(await (await herald.store()).getWakeupAddress(uaid), null);
     await push(endpoint);
     await waitFor(async () => (await totalWakeups(herald)) === 1, 5000, 'the wake-up attempt');
     assert.deepEqual(await wakeups(herald), { 'no-address': 1 });
