@@ -29,13 +29,11 @@ export const NODE_B = 'wss://node-b.herald.test/';
 export const GOOD_PASSWORD = 'correct horse battery staple';
 
 /**
- * Which identity store the worlds of this process use: SQLite in the data folder (the default), or
- * a fresh PostgreSQL schema per world, dropped at close (test/accounts/postgres.test.ts).
+ * Which identity store a world runs on: SQLite in its data folder, or a fresh PostgreSQL schema,
+ * dropped at close. The suites (*.cases.ts) take one and run the same cases on it.
  */
-let backendUrl: string | null = null;
-export function useIdentityPostgres(url: string): void {
-  backendUrl = url;
-}
+export type IdentityBackend = { kind: 'sqlite' } | { kind: 'postgres'; url: string };
+export const SQLITE: IdentityBackend = { kind: 'sqlite' };
 
 function postgresDatabase(url: string): string {
   const parsed = new URL(url);
@@ -60,12 +58,17 @@ export class World {
     readonly identity: AccountsPart,
     readonly dataDir: string,
     readonly tokenSecrets: RingKey[],
+    readonly backend: IdentityBackend,
   ) {}
 
   /** `overrides` of the accounts section; `guard` for the source resolver (trusted proxies, IPv6 prefix). */
-  static async start(overrides: Partial<HeraldConfigInput['accounts']> = {}, guard: Partial<HeraldConfigInput['guard']> = {}): Promise<World> {
+  static async start(
+    overrides: Partial<HeraldConfigInput['accounts']> = {},
+    guard: Partial<HeraldConfigInput['guard']> = {},
+    backend: IdentityBackend = SQLITE,
+  ): Promise<World> {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-accounts-'));
-    const database = backendUrl ? postgresDatabase(backendUrl) : null;
+    const database = backend.kind === 'postgres' ? postgresDatabase(backend.url) : null;
     // `herald admin …` run by a test reads the same database from the environment.
     if (database) process.env.HERALD_ACCOUNTS_DATABASE = database;
     else delete process.env.HERALD_ACCOUNTS_DATABASE;
@@ -100,7 +103,7 @@ export class World {
       onError,
     });
     await identity.start();
-    const created = new World(app, identity, dataDir, tokenSecrets);
+    const created = new World(app, identity, dataDir, tokenSecrets, backend);
     world = created;
     const http = { devices: app, endpoint: app, admin: null, public: [app] };
     await identity.register(http);
@@ -116,7 +119,7 @@ export class World {
 
   async close(): Promise<void> {
     await this.app.close();
-    if (backendUrl) await (this.identity.store as PostgresIdentityStore).dropSchema();
+    if (this.backend.kind === 'postgres') await (this.identity.store as PostgresIdentityStore).dropSchema();
     await this.identity.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -1,22 +1,23 @@
 /**
- * The accounts, client-state, fuzzing and node suites again, on the PostgreSQL identity store: each
- * world in a fresh schema, dropped after it. Skipped when PostgreSQL is unreachable, except under
- * CI (test/helpers/services.ts).
+ * The identity store suites (accounts, login limits, session lifetime, client state, token fuzzing,
+ * nodes) on the PostgreSQL identity store: the same cases as on SQLite, each world in a fresh
+ * schema dropped after it. Under CI a PostgreSQL that cannot be reached fails (test/helpers/services.ts).
  */
 import { describe } from 'node:test';
 import { postgresUnavailable, postgresUrl, requireServices } from '../helpers/services.js';
-import { useIdentityPostgres } from './harness.js';
+import { clientStateCases } from '../tokenserver/client-state.cases.js';
+import { tokenFuzzCases } from '../tokenserver/fuzz.cases.js';
+import { nodeCases } from '../tokenserver/nodes.cases.js';
+import { accountsCases } from './accounts.cases.js';
+import type { IdentityBackend } from './harness.js';
+import { loginLimitCases } from './login-limits.cases.js';
+import { sessionLifetimeCases } from './session-lifetime.cases.js';
 
-const unavailable = await postgresUnavailable();
-let run = false;
-requireServices([unavailable], (skip) => {
-  if (skip) describe('identity store on PostgreSQL', { skip }, () => {});
-  else run = true;
+requireServices([await postgresUnavailable()], (skip) => {
+  if (skip) {
+    describe('identity store on PostgreSQL', { skip }, () => {});
+    return;
+  }
+  const postgres: IdentityBackend = { kind: 'postgres', url: postgresUrl };
+  for (const cases of [accountsCases, loginLimitCases, sessionLifetimeCases, clientStateCases, tokenFuzzCases, nodeCases]) cases(postgres);
 });
-if (run) {
-  useIdentityPostgres(postgresUrl);
-  await import('./accounts.test.js');
-  await import('../tokenserver/client-state.test.js');
-  await import('../tokenserver/fuzz.test.js');
-  await import('../tokenserver/nodes.test.js');
-}
