@@ -1,3 +1,4 @@
+import { needsNode, planAssignment } from './assignment.js';
 import pg, { type PoolClient } from 'pg';
 import { parsePostgresUrl } from '../store/postgres/url.js';
 import {
@@ -328,23 +329,13 @@ export class PostgresIdentityStore implements IdentityStore {
       const decision = decide(current, seen);
       if (decision.kind === 'refuse') return { kind: 'refused', reason: decision.reason, detail: decision.detail } as const;
 
-      const nodeOf = async (id: number) => toNode((await client.query<NodeRow>('SELECT * FROM nodes WHERE id = $1', [id])).rows[0] as NodeRow);
-      const addLoad = (nodeId: number, delta: number) =>
-        client.query('UPDATE nodes SET current_load = GREATEST(0, current_load + $1) WHERE id = $2', [delta, nodeId]);
-      const insert = async (clientState: string, generation: number, keysChangedAt: number, nodeId: number) =>
-        num(
-          (
-            await client.query<{ uid: string }>(
-              `INSERT INTO service_users (service, account_id, generation, keys_changed_at, client_state, node_id, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING uid`,
-              [service, accountId, generation, keysChangedAt, clientState, nodeId, now],
-            )
-          ).rows[0]?.uid as string,
-        );
-
-      let node: NodeRecord | null = current ? await nodeOf(current.nodeId) : null;
-      let moved = false;
-      if (!node || node.downed) {
+      const nodeOf = async (id: number) => {
+        const row = (await client.query<NodeRow>('SELECT * FROM nodes WHERE id = $1', [id])).rows[0];
+        return row ? toNode(row) : null;
+      };
+      const currentNode = current ? await nodeOf(current.nodeId) : null;
+      let freshNode: NodeRecord | null = null;
+      if (needsNode(currentNode)) {
         const row = (
           await client.query<NodeRow>(
             `SELECT * FROM nodes WHERE service = $1 AND NOT downed AND capacity > current_load
@@ -352,38 +343,28 @@ export class PostgresIdentityStore implements IdentityStore {
             [service],
           )
         ).rows[0];
-        if (!row) return { kind: 'noNode' } as const;
-        moved = node !== null;
-        node = toNode(row);
+        freshNode = row ? toNode(row) : null;
       }
-
-      let uid: number;
-      let retired: ServiceUserRecord | null = null;
-      if (decision.kind === 'create' || current === null) {
-        if (decision.kind !== 'create') throw new Error(`unreachable: "${decision.kind}" without a current record`);
-        uid = await insert(decision.clientState, decision.generation, decision.keysChangedAt, node.id);
-        await addLoad(node.id, 1);
-      } else if (decision.kind === 'replace') {
-        await client.query('UPDATE service_users SET replaced_at = $1 WHERE uid = $2', [now, current.uid]);
-        retired = { ...current, replacedAt: now };
-        uid = await insert(decision.clientState, decision.generation, decision.keysChangedAt, node.id);
-        if (moved) {
-          await addLoad(current.nodeId, -1);
-          await addLoad(node.id, 1);
-        }
-      } else {
-        uid = current.uid;
-        if (decision.kind === 'update') {
-          await client.query('UPDATE service_users SET generation = $1, keys_changed_at = $2 WHERE uid = $3', [decision.generation, decision.keysChangedAt, uid]);
-        }
-        if (moved) {
-          await client.query('UPDATE service_users SET node_id = $1 WHERE uid = $2', [node.id, uid]);
-          await addLoad(current.nodeId, -1);
-          await addLoad(node.id, 1);
-        }
+      const plan = planAssignment(decision, current, currentNode, freshNode, now);
+      if (plan.kind === 'noNode') return plan;
+      let inserted = 0;
+      for (const step of plan.steps) {
+        if (step.op === 'retire') await client.query('UPDATE service_users SET replaced_at = $1 WHERE uid = $2', [now, step.uid]);
+        else if (step.op === 'insert') {
+          const result = await client.query<{ uid: string }>(
+            `INSERT INTO service_users (service, account_id, generation, keys_changed_at, client_state, node_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING uid`,
+            [service, accountId, step.generation, step.keysChangedAt, step.clientState, step.nodeId, now],
+          );
+          inserted = num(result.rows[0]?.uid as string);
+        } else if (step.op === 'update') {
+          await client.query('UPDATE service_users SET generation = $1, keys_changed_at = $2 WHERE uid = $3', [step.generation, step.keysChangedAt, step.uid]);
+        } else if (step.op === 'move') await client.query('UPDATE service_users SET node_id = $1 WHERE uid = $2', [step.nodeId, step.uid]);
+        else await client.query('UPDATE nodes SET current_load = GREATEST(0, current_load + $1) WHERE id = $2', [step.delta, step.nodeId]);
       }
+      const uid = plan.uid === 'inserted' ? inserted : plan.uid;
       const user = toUser((await client.query<UserRow>(`SELECT ${USER_COLUMNS} FROM service_users WHERE uid = $1`, [uid])).rows[0] as UserRow);
-      return { kind: 'ok', user, node: await nodeOf(node.id), retired, moved } as const;
+      return { kind: 'ok', user, node: (await nodeOf(plan.nodeId)) as NodeRecord, retired: plan.retired, moved: plan.moved } as const;
     });
   }
 

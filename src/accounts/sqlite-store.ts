@@ -1,3 +1,4 @@
+import { needsNode, planAssignment } from './assignment.js';
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
 import {
@@ -291,65 +292,42 @@ export class SqliteIdentityStore implements IdentityStore {
       const decision = decide(current, seen);
       if (decision.kind === 'refuse') return { kind: 'refused', reason: decision.reason, detail: decision.detail };
 
-      const nodeOf = (id: number) => toNode(db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as NodeRow);
-      const pickNode = (): NodeRecord | null => {
-        const row = db
-          .prepare(
-            `SELECT * FROM nodes WHERE service = ? AND downed = 0 AND capacity > current_load
-             ORDER BY capacity - current_load DESC, id LIMIT 1`,
-          )
-          .get(service) as NodeRow | undefined;
+      const nodeOf = (id: number) => {
+        const row = db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as NodeRow | undefined;
         return row ? toNode(row) : null;
       };
-      const addLoad = (nodeId: number, delta: number) =>
-        db.prepare('UPDATE nodes SET current_load = max(0, current_load + ?) WHERE id = ?').run(delta, nodeId);
-      const insert = (clientState: string, generation: number, keysChangedAt: number, nodeId: number) =>
-        Number(
-          db
-            .prepare(
-              `INSERT INTO service_users (service, account_id, generation, keys_changed_at, client_state, node_id, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(service, accountId, generation, keysChangedAt, clientState, nodeId, now).lastInsertRowid,
-        );
-
-      // Where the (kept or new) record will live: its node unless that node is downed or gone.
-      let node: NodeRecord | null = current ? nodeOf(current.nodeId) : null;
-      let moved = false;
-      if (!node || node.downed) {
-        const fresh = pickNode();
-        if (!fresh) return { kind: 'noNode' };
-        moved = node !== null;
-        node = fresh;
+      const currentNode = current ? nodeOf(current.nodeId) : null;
+      const freshNode = needsNode(currentNode)
+        ? ((row) => (row ? toNode(row) : null))(
+            db
+              .prepare(
+                `SELECT * FROM nodes WHERE service = ? AND downed = 0 AND capacity > current_load
+                 ORDER BY capacity - current_load DESC, id LIMIT 1`,
+              )
+              .get(service) as NodeRow | undefined,
+          )
+        : null;
+      const plan = planAssignment(decision, current, currentNode, freshNode, now);
+      if (plan.kind === 'noNode') return plan;
+      let inserted = 0;
+      for (const step of plan.steps) {
+        if (step.op === 'retire') db.prepare('UPDATE service_users SET replaced_at = ? WHERE uid = ?').run(now, step.uid);
+        else if (step.op === 'insert') {
+          inserted = Number(
+            db
+              .prepare(
+                `INSERT INTO service_users (service, account_id, generation, keys_changed_at, client_state, node_id, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+              )
+              .run(service, accountId, step.generation, step.keysChangedAt, step.clientState, step.nodeId, now).lastInsertRowid,
+          );
+        } else if (step.op === 'update') db.prepare('UPDATE service_users SET generation = ?, keys_changed_at = ? WHERE uid = ?').run(step.generation, step.keysChangedAt, step.uid);
+        else if (step.op === 'move') db.prepare('UPDATE service_users SET node_id = ? WHERE uid = ?').run(step.nodeId, step.uid);
+        else db.prepare('UPDATE nodes SET current_load = max(0, current_load + ?) WHERE id = ?').run(step.delta, step.nodeId);
       }
-
-      let uid: number;
-      let retired: ServiceUserRecord | null = null;
-      if (decision.kind === 'create' || current === null) {
-        if (decision.kind !== 'create') throw new Error(`unreachable: "${decision.kind}" without a current record`);
-        uid = insert(decision.clientState, decision.generation, decision.keysChangedAt, node.id);
-        addLoad(node.id, 1);
-      } else if (decision.kind === 'replace') {
-        db.prepare('UPDATE service_users SET replaced_at = ? WHERE uid = ?').run(now, current.uid);
-        retired = { ...current, replacedAt: now };
-        uid = insert(decision.clientState, decision.generation, decision.keysChangedAt, node.id);
-        if (moved) {
-          addLoad(current.nodeId, -1);
-          addLoad(node.id, 1);
-        }
-      } else {
-        uid = current.uid;
-        if (decision.kind === 'update') {
-          db.prepare('UPDATE service_users SET generation = ?, keys_changed_at = ? WHERE uid = ?').run(decision.generation, decision.keysChangedAt, uid);
-        }
-        if (moved) {
-          db.prepare('UPDATE service_users SET node_id = ? WHERE uid = ?').run(node.id, uid);
-          addLoad(current.nodeId, -1);
-          addLoad(node.id, 1);
-        }
-      }
+      const uid = plan.uid === 'inserted' ? inserted : plan.uid;
       const user = toUser(db.prepare(`SELECT ${USER_COLUMNS} FROM service_users WHERE uid = ?`).get(uid) as UserRow);
-      return { kind: 'ok', user, node: nodeOf(node.id), retired, moved };
+      return { kind: 'ok', user, node: nodeOf(plan.nodeId) as NodeRecord, retired: plan.retired, moved: plan.moved };
     });
     return run.immediate();
   }
