@@ -18,7 +18,6 @@ const KNOWN_UPWARD_IMPORTS: ReadonlyArray<[string, string, string]> = [
 const KNOWN_LONG_FILES: readonly string[] = [
   'client/device.ts',
   'store/postgres/postgres-store.ts',
-  'store/sqlite/sqlite-store.ts',
 ];
 
 const MAX_LINES = 400;
