@@ -140,7 +140,7 @@ export class Herald {
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
 
     const storage = new StoragePart(paths.storeUrl);
-    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit);
+    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit, config.server.allowedNetworks);
     const wakeup = new WakeupPart(config.push.wakeup, {
       storage: () => storage.store,
       ring: endpointTokens,

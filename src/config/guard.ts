@@ -19,7 +19,7 @@ const window = (points: number, seconds: number) =>
     .strict()
     .prefault({});
 
-const network = z.string().refine((value) => {
+export const network = z.string().refine((value) => {
   if (isIP(value) !== 0) return true;
   try {
     ipaddr.parseCIDR(value);

@@ -88,6 +88,7 @@ export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
       logger.warn({ reason }, 'guard: a source is banned for a cool-down (herald admin bans lists it)');
     },
     limited: (limit) => metrics.guardLimited.inc({ limit }),
+    networkRefused: (listener) => metrics.networkRefused.inc({ listener }),
     redisFailed: (error) => logger.warn({ err: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters'),
   };
 }

@@ -177,7 +177,13 @@ export class PushPart implements Part {
         frameBudget: guard.frameBudget,
       },
       this.deps.observe.connections,
-      (request) => guard.admitConnection(guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
+      (request) => {
+        const peer = request.socket.remoteAddress;
+        const forwardedFor = request.headers['x-forwarded-for'];
+        if (!guard.admitsNetwork('devices', peer, forwardedFor)) return { refuse: 403 };
+        const release = guard.admitConnection(guard.source(peer, forwardedFor));
+        return release ? { release } : { refuse: 429 };
+      },
     );
   }
 

@@ -20,10 +20,17 @@ export interface SocketServerOptions extends SessionOptions {
 export type SharedPorts = Omit<SessionPorts, 'send' | 'close'>;
 
 /**
- * Decides whether an upgrade may proceed (guard: connections per source). Returns the release to
- * call when that socket is gone, or null to refuse with 429 and Retry-After.
+ * Decides whether an upgrade may proceed (guard: allowed networks, connections per source): the
+ * release to call when that socket is gone, or a refusal, 403 (network not allowed) or 429 (cap
+ * reached, with Retry-After).
  */
-export type UpgradeGate = (request: IncomingMessage) => (() => void) | null;
+export type UpgradeDecision = { release: () => void } | { refuse: 403 | 429 };
+export type UpgradeGate = (request: IncomingMessage) => UpgradeDecision;
+
+const REFUSALS: Record<403 | 429, string> = {
+  403: 'HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+  429: 'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+};
 
 export interface SocketServerEvents {
   opened?(): void;
@@ -83,12 +90,12 @@ export class SocketServer {
   /** Serves WebSocket upgrades on any path of this HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const release = this.gate ? this.gate(request) : null;
-      if (this.gate && !release) {
-        socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      const decision = this.gate?.(request);
+      if (decision && 'refuse' in decision) {
+        socket.end(REFUSALS[decision.refuse]);
         return;
       }
-      if (release) socket.once('close', release);
+      if (decision) socket.once('close', decision.release);
       this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress));
     });
     if (!this.heartbeat) this.startHeartbeat();
