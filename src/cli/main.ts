@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   send: () => import('./send.js'),
   listen: () => import('./listen.js'),
   admin: () => import('./admin.js'),
+  pins: () => import('./pins.js'),
 };
 
 const USAGE = `herald — a self-hostable Web Push service
@@ -22,6 +23,8 @@ const USAGE = `herald — a self-hostable Web Push service
                                            act as a push device: subscription, then messages
   herald send <subscription.json|endpoint> <text> [--vapid FILE]
                                            send one push message
+  herald pins [--android FILE] [--ios FILE]
+                                           pin-sha256 of the serving certificate and a backup key
   herald admin nodes|accounts|bans|secrets …
                                            operator commands
   herald --version                         the version and the commit it was built from
