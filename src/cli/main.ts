@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   listen: () => import('./listen.js'),
   admin: () => import('./admin.js'),
   pins: () => import('./pins.js'),
+  ca: () => import('./ca.js'),
 };
 
 const USAGE = `herald — a self-hostable Web Push service
@@ -25,6 +26,8 @@ const USAGE = `herald — a self-hostable Web Push service
                                            send one push message
   herald pins [--android FILE] [--ios FILE]
                                            pin-sha256 of the serving certificate and a backup key
+  herald ca init|issue|renew|revoke|list|crl …
+                                           Herald's own CA for device certificates
   herald admin nodes|accounts|bans|secrets …
                                            operator commands
   herald --version                         the version and the commit it was built from
