@@ -57,6 +57,7 @@ interface CaFiles {
   issuingKey: string;
   issuingCert: string;
   crl: string;
+  rootCrl: string;
 }
 
 export function caFiles(dataDir: string): CaFiles {
@@ -68,7 +69,20 @@ export function caFiles(dataDir: string): CaFiles {
     issuingKey: path.join(folder, 'issuing-key.pem'),
     issuingCert: path.join(folder, 'issuing.pem'),
     crl: path.join(folder, 'crl.pem'),
+    rootCrl: path.join(folder, 'root-crl.pem'),
   };
+}
+
+/**
+ * What a TLS listener trusts for client certificates: the issuing certificate and the root, and
+ * the CRLs of both (the root's is made at init); null when there is no CA.
+ */
+export function readClientTrust(dataDir: string): { ca: string; crl: string[] } | null {
+  const files = caFiles(dataDir);
+  if (!DeviceCa.exists(dataDir)) return null;
+  const read = (file: string) => readFileSync(file, 'utf8');
+  const crl = [files.crl, files.rootCrl].filter((file) => existsSync(file)).map(read);
+  return { ca: `${read(files.issuingCert).trim()}\n${read(files.rootCert).trim()}\n`, crl };
 }
 
 export class DeviceCa {
@@ -121,7 +135,19 @@ export class DeviceCa {
         await x509.AuthorityKeyIdentifierExtension.create(root.publicKey),
       ],
     });
+    // Node checks the CRL of every certificate in a client's chain once any CRL is given: the root
+    // signs an empty one for the issuing certificate now, valid as long as that certificate is,
+    // so the root key is never needed online.
+    const rootCrl = await x509.X509CrlGenerator.create({
+      issuer: rootCert.subject,
+      thisUpdate: new Date(now - BACKDATE_MS),
+      nextUpdate: issuingCert.notAfter,
+      signingAlgorithm: EC_SIGNING,
+      signingKey: root.privateKey,
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(root.publicKey)],
+    });
     mkdirSync(files.folder, { recursive: true, mode: 0o700 });
+    writeFileSync(files.rootCrl, crlPem(rootCrl), { mode: 0o644, flag: 'wx' });
     writePrivate(files.rootKey, await exportPrivateKeyPem(root.privateKey));
     writePrivate(files.issuingKey, await exportPrivateKeyPem(issuing.privateKey));
     writeFileSync(files.rootCert, rootCert.toString('pem') + '\n', { mode: 0o644, flag: 'wx' });
@@ -190,9 +216,13 @@ export class DeviceCa {
       entries: revoked.map((entry) => ({ serialNumber: entry.serial, revocationDate: new Date(entry.revokedAt) })),
       extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey)],
     });
-    // OpenSSL (and so node's TLS) reads only the RFC 7468 label, not the library's "CRL".
-    return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
+    return crlPem(crl);
   }
+}
+
+/** OpenSSL (and so node's TLS) reads only the RFC 7468 label, not the library's "CRL". */
+function crlPem(crl: x509.X509Crl): string {
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
 }
 
 /** The key of a CSR whose self-signature verifies (proof that the requester holds it). */

@@ -124,6 +124,11 @@ export class Guard {
     return this.sources.resolve(peer, forwardedFor);
   }
 
+  /** The peer is one of guard.trustedProxies (whose forwarded headers are believed). */
+  isTrustedProxy(peer: string | undefined): boolean {
+    return this.sources.isTrustedProxy(peer);
+  }
+
   /** Whether the listener has an allowlist at all (an open one needs no per-request check). */
   restrictsNetworks(listener: ListenerName): boolean {
     return !this.allowlists[listener].open;

@@ -68,6 +68,12 @@ export class Metrics {
     labelNames: ['listener'] as const,
     registers: [this.registry],
   });
+  readonly certificatesRefused = new Counter({
+    name: 'herald_client_certificates_refused_total',
+    help: 'Requests and upgrades refused for their client certificate (tls.clientCertificates), by listener and reason',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly guardBans = new Counter({
     name: 'herald_guard_bans_total',
     help: 'Sources banned (or their ban renewed) for a cool-down, by reason',

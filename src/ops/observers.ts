@@ -93,6 +93,17 @@ export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
   };
 }
 
+/** Mutual TLS: refused client certificates (the reason for logs and metrics, never the client). */
+export function devicesObserver(metrics: Metrics, logger: Logger): { refused(listener: string, reason: string): void; crlFailed(error: unknown): void } {
+  return {
+    refused: (listener, reason) => {
+      metrics.certificatesRefused.inc({ listener, reason });
+      logger.debug({ listener, reason }, 'client certificate refused');
+    },
+    crlFailed: (error) => logger.error({ err: errorSummary(error) }, 'devices: the CRL could not be refreshed; the previous one stays installed'),
+  };
+}
+
 export function wakeupObserver(metrics: Metrics, logger: Logger): WakeupObserver {
   return {
     woke: (outcome, error) => {

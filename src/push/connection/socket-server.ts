@@ -24,8 +24,12 @@ export type SharedPorts = Omit<SessionPorts, 'send' | 'close'>;
  * release to call when that socket is gone, or a refusal, 403 (network not allowed) or 429 (cap
  * reached, with Retry-After).
  */
-export type UpgradeDecision = { release: () => void } | { refuse: 403 | 429 };
-export type UpgradeGate = (request: IncomingMessage) => UpgradeDecision;
+export type UpgradeDecision = { release: () => void; deviceOwner?: string | null } | { refuse: 403 | 429 };
+/**
+ * `deviceOwner` (mutual TLS on the device listener): the owner the socket's client certificate
+ * binds its device to, or null when it sent none (it may then resume only unbound devices).
+ */
+export type UpgradeGate = (request: IncomingMessage) => UpgradeDecision | Promise<UpgradeDecision>;
 
 const REFUSALS: Record<403 | 429, string> = {
   403: 'HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
@@ -90,18 +94,36 @@ export class SocketServer {
   /** Serves WebSocket upgrades on any path of this HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const decision = this.gate?.(request);
-      if (decision && 'refuse' in decision) {
-        socket.end(REFUSALS[decision.refuse]);
-        return;
-      }
-      if (decision) socket.once('close', decision.release);
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress));
+      void this.upgrade(request, socket, head);
     });
     if (!this.heartbeat) this.startHeartbeat();
   }
 
-  private accept(socket: WebSocket, peerAddress?: string): void {
+  private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let decision: UpgradeDecision | undefined;
+    try {
+      decision = await this.gate?.(request);
+    } catch {
+      decision = { refuse: 403 };
+    }
+    if (decision && 'refuse' in decision) {
+      socket.end(REFUSALS[decision.refuse]);
+      return;
+    }
+    if (decision) socket.once('close', decision.release);
+    if (socket.destroyed) return;
+    const owner = decision?.deviceOwner;
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress, owner));
+  }
+
+  /** The hello check of a socket whose certificate (or its absence) decided its owner. */
+  private deviceAuthFor(owner: string | null | undefined): SessionPorts['deviceAuth'] {
+    if (owner === undefined) return this.ports.deviceAuth;
+    if (owner !== null) return { verify: () => ({ ok: true, owner }) };
+    return this.ports.deviceAuth ?? { verify: () => ({ ok: true, owner: null }) };
+  }
+
+  private accept(socket: WebSocket, peerAddress?: string, owner?: string | null): void {
     const connection: Connection = {
       socket,
       session: undefined as unknown as PushSession,
@@ -114,6 +136,7 @@ export class SocketServer {
       {
         ...this.ports,
         ...(peerAddress !== undefined ? { peerAddress } : {}),
+        ...(owner !== undefined ? { deviceAuth: this.deviceAuthFor(owner) } : {}),
         send: (message: ServerMessage) => {
           if (socket.readyState !== socket.OPEN) return;
           // A device that does not read its socket would make Herald buffer without bound. Its

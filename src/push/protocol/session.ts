@@ -58,8 +58,10 @@ export interface SessionPorts {
   /**
    * push.deviceAuth = "token" (docs/security.md): who the hello's token names. Given, a hello
    * without a valid token is refused, and a device answers only to the owner it registered under.
+   * Mutual TLS fills it in per socket: the certificate's device, or null without a certificate
+   * (such a socket resumes only devices bound to nobody, and binds none).
    */
-  deviceAuth?: { verify(token: unknown): { ok: true; owner: string } | { ok: false; reason: string } };
+  deviceAuth?: { verify(token: unknown): { ok: true; owner: string | null } | { ok: false; reason: string } };
 }
 
 /** Hooks for metrics and logs; never given payloads. */
