@@ -4,12 +4,15 @@
  * its own folder (src/<part>/part.ts); this file only lists them and wires what one part needs
  * of another. No other file knows the whole system.
  */
+import type { IncomingMessage } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { AccountsPart } from './accounts/part.js';
 import { resolvePaths } from './config/load.js';
 import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
 import { KeyRing } from './crypto/keyring.js';
+import { readClientTrust } from './devices/ca.js';
+import { DevicesPart } from './devices/part.js';
 import { GuardPart } from './guard/part.js';
 import { checkTlsOrigin } from './server/tls.js';
 import { Metrics } from './ops/metrics.js';
@@ -146,12 +149,21 @@ export class Herald {
     const paths = resolvePaths(config);
     const secrets = this.options.secrets ?? this.bootstrapSecrets(paths.dataDir);
     const { logger, metrics, now } = this;
-    const listeners = new Listeners(config, logger);
+    const listeners = new Listeners(config, logger, () => readClientTrust(paths.dataDir));
     if (listeners.tlsEnabled) checkTlsOrigin(config.server.publicOrigin);
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
 
     const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now });
-    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit);
+    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit, config.server.allowedNetworks);
+    const devices = new DevicesPart({
+      config,
+      dataDir: paths.dataDir,
+      storage: () => storage.store,
+      isTrustedProxy: (peer) => guard.guard.isTrustedProxy(peer),
+      reloadClientTrust: () => listeners.reloadClientTrust(),
+      now,
+      ...observe.devicesObserver(metrics, logger),
+    });
     const wakeup = new WakeupPart(config.push.wakeup, {
       storage: () => storage.store,
       ring: endpointTokens,
@@ -176,9 +188,10 @@ export class Herald {
         sweep: observe.sweepReporter(metrics, logger),
         busFailed: observe.busErrorLogger(logger),
       },
+      ...(devices.enabled ? { upgradeOwner: (request: IncomingMessage) => devices.upgradeOwner(request) } : {}),
       serve: runs('push'),
     });
-    const parts: Part[] = [storage, opsPart(metrics, () => storage.store, config.server.metricsToken), guard, wakeup, push];
+    const parts: Part[] = [storage, opsPart(metrics, () => storage.store, config.server.metricsToken), guard, devices, wakeup, push];
 
     const accountsOn = config.accounts.enabled && runs('accounts');
     const tokensOn = config.tokenserver.enabled && runs('tokens');

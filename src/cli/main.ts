@@ -9,6 +9,8 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   send: () => import('./send.js'),
   listen: () => import('./listen.js'),
   admin: () => import('./admin.js'),
+  pins: () => import('./pins.js'),
+  ca: () => import('./ca.js'),
 };
 
 const USAGE = `herald — a self-hostable Web Push service
@@ -22,6 +24,10 @@ const USAGE = `herald — a self-hostable Web Push service
                                            act as a push device: subscription, then messages
   herald send <subscription.json|endpoint> <text> [--vapid FILE]
                                            send one push message
+  herald pins [--android FILE] [--ios FILE]
+                                           pin-sha256 of the serving certificate and a backup key
+  herald ca init|issue|renew|revoke|list|crl …
+                                           Herald's own CA for device certificates
   herald admin nodes|accounts|bans|secrets …
                                            operator commands
   herald --version                         the version and the commit it was built from

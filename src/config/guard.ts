@@ -19,7 +19,7 @@ const window = (points: number, seconds: number) =>
     .strict()
     .prefault({});
 
-const network = z.string().refine((value) => {
+export const network = z.string().refine((value) => {
   if (isIP(value) !== 0) return true;
   try {
     ipaddr.parseCIDR(value);
@@ -108,6 +108,8 @@ export const guardSchema = z
   })
   .strict();
 
+const clientCertificateMode = z.enum(['off', 'request', 'require']).default('off');
+
 export const tlsSchema = z
   .object({
     /** PEM certificate chain file. With `key`, every listener serves HTTPS/WSS; reloaded on SIGHUP. */
@@ -116,6 +118,25 @@ export const tlsSchema = z
     key: z.string().min(1).nullable().default(null),
     /** Strict-Transport-Security max-age sent on TLS listeners; 0 sends no header. */
     hstsMaxAgeSeconds: z.number().int().min(0).default(31_536_000),
+    /**
+     * Mutual TLS per public listener (docs/devices.md), against Herald's CA (`herald ca init`):
+     * "off"; "request" (a certificate, when sent, must be valid; a device that sends one is bound
+     * to it); "require" (no valid certificate, no connection).
+     */
+    clientCertificates: z
+      .object({
+        devices: clientCertificateMode,
+        endpoint: clientCertificateMode,
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Behind a TLS-terminating proxy: believe the RFC 9440 `Client-Cert` header, from peers in
+     * guard.trustedProxies only (Herald checks the certificate itself all the same).
+     */
+    clientCertHeader: z.boolean().default(false),
+    /** How long a node trusts its answer to "is this client certificate revoked?"; 0: ask storage each time. */
+    clientRevocationCacheSeconds: z.number().int().min(0).max(300).default(5),
   })
   .strict()
   .refine((tls) => (tls.cert === null) === (tls.key === null), 'cert and key must be given together');

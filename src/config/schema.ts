@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { guardSchema, tlsSchema } from './guard.js';
+import { guardSchema, network, tlsSchema } from './guard.js';
 
 /**
  * Every option Herald reads, with its default. `herald.sample.toml` documents each one where it is
@@ -52,6 +52,18 @@ const serverSchema = z
     /** An HTTP connection with no traffic for this long is closed (WebSockets have their own pings). */
     idleTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
     metricsToken: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').nullable().default(null),
+    /**
+     * Per listener, the client networks (CIDR or single addresses, IPv4/IPv6) it answers; the
+     * client address is resolved through guard.trustedProxies. Empty: every address.
+     */
+    allowedNetworks: z
+      .object({
+        devices: z.array(network).default([]),
+        endpoint: z.array(network).default([]),
+        admin: z.array(network).default([]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } f
 import type { GuardConfig, LimitWindow } from '../config/guard.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
 import { KeyedLock } from './keyed-lock.js';
+import { NetworkAllowlist, type AllowedNetworks, type ListenerName } from './allowlist.js';
 import { PerSourceCap } from './per-source-cap.js';
 import { SourceResolver, type Source } from './source.js';
 
@@ -38,6 +39,8 @@ export interface GuardEvents {
    * so every client behind that proxy shares its address (exempt, if it is loopback).
    */
   untrustedForwarded?(): void;
+  /** A client outside a listener's server.allowedNetworks was refused (403 / upgrade refused). */
+  networkRefused?(listener: ListenerName): void;
 }
 
 export class Guard {
@@ -60,6 +63,8 @@ export class Guard {
   private readonly sockets: PerSourceCap | null;
   /** Open TCP connections per peer on the public listeners; null when not capped. */
   private readonly tcpConnections: PerSourceCap | null;
+  /** server.allowedNetworks; applied whether or not the rest of the guard is enabled. */
+  private readonly allowlists: Record<ListenerName, NetworkAllowlist>;
 
   constructor(
     readonly config: GuardConfig,
@@ -72,7 +77,13 @@ export class Guard {
      * sender's backlog must not end the device's other subscriptions).
      */
     msgLimit = Number.POSITIVE_INFINITY,
+    allowedNetworks: AllowedNetworks = { devices: [], endpoint: [], admin: [] },
   ) {
+    this.allowlists = {
+      devices: new NetworkAllowlist(allowedNetworks.devices),
+      endpoint: new NetworkAllowlist(allowedNetworks.endpoint),
+      admin: new NetworkAllowlist(allowedNetworks.admin),
+    };
     const configured = config.maxStoredMessagesPerSubscription;
     this.perSubscriptionBacklog = Math.min(configured === 0 ? Number.POSITIVE_INFINITY : configured, msgLimit);
     this.sources = new SourceResolver(config);
@@ -111,6 +122,27 @@ export class Guard {
       this.events.untrustedForwarded();
     }
     return this.sources.resolve(peer, forwardedFor);
+  }
+
+  /** The peer is one of guard.trustedProxies (whose forwarded headers are believed). */
+  isTrustedProxy(peer: string | undefined): boolean {
+    return this.sources.isTrustedProxy(peer);
+  }
+
+  /** Whether the listener has an allowlist at all (an open one needs no per-request check). */
+  restrictsNetworks(listener: ListenerName): boolean {
+    return !this.allowlists[listener].open;
+  }
+
+  /**
+   * The client (the peer, or the address trusted proxies forwarded; X-Forwarded-For from anyone
+   * else is ignored) is inside the listener's allowed networks. A refusal is counted.
+   */
+  admitsNetwork(listener: ListenerName, peer: string | undefined, forwardedFor?: string | string[]): boolean {
+    const list = this.allowlists[listener];
+    if (list.open || list.allows(this.sources.clientAddress(peer, forwardedFor))) return true;
+    this.events.networkRefused?.(listener);
+    return false;
   }
 
   /** A banned source is refused before anything else is looked at. */

@@ -52,7 +52,11 @@ export class SourceResolver {
     return source;
   }
 
-  private resolveUncached(peer: string | undefined, forwardedFor?: string | string[]): Source {
+  /**
+   * The client's address (the peer, or the one trusted proxies forwarded), IPv4-mapped IPv6 as
+   * IPv4; null when the peer address is missing or not an address.
+   */
+  clientAddress(peer: string | undefined, forwardedFor?: string | string[]): ipaddr.IPv4 | ipaddr.IPv6 | null {
     let address = parse(peer);
     if (address && this.proxies.length > 0 && forwardedFor !== undefined && this.isTrusted(address)) {
       const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',').map((hop) => hop.trim());
@@ -63,6 +67,11 @@ export class SourceResolver {
         if (!this.isTrusted(hop)) break;
       }
     }
+    return address;
+  }
+
+  private resolveUncached(peer: string | undefined, forwardedFor?: string | string[]): Source {
+    const address = this.clientAddress(peer, forwardedFor);
     if (!address) return { key: 'unknown', exempt: false };
     const exempt = this.options.exemptLoopback && address.range() === 'loopback';
     if (address.kind() === 'ipv4') return { key: `4:${address.toString()}`, exempt };

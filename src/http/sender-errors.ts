@@ -23,6 +23,10 @@ const SENDER_ERRORS = {
   senderBlocked: { status: 403, errno: 27, message: 'Sender key is revoked or blocked' },
   // A v2 subscription bound to a revoked key can never be sent to again: 410 makes senders prune it.
   senderRevoked: { status: 410, errno: 27, message: 'Sender key is revoked or blocked: this subscription is gone' },
+  // server.allowedNetworks: the same answer on every listener, saying nothing of the list.
+  networkRefused: { status: 403, errno: 28, message: 'This network may not use this service' },
+  // tls.clientCertificates: one answer whatever was wrong with the certificate (the reason is logged).
+  certificateRefused: { status: 403, errno: 31, message: 'A valid client certificate is required' },
   storageUnavailable: { status: 503, errno: 201, message: 'Storage is unavailable; nothing was accepted' },
   notFound: { status: 404, errno: 102, message: 'Not found' },
   badRequest: { status: 400, errno: 999, message: 'Bad request' },

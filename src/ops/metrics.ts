@@ -62,6 +62,18 @@ export class Metrics {
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
+  readonly networkRefused = new Counter({
+    name: 'herald_guard_network_refused_total',
+    help: 'Requests and WebSocket upgrades refused because the client is outside the listener\'s server.allowedNetworks, by listener',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+  readonly certificatesRefused = new Counter({
+    name: 'herald_client_certificates_refused_total',
+    help: 'Requests and upgrades refused for their client certificate (tls.clientCertificates), by listener and reason',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly guardBans = new Counter({
     name: 'herald_guard_bans_total',
     help: 'Sources banned (or their ban renewed) for a cool-down, by reason',

@@ -88,7 +88,19 @@ export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
       logger.warn({ reason }, 'guard: a source is banned for a cool-down (herald admin bans lists it)');
     },
     limited: (limit) => metrics.guardLimited.inc({ limit }),
+    networkRefused: (listener) => metrics.networkRefused.inc({ listener }),
     redisFailed: (error) => logger.warn({ err: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters'),
+  };
+}
+
+/** Mutual TLS: refused client certificates (the reason for logs and metrics, never the client). */
+export function devicesObserver(metrics: Metrics, logger: Logger): { refused(listener: string, reason: string): void; crlFailed(error: unknown): void } {
+  return {
+    refused: (listener, reason) => {
+      metrics.certificatesRefused.inc({ listener, reason });
+      logger.debug({ listener, reason }, 'client certificate refused');
+    },
+    crlFailed: (error) => logger.error({ err: errorSummary(error) }, 'devices: the CRL could not be refreshed; the previous one stays installed'),
   };
 }
 

@@ -6,6 +6,7 @@
  * listeners, `push.sockets` after them, so that on stop the device sockets close (1001) before the
  * listeners stop and the bus closes after every in-flight request has finished.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { HeraldConfig } from '../config/schema.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -50,6 +51,11 @@ export interface PushPartDeps {
     sweep: (result: SweepResult | Error) => void;
     busFailed: (error: unknown, during: RedisBusActivity) => void;
   };
+  /**
+   * Mutual TLS on the device listener: whether an upgrade's client certificate admits it, and the
+   * owner its device is bound to (undefined: mutual TLS is off there).
+   */
+  upgradeOwner?: (request: IncomingMessage) => Promise<{ ok: true; owner: string | null | undefined } | { ok: false }>;
   /** False under `herald serve --only …` without push: storage and bus open, no routes or sockets. */
   serve: boolean;
 }
@@ -177,7 +183,16 @@ export class PushPart implements Part {
         frameBudget: guard.frameBudget,
       },
       this.deps.observe.connections,
-      (request) => guard.admitConnection(guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
+      async (request) => {
+        const peer = request.socket.remoteAddress;
+        const forwardedFor = request.headers['x-forwarded-for'];
+        if (!guard.admitsNetwork('devices', peer, forwardedFor)) return { refuse: 403 };
+        const certificate = this.deps.upgradeOwner ? await this.deps.upgradeOwner(request) : { ok: true as const, owner: undefined };
+        if (!certificate.ok) return { refuse: 403 };
+        const release = guard.admitConnection(guard.source(peer, forwardedFor));
+        if (!release) return { refuse: 429 };
+        return certificate.owner === undefined ? { release } : { release, deviceOwner: certificate.owner };
+      },
     );
   }
 

@@ -7,10 +7,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { publicOrigin } from '../config/load.js';
+import { ConfigError, publicOrigin } from '../config/load.js';
 import type { HeraldConfig } from '../config/schema.js';
 import { addAccessLog } from './access-log.js';
-import { addHsts, readTlsMaterial, reloadSecureContexts, type TlsMaterial } from './tls.js';
+import { addHsts, readTlsMaterial, reloadSecureContexts, type ClientTrust, type TlsMaterial } from './tls.js';
 import { senderClientErrorHandler, senderFrameworkErrors } from '../http/sender-errors.js';
 import type { HttpListeners } from './part.js';
 
@@ -34,13 +34,17 @@ export class Listeners {
   constructor(
     private readonly config: HeraldConfig,
     logger: Logger,
+    /** Mutual TLS (tls.clientCertificates): reads Herald's CA certificates and CRLs. */
+    private readonly clientTrust: () => ClientTrust | null = () => null,
   ) {
     publicOrigin(config); // throws early when server.publicOrigin is required and missing
     this.tls = readTlsMaterial(config.tls);
     const separateEndpoint = config.server.endpointPort !== null && config.server.endpointPort !== config.server.port;
-    const devices = this.makeApp(logger);
-    const endpoint = separateEndpoint ? this.makeApp(logger) : devices;
-    const admin = config.server.adminPort !== null ? this.makeApp(logger) : null;
+    const modes = config.tls.clientCertificates;
+    if (this.tls && (modes.devices !== 'off' || (separateEndpoint && modes.endpoint !== 'off'))) this.tls.clientTrust = this.readClientTrust();
+    const devices = this.makeApp(logger, modes.devices);
+    const endpoint = separateEndpoint ? this.makeApp(logger, modes.endpoint) : devices;
+    const admin = config.server.adminPort !== null ? this.makeApp(logger, 'off') : null;
     this.http = { devices, endpoint, admin, public: separateEndpoint ? [devices, endpoint] : [devices] };
   }
 
@@ -92,14 +96,36 @@ export class Listeners {
     if (!this.tls) throw new Error('TLS is not configured (tls.cert and tls.key)');
     const material = readTlsMaterial(this.config.tls);
     if (!material) return;
+    if (this.tls.clientTrust) material.clientTrust = this.readClientTrust();
     // The https server type differs from http's only in the TLS methods used here.
     reloadSecureContexts(this.apps.map((app) => app.server as unknown as TlsServer), material);
     this.tls = material;
   }
 
-  private makeApp(logger: Logger): FastifyInstance {
+  /**
+   * Installs the CA's current CRLs (and certificates) on every TLS listener: a revocation written
+   * to the CRL refuses the next handshake, connected sockets are not touched.
+   */
+  reloadClientTrust(): void {
+    if (!this.tls?.clientTrust) return;
+    this.tls.clientTrust = this.readClientTrust();
+    reloadSecureContexts(this.apps.map((app) => app.server as unknown as TlsServer), this.tls);
+  }
+
+  private readClientTrust(): ClientTrust {
+    const trust = this.clientTrust();
+    if (!trust) throw new ConfigError('tls.clientCertificates: needs Herald\'s CA in the data folder (run `herald ca init`)');
+    return trust;
+  }
+
+  private makeApp(logger: Logger, clientCertificates: 'off' | 'request' | 'require'): FastifyInstance {
+    const tls = this.tls;
+    const mutual =
+      tls?.clientTrust && clientCertificates !== 'off'
+        ? { requestCert: true, rejectUnauthorized: clientCertificates === 'require', ca: tls.clientTrust.ca, ...(tls.clientTrust.crl.length ? { crl: tls.clientTrust.crl } : {}) }
+        : {};
     const app = Fastify({
-      ...(this.tls ? { https: { cert: this.tls.cert, key: this.tls.key } } : {}),
+      ...(tls ? { https: { cert: tls.cert, key: tls.key, ...mutual } } : {}),
       loggerInstance: logger.child({ part: 'http' }) as FastifyBaseLogger,
       // Request logs would carry endpoint tokens in their URLs: Herald logs its own events instead.
       logController: new LogController({ disableRequestLogging: true }),

@@ -14,6 +14,13 @@ type TlsConfig = HeraldConfig['tls'];
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
+  /** Mutual TLS: the CA certificates client certificates must chain to, and their CRLs. */
+  clientTrust?: ClientTrust;
+}
+
+export interface ClientTrust {
+  ca: string;
+  crl: string[];
 }
 
 /** Reads the configured files; null when TLS is not configured. Throws ConfigError naming the file. */
@@ -31,7 +38,8 @@ export function checkTlsOrigin(publicOrigin: string | null): void {
 
 /** Installs the new certificate on each listener; open connections are not touched. */
 export function reloadSecureContexts(servers: Iterable<TlsServer>, material: TlsMaterial): void {
-  for (const server of servers) server.setSecureContext({ cert: material.cert, key: material.key });
+  const trust = material.clientTrust ? { ca: material.clientTrust.ca, ...(material.clientTrust.crl.length ? { crl: material.clientTrust.crl } : {}) } : {};
+  for (const server of servers) server.setSecureContext({ cert: material.cert, key: material.key, ...trust });
 }
 
 /** Strict-Transport-Security on every answer of a TLS listener (RFC 6797 forbids it over plain HTTP). */

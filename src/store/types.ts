@@ -187,6 +187,49 @@ export interface DeviceOwnerStore {
   dropDevicesOwnedBy(owner: string): Promise<number>;
 }
 
+/** A certificate Herald's CA issued to a device (migration 5; docs/devices.md). */
+export interface DeviceCertificateRecord {
+  /** The certificate's serial number, lowercase hex without leading zeros' ambiguity (as issued). */
+  serial: string;
+  /** The device id in the certificate's SAN. */
+  deviceId: string;
+  /** The app (enrollment scope) it was issued for; null when issued by an operator without one. */
+  app: string | null;
+  issuedAt: number;
+  expiresAt: number;
+  /** null while valid. */
+  revokedAt: number | null;
+  revocationReason: string | null;
+}
+
+/** An enrollment code, by the SHA-256 of the code (never the code itself). */
+export interface EnrollmentCode {
+  codeHash: Buffer;
+  app: string;
+  /** The device id the certificate will name; null: the device says (within the app's rules). */
+  deviceId: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Device certificates and enrollment codes (migration 5; Herald's CA, src/devices/). */
+export interface DeviceCertificateStore {
+  /** Records an issued certificate; a serial already recorded throws. */
+  recordDeviceCertificate(record: Omit<DeviceCertificateRecord, 'revokedAt' | 'revocationReason'>): Promise<void>;
+  getDeviceCertificate(serial: string): Promise<DeviceCertificateRecord | null>;
+  /** Marks it revoked (the first revocation's time and reason stay); false when no such serial or already revoked. */
+  revokeDeviceCertificate(serial: string, reason: string, now: number): Promise<boolean>;
+  /** Every recorded certificate, in issue order (oldest first). */
+  listDeviceCertificates(): Promise<DeviceCertificateRecord[]>;
+  /** Stores a new code; a hash already stored throws. */
+  createEnrollmentCode(code: EnrollmentCode): Promise<void>;
+  /**
+   * Takes the code: returns it and deletes it in one step, so two devices racing with one code
+   * get it once. null when unknown, already used, or expired at `now` (an expired one is deleted too).
+   */
+  consumeEnrollmentCode(codeHash: Buffer, now: number): Promise<EnrollmentCode | null>;
+}
+
 /** The expiry and idle sweeps. */
 export interface HousekeepingStore {
   /** Deletes messages with expiresAt <= now; returns how many. */
@@ -254,6 +297,7 @@ export type Store = StoreLifecycle &
   SenderKeyStore &
   WakeupStore &
   DeviceOwnerStore &
+  DeviceCertificateStore &
   HousekeepingStore &
   SecretFingerprintStore;
 

@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { run as admin } from '../../src/cli/admin.js';
+import { run as ca } from '../../src/cli/ca.js';
+import { run as pins } from '../../src/cli/pins.js';
 import { run as keys } from '../../src/cli/keys.js';
 import { run as listen } from '../../src/cli/listen.js';
 import { run as send } from '../../src/cli/send.js';
@@ -15,7 +17,7 @@ import { run as serve } from '../../src/cli/serve.js';
 import { PROJECT_ROOT, runHerald } from './harness.js';
 
 type Run = (argv: string[], out: (text: string) => void) => Promise<number>;
-const COMMANDS: Record<string, Run> = { serve, keys, send, listen, admin: (argv, out) => admin(argv, (line) => out(line + '\n')) };
+const COMMANDS: Record<string, Run> = { serve, keys, send, listen, pins, ca, admin: (argv, out) => admin(argv, (line) => out(line + '\n')) };
 
 /** Every command and subcommand, with the flags (or subcommands) its help must name. */
 const HELP: Array<[string, string[]]> = [
@@ -44,6 +46,14 @@ const HELP: Array<[string, string[]]> = [
   ['admin messages stats', ['--json', '--admin-url URL', '--config FILE']],
   ['admin secrets', ['herald admin secrets rotate']],
   ['admin secrets rotate', ['--config FILE', '--data-dir DIR']],
+  ['pins', ['--cert FILE', '--domain HOST', '--android FILE', '--ios FILE', '--expires-days N', '--json']],
+  ['ca', ['herald ca init', 'herald ca issue', 'herald ca renew', 'herald ca revoke', 'herald ca list', 'herald ca crl']],
+  ['ca init', ['--name NAME', '--data-dir DIR']],
+  ['ca issue', ['--csr FILE', '--key-out FILE', '--app APP', '--days N', '--out FILE']],
+  ['ca renew', ['--csr FILE', '--days N']],
+  ['ca revoke', ['--reason TEXT']],
+  ['ca list', ['--json']],
+  ['ca crl', ['--out FILE']],
 ];
 
 describe('herald --help', () => {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { cursorAfter } from '../../src/store/cursor.js';
+import { certificateScenarios } from './conformance-certificates.js';
 import { SubscriptionMissingError, type ChannelRecord, type DrainCursor, type NewMessage, type Store, type StoredMessage } from '../../src/store/types.js';
 
 const T0 = 1_700_000_000_000;
@@ -841,6 +842,8 @@ export function runStoreConformance(
         assert.deepEqual(ids(await store.fetchMessages(uaid, { limit: 10, now: T0 })), [pending.id, ...good.map((m) => m.id)]);
       });
     });
+
+    certificateScenarios(scenario);
 
     describe('housekeeping', () => {
       scenario('a device unused past the idle window is swept with everything it had', async (store) => {

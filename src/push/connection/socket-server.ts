@@ -20,10 +20,21 @@ export interface SocketServerOptions extends SessionOptions {
 export type SharedPorts = Omit<SessionPorts, 'send' | 'close'>;
 
 /**
- * Decides whether an upgrade may proceed (guard: connections per source). Returns the release to
- * call when that socket is gone, or null to refuse with 429 and Retry-After.
+ * Decides whether an upgrade may proceed (guard: allowed networks, connections per source): the
+ * release to call when that socket is gone, or a refusal, 403 (network not allowed) or 429 (cap
+ * reached, with Retry-After).
  */
-export type UpgradeGate = (request: IncomingMessage) => (() => void) | null;
+export type UpgradeDecision = { release: () => void; deviceOwner?: string | null } | { refuse: 403 | 429 };
+/**
+ * `deviceOwner` (mutual TLS on the device listener): the owner the socket's client certificate
+ * binds its device to, or null when it sent none (it may then resume only unbound devices).
+ */
+export type UpgradeGate = (request: IncomingMessage) => UpgradeDecision | Promise<UpgradeDecision>;
+
+const REFUSALS: Record<403 | 429, string> = {
+  403: 'HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+  429: 'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+};
 
 export interface SocketServerEvents {
   opened?(): void;
@@ -83,18 +94,36 @@ export class SocketServer {
   /** Serves WebSocket upgrades on any path of this HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const release = this.gate ? this.gate(request) : null;
-      if (this.gate && !release) {
-        socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      if (release) socket.once('close', release);
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress));
+      void this.upgrade(request, socket, head);
     });
     if (!this.heartbeat) this.startHeartbeat();
   }
 
-  private accept(socket: WebSocket, peerAddress?: string): void {
+  private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let decision: UpgradeDecision | undefined;
+    try {
+      decision = await this.gate?.(request);
+    } catch {
+      decision = { refuse: 403 };
+    }
+    if (decision && 'refuse' in decision) {
+      socket.end(REFUSALS[decision.refuse]);
+      return;
+    }
+    if (decision) socket.once('close', decision.release);
+    if (socket.destroyed) return;
+    const owner = decision?.deviceOwner;
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress, owner));
+  }
+
+  /** The hello check of a socket whose certificate (or its absence) decided its owner. */
+  private deviceAuthFor(owner: string | null | undefined): SessionPorts['deviceAuth'] {
+    if (owner === undefined) return this.ports.deviceAuth;
+    if (owner !== null) return { verify: () => ({ ok: true, owner }) };
+    return this.ports.deviceAuth ?? { verify: () => ({ ok: true, owner: null }) };
+  }
+
+  private accept(socket: WebSocket, peerAddress?: string, owner?: string | null): void {
     const connection: Connection = {
       socket,
       session: undefined as unknown as PushSession,
@@ -107,6 +136,7 @@ export class SocketServer {
       {
         ...this.ports,
         ...(peerAddress !== undefined ? { peerAddress } : {}),
+        ...(owner !== undefined ? { deviceAuth: this.deviceAuthFor(owner) } : {}),
         send: (message: ServerMessage) => {
           if (socket.readyState !== socket.OPEN) return;
           // A device that does not read its socket would make Herald buffer without bound. Its

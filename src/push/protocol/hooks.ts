@@ -7,9 +7,13 @@
 import type { WakeupAddress } from '../../store/types.js';
 import type { WakeupAnswerFrame } from './messages.js';
 
-/** push.deviceAuth = "token": who the hello's token names (docs/security.md, threat 2). */
+/**
+ * push.deviceAuth = "token": who the hello's token names (docs/security.md, threat 2). Mutual TLS
+ * fills it in per socket: the certificate's device, or null without a certificate (such a socket
+ * resumes only devices bound to nobody, and binds none).
+ */
 export interface DeviceAuthHook {
-  verify(token: unknown): { ok: true; owner: string } | { ok: false; reason: string };
+  verify(token: unknown): { ok: true; owner: string | null } | { ok: false; reason: string };
 }
 
 export interface WakeupHello {

@@ -122,6 +122,31 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'device certificates and enrollment codes',
+    // See the SQLite migration 5.
+    sql: `
+      CREATE TABLE device_certificates (
+        serial            TEXT   NOT NULL PRIMARY KEY,
+        device_id         TEXT   NOT NULL,
+        app               TEXT,
+        issued_at         BIGINT NOT NULL,
+        expires_at        BIGINT NOT NULL,
+        revoked_at        BIGINT,
+        revocation_reason TEXT
+      );
+      CREATE INDEX device_certificates_device ON device_certificates (device_id);
+
+      CREATE TABLE enrollment_codes (
+        code_hash  BYTEA  NOT NULL PRIMARY KEY CHECK (length(code_hash) = 32),
+        app        TEXT   NOT NULL,
+        device_id  TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

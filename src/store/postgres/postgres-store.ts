@@ -4,6 +4,9 @@ import type {
   BlockedSenderKey,
   ChannelRecord,
   DeviceBacklog,
+  DeviceCertificateRecord,
+  DeviceCertificateStore,
+  EnrollmentCode,
   StoreStats,
   DeviceRecord,
   FetchOptions,
@@ -17,6 +20,7 @@ import type {
   WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
+import { PostgresDeviceCertificates } from './device-certificates.js';
 import { latestVersion, migrations } from './migrations.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 
@@ -192,6 +196,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly schema: string | null;
   private closed = false;
+  private readonly certificates: PostgresDeviceCertificates;
 
   constructor(options: PostgresStoreOptions) {
     this.schema = options.schema ?? null;
@@ -217,6 +222,7 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (server restart, network) is dropped by the pool; without a
     // listener the 'error' event would end the process. The next query opens a fresh connection.
     this.pool.on('error', () => {});
+    this.certificates = new PostgresDeviceCertificates(this.pool);
   }
 
   async migrate(): Promise<void> {
@@ -455,6 +461,26 @@ export class PostgresStore implements Store {
 
   async recordSecretFingerprints(keys: readonly SecretFingerprint[], sealing: readonly SecretFingerprint[], now: number): Promise<void> {
     await recordSecretFingerprints(this.pool, keys, sealing, now);
+  }
+
+  // Device certificates and enrollment codes (device-certificates.ts).
+  recordDeviceCertificate(record: Parameters<DeviceCertificateStore['recordDeviceCertificate']>[0]): Promise<void> {
+    return this.certificates.recordDeviceCertificate(record);
+  }
+  getDeviceCertificate(serial: string): Promise<DeviceCertificateRecord | null> {
+    return this.certificates.getDeviceCertificate(serial);
+  }
+  revokeDeviceCertificate(serial: string, reason: string, now: number): Promise<boolean> {
+    return this.certificates.revokeDeviceCertificate(serial, reason, now);
+  }
+  listDeviceCertificates(): Promise<DeviceCertificateRecord[]> {
+    return this.certificates.listDeviceCertificates();
+  }
+  createEnrollmentCode(code: EnrollmentCode): Promise<void> {
+    return this.certificates.createEnrollmentCode(code);
+  }
+  consumeEnrollmentCode(codeHash: Buffer, now: number): Promise<EnrollmentCode | null> {
+    return this.certificates.consumeEnrollmentCode(codeHash, now);
   }
 
   private async run<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {

@@ -121,6 +121,32 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 6,
+    name: 'device certificates and enrollment codes',
+    // Herald's CA (docs/devices.md): every serial it issued, so revocation is one row that every
+    // node reads, and enrollment codes by their SHA-256 only (a leaked database enrols nobody).
+    sql: `
+      CREATE TABLE device_certificates (
+        serial            TEXT    NOT NULL PRIMARY KEY,
+        device_id         TEXT    NOT NULL,
+        app               TEXT,
+        issued_at         INTEGER NOT NULL,
+        expires_at        INTEGER NOT NULL,
+        revoked_at        INTEGER,
+        revocation_reason TEXT
+      ) STRICT;
+      CREATE INDEX device_certificates_device ON device_certificates (device_id);
+
+      CREATE TABLE enrollment_codes (
+        code_hash  BLOB    NOT NULL PRIMARY KEY CHECK (length(code_hash) = 32),
+        app        TEXT    NOT NULL,
+        device_id  TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

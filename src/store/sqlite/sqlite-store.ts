@@ -3,6 +3,9 @@ import type {
   BlockedSenderKey,
   ChannelRecord,
   DeviceBacklog,
+  DeviceCertificateRecord,
+  DeviceCertificateStore,
+  EnrollmentCode,
   StoreStats,
   DeviceRecord,
   FetchOptions,
@@ -16,6 +19,7 @@ import type {
   WakeupAddress,
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
+import { SqliteDeviceCertificates } from './device-certificates.js';
 import { ChannelCache } from './channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
@@ -46,6 +50,7 @@ export class SqliteStore implements Store {
   private readonly groupCommit: GroupCommit;
   private readonly channels: ChannelCache;
   private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly certificates: SqliteDeviceCertificates;
 
   constructor(options: SqliteStoreOptions) {
     preparePrivateDatabaseFile(options.path);
@@ -65,6 +70,7 @@ export class SqliteStore implements Store {
     // Another process (the CLI's admin commands) may hold the write lock for a moment.
     this.db.pragma('busy_timeout = 5000');
     this.groupCommit = new GroupCommit(this.db);
+    this.certificates = new SqliteDeviceCertificates(this.db);
     this.channels = new ChannelCache(options.channelCacheDevices ?? DEFAULT_CHANNEL_CACHE_DEVICES);
     if (options.path !== ':memory:') {
       // Checkpoints (which fsync) run on a worker thread, never inside a commit on the event loop.
@@ -321,6 +327,26 @@ export class SqliteStore implements Store {
 
   async recordSecretFingerprints(keys: readonly SecretFingerprint[], sealing: readonly SecretFingerprint[], now: number): Promise<void> {
     recordSecretFingerprints(this.db, keys, sealing, now);
+  }
+
+  // Device certificates and enrollment codes (device-certificates.ts).
+  recordDeviceCertificate(record: Parameters<DeviceCertificateStore['recordDeviceCertificate']>[0]): Promise<void> {
+    return this.certificates.recordDeviceCertificate(record);
+  }
+  getDeviceCertificate(serial: string): Promise<DeviceCertificateRecord | null> {
+    return this.certificates.getDeviceCertificate(serial);
+  }
+  revokeDeviceCertificate(serial: string, reason: string, now: number): Promise<boolean> {
+    return this.certificates.revokeDeviceCertificate(serial, reason, now);
+  }
+  listDeviceCertificates(): Promise<DeviceCertificateRecord[]> {
+    return this.certificates.listDeviceCertificates();
+  }
+  createEnrollmentCode(code: EnrollmentCode): Promise<void> {
+    return this.certificates.createEnrollmentCode(code);
+  }
+  consumeEnrollmentCode(codeHash: Buffer, now: number): Promise<EnrollmentCode | null> {
+    return this.certificates.consumeEnrollmentCode(codeHash, now);
   }
 
   /** Statements are prepared once, on first use (the tables must exist by then: migrate() first). */
