@@ -1,11 +1,12 @@
 /** A running Herald with accounts and the console, and a cookie-keeping HTTP client for its API. */
-import { startHerald, type Running } from '../helpers/herald.js';
+import { startHerald, type Running, type StartOptions } from '../helpers/herald.js';
+import type { HeraldConfigInput } from '../../src/config/schema.js';
 
 export const PASSWORD = 'a long and unusual passphrase';
 
-export async function startConsoleHerald(): Promise<Running> {
+export async function startConsoleHerald(accounts: HeraldConfigInput['accounts'] = {}, options: StartOptions = {}): Promise<Running> {
   // The cheapest argon2 cost the config allows: these tests check flows, not hashing.
-  return startHerald({ accounts: { passwordMemoryKiB: 1024, passwordPasses: 1 } });
+  return startHerald({ accounts: { passwordMemoryKiB: 1024, passwordPasses: 1, ...accounts } }, undefined, options);
 }
 
 export async function createAccount(origin: string, email: string, password = PASSWORD): Promise<string> {
