@@ -161,10 +161,19 @@ function consoleSuite(binary: string): void {
     await page.waitForSelector('table tbody tr');
     await shot('sessions');
     assert.equal(await admin(['accounts', 'operator', EMAIL, '--data-dir', running.dataDir], () => {}), 0);
+    assert.equal(await admin(['nodes', 'add', 'push', running.wsUrl, '--data-dir', running.dataDir], () => {}), 0);
     await page.reload();
     await go('operator');
     await page.waitForSelector('dl.stats');
+    await page.waitForSelector('table tbody tr td:has-text("push")');
     await shot('operator');
+    // At 360 px wide the pages still fit (tables scroll inside themselves).
+    await page.setViewportSize({ width: 360, height: 740 });
+    await go('apps');
+    await page.waitForSelector('#apps tbody tr');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360), 'no page-wide horizontal scroll at 360 px');
+    await shot('apps-360px');
+    await page.setViewportSize({ width: 1100, height: 800 });
   });
 
   it('a form POST, a credentialed fetch and a text/plain POST from another origin are all refused, and nothing changes', async () => {
@@ -190,8 +199,8 @@ function consoleSuite(binary: string): void {
       if (request.url() === target) failures.push(`${request.headers()['content-type']} ${request.failure()?.errorText}`);
     });
     await evil.goto(`${attacker.origin}/fetch`);
-    await evil.waitForFunction(() => (window as unknown as { results: string[] }).results.length === 2);
-    const results = await evil.evaluate(() => (window as unknown as { results: string[] }).results);
+    await evil.waitForFunction(() => (globalThis as unknown as { results: string[] }).results.length === 2);
+    const results = await evil.evaluate(() => (globalThis as unknown as { results: string[] }).results);
     assert.ok(results.includes('json blocked'), `the JSON fetch needs a preflight nobody answers: ${results.join(', ')}`);
     assert.ok(failures.some((failure) => /text\/plain .*BLOCKED_BY_RESPONSE/.test(failure)), failures.join('; '));
     await evil.close();
