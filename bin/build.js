@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Compiles src/ to dist/src/ with tsc (tsconfig.build.json) and records the commit it was built
+ * Compiles src/ to dist/src/ with tsc (tsconfig.build.json), builds the console pages
+ * (bin/build-console.js → dist/console/), and records the commit it was built
  * from in dist/build-info.json (read by src/ops/version.ts). `npm run build` always builds; with
  * --if-stale only when a source changed since the last build: npm runs that on `npm ci` / `npm
  * install` in a checkout and on `npm pack` (`prepare`) and before `npm start`, so a `git pull` or
@@ -10,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { buildConsole } from './build-console.js';
 import { BUILD_INFO, buildIsFresh, COMPILED_MAIN, ROOT } from './build-state.js';
 
 // An installed package ships its build and no sources: nothing to do (npm may run `prepare` when
@@ -43,6 +45,12 @@ try {
   execFileSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
 } catch {
   process.stderr.write('herald build: tsc failed (see above); dist/ is not usable\n');
+  process.exit(1);
+}
+try {
+  await buildConsole();
+} catch (error) {
+  process.stderr.write(`herald build: the console pages did not build: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 }
 writeBuildInfo(gitCommit());

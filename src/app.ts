@@ -7,7 +7,11 @@
 import type { IncomingMessage } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { AccountsPart } from './accounts/part.js';
-import { resolvePaths } from './config/load.js';
+import { publicOrigin, resolvePaths } from './config/load.js';
+import { PasswordChecker } from './accounts/sign-in.js';
+import { cookieNames } from './console/cookies.js';
+import { CsrfTokens } from './console/csrf.js';
+import { ConsolePart } from './console/part.js';
 import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
 import { KeyRing } from './crypto/keyring.js';
@@ -202,6 +206,7 @@ export class Herald {
         onError: (error) => failed(error, 'accounts'),
       });
       parts.push(accounts);
+      if (accountsOn && config.console.enabled) parts.push(this.consolePart(accounts, push, guard, listeners, secrets));
       if (tokensOn) {
         parts.push(new TokenServerPart({
           config, accounts, secrets: secrets.tokenServer, now, guard: guard.guard,
@@ -213,6 +218,39 @@ export class Herald {
     // Stopped before the parts above (reverse order): sockets close 1001, then the listeners.
     parts.push({ name: 'listeners', stop: () => listeners.close() }, push.sockets);
     return { parts, listeners, storage, push, storeUrl: paths.storeUrl };
+  }
+
+  /** The web console: signs in through the accounts' store and budgets, revokes through push's blocklist. */
+  private consolePart(accounts: AccountsPart, push: PushPart, guard: GuardPart, listeners: Listeners, secrets: Secrets): ConsolePart {
+    const { config, now, logger } = this;
+    const origin = () =>
+      config.console.origin ?? publicOrigin(config, { endpointPort: listeners.addresses.connectionPort, tls: listeners.tlsEnabled });
+    const failed = observe.identityErrorLogger(logger);
+    return new ConsolePart({
+      vapidClockSkewSeconds: config.push.vapidClockSkewSeconds,
+      deps: () => ({
+        store: accounts.store,
+        passwords: new PasswordChecker(accounts.store, accounts.loginLimiter, accounts.passwordCost),
+        sources: accounts.sources,
+        csrf: new CsrfTokens(secrets.consoleCsrf),
+        cookies: cookieNames(config.console.origin ?? config.server.publicOrigin ?? `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}`, listeners.tlsEnabled),
+        origin,
+        pushOrigin: listeners.origin,
+        sessions: { idleMs: config.console.sessionIdleSeconds * 1000, lifetimeMs: config.console.sessionLifetimeSeconds * 1000 },
+        accountSessions: {
+          idleMs: config.accounts.sessionIdleSeconds * 1000,
+          lifetimeMs: config.accounts.sessionLifetimeSeconds * 1000,
+          maxPerAccount: config.accounts.maxSessionsPerAccount,
+        },
+        blocklist: () => push.blocklist,
+        pushStore: () => this.storage,
+        guard: guard.guard,
+        connectedHere: () => push.registry.size,
+        now,
+        audit: (event, message) => logger.info({ part: 'console', ...event }, message),
+        onError: (error) => failed(error, 'console'),
+      }),
+    });
   }
 
   /**

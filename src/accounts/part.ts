@@ -8,7 +8,7 @@ import { WindowCounter } from '../guard/limiters.js';
 import { SourceResolver } from '../guard/source.js';
 import { LoginLimiter } from './login-limiter.js';
 import { openIdentityStore, type InspectableIdentityStore } from './open-store.js';
-import { PasswordPolicy } from './passwords.js';
+import { PasswordPolicy, type PasswordCost } from './passwords.js';
 import { registerAccountsRoutes } from './routes.js';
 import { SigningKeyRing, signingKeysPath } from './signing-keys.js';
 
@@ -25,9 +25,27 @@ export interface AccountsPartOptions {
 
 export class AccountsPart implements Part {
   readonly name = 'accounts';
+  /** The login budgets every door shares (the accounts API and the web console). */
+  readonly loginLimiter: LoginLimiter;
+  /** The guard's resolver, so the limits count the client behind a trusted proxy, not the proxy. */
+  readonly sources: SourceResolver;
+  readonly passwordCost: PasswordCost;
   private opened: { store: InspectableIdentityStore; signingKeys: SigningKeyRing } | undefined;
 
-  constructor(private readonly options: AccountsPartOptions) {}
+  constructor(private readonly options: AccountsPartOptions) {
+    const { accounts, guard } = options.config;
+    this.loginLimiter = new LoginLimiter(
+      {
+        failuresPerAccount: accounts.loginFailuresPerAccount,
+        failuresPerIp: accounts.loginFailuresPerIp,
+        windowSeconds: accounts.loginFailureWindowSeconds,
+        failuresPerAccountAllSources: accounts.loginFailuresPerAccountAllSources,
+      },
+      options.now,
+    );
+    this.sources = new SourceResolver(guard);
+    this.passwordCost = { memoryKiB: accounts.passwordMemoryKiB, passes: accounts.passwordPasses };
+  }
 
   get store(): InspectableIdentityStore {
     return this.require().store;
@@ -52,25 +70,16 @@ export class AccountsPart implements Part {
 
   async register(http: HttpListeners): Promise<void> {
     if (!this.options.serve) return;
-    const { accounts, guard } = this.options.config;
+    const { accounts } = this.options.config;
     const now = this.options.now;
     await registerAccountsRoutes(http.devices, {
       store: this.store,
       signingKeys: this.signingKeys,
       policy: new PasswordPolicy(accounts.minPasswordLength, accounts.breachedPasswordsFile),
-      passwordCost: { memoryKiB: accounts.passwordMemoryKiB, passes: accounts.passwordPasses },
-      limiter: new LoginLimiter(
-        {
-          failuresPerAccount: accounts.loginFailuresPerAccount,
-          failuresPerIp: accounts.loginFailuresPerIp,
-          windowSeconds: accounts.loginFailureWindowSeconds,
-          failuresPerAccountAllSources: accounts.loginFailuresPerAccountAllSources,
-        },
-        now,
-      ),
+      passwordCost: this.passwordCost,
+      limiter: this.loginLimiter,
       signups: new WindowCounter(accounts.signupsPerSource, accounts.signupWindowSeconds * 1000, now),
-      // The guard's resolver, so the limits count the client behind a trusted proxy, not the proxy.
-      sources: new SourceResolver(guard),
+      sources: this.sources,
       sessions: {
         idleMs: accounts.sessionIdleSeconds * 1000,
         lifetimeMs: accounts.sessionLifetimeSeconds * 1000,

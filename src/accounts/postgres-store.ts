@@ -1,6 +1,8 @@
 import { needsNode, planAssignment } from './assignment.js';
 import pg, { type PoolClient } from 'pg';
 import { parsePostgresUrl } from '../store/postgres/url.js';
+import { CONSOLE_MIGRATION_NAME } from './console-records.js';
+import { POSTGRES_CONSOLE_MIGRATION, PostgresConsoleRecords } from './postgres-console-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -63,6 +65,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
       CREATE UNIQUE INDEX service_users_current ON service_users (service, account_id) WHERE replaced_at IS NULL;
     `,
   },
+  { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
 ];
 
 const MIGRATION_LOCK = 0x4845_5241; // 'HERA'
@@ -152,6 +155,7 @@ const USER_COLUMNS = 'uid, service, account_id, generation, keys_changed_at, cli
 /** The identity store for many nodes: every Herald of a cluster points accounts.database at one database. */
 export class PostgresIdentityStore implements IdentityStore {
   private readonly pool: pg.Pool;
+  readonly console: PostgresConsoleRecords;
   private readonly schema: string | null;
   private closed = false;
 
@@ -172,6 +176,7 @@ export class PostgresIdentityStore implements IdentityStore {
       ...(serverOptions === '' ? {} : { options: serverOptions }),
     });
     this.pool.on('error', () => {});
+    this.console = new PostgresConsoleRecords(this.pool);
   }
 
   async migrate(): Promise<void> {
@@ -376,7 +381,7 @@ export class PostgresIdentityStore implements IdentityStore {
 
   /** Every row of every table, for tests that check a refused request wrote nothing. */
   async snapshot(): Promise<string> {
-    const tables = ['accounts', 'sessions', 'nodes', 'service_users'];
+    const tables = ['accounts', 'sessions', 'nodes', 'service_users', 'console_apps', 'account_roles'];
     const dumps = [];
     for (const table of tables) dumps.push((await this.pool.query(`SELECT * FROM ${table} ORDER BY 1`)).rows);
     return JSON.stringify(dumps);

@@ -12,7 +12,8 @@ import type { WindowCounter } from '../guard/limiters.js';
 import type { Source, SourceResolver } from '../guard/source.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword, type PasswordCost, type PasswordPolicy } from './passwords.js';
-import { bearerValue, hashSessionToken, newSessionId, newSessionToken, sameTokenHash } from './session-token.js';
+import { bearerValue, hashSessionToken, sameTokenHash } from './session-token.js';
+import { emailSchema as email, openSession as openStoredSession, PasswordChecker, sessionOver, type SessionLimits } from './sign-in.js';
 import type { SigningKeyRing } from './signing-keys.js';
 import { EmailTakenError, type AccountRecord, type IdentityStore, type SessionRecord } from './store.js';
 
@@ -34,21 +35,7 @@ export interface AccountsDeps {
   onError?: (error: unknown) => void;
 }
 
-export interface SessionLimits {
-  /** Unused this long (ms), a session is over. */
-  idleMs: number;
-  /** This long (ms) after its login, a session is over however often it is used. */
-  lifetimeMs: number;
-  /** A login past this many sessions of one account ends the oldest. */
-  maxPerAccount: number;
-}
-
-const email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254)
-  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/);
+export type { SessionLimits } from './sign-in.js';
 const password = z.string().min(1).max(MAX_PASSWORD_LENGTH * 4);
 const credentialsBody = z.object({ email: z.string(), password }).strict();
 const changeBody = z.object({ oldPassword: password, newPassword: password }).strict();
@@ -60,11 +47,7 @@ const changeBody = z.object({ oldPassword: password, newPassword: password }).st
 const BODY_LIMIT_BYTES = 8192;
 
 export async function registerAccountsRoutes(app: FastifyInstance, deps: AccountsDeps): Promise<void> {
-  // Hashing the unknown-email case against a real hash costs what a real check costs, so response
-  // time does not tell whether an email has an account.
-  // Made on first need, not at start: most Herald starts never see an unknown email.
-  let decoy: Promise<string> | undefined;
-  const decoyHash = () => (decoy ??= hashPassword(randomBytes(16).toString('hex'), deps.passwordCost));
+  const passwords = new PasswordChecker(deps.store, deps.limiter, deps.passwordCost);
 
   await app.register(async (scope) => {
     handleErrors(scope, accountErrors, {
@@ -116,13 +99,10 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
     scope.post('/v1/account/login', limited, async (request, reply) => {
       const body = parse(credentialsBody, request.body);
       // A malformed email is a failed login like any other: no separate answer to probe with.
-      const address = email.safeParse(body.email).data ?? String(body.email).trim().toLowerCase();
-      const attempt = admit(deps, address, request);
-      const account = await deps.store.accountByEmail(address);
-      // An unknown email still pays for one argon2 check, against the decoy.
-      const checked = await verifyPassword(account ? account.passwordHash : await decoyHash(), body.password);
-      if (!account || !checked) throw accountErrors.error('badCredentials');
-      attempt.succeeded();
+      const outcome = await passwords.signIn(body.email, body.password, sourceOf(deps, request).key);
+      if (outcome.kind === 'rateLimited') throw accountErrors.error('rateLimited', { retryAfterSeconds: outcome.retryAfterSeconds });
+      if (outcome.kind === 'badCredentials') throw accountErrors.error('badCredentials');
+      const account = outcome.account;
       const now = deps.now();
       await deps.store.setLastAuthAt(account.id, now);
       reply.send({ uid: account.id, ...(await openSession(deps, account.id, now)) });
@@ -233,29 +213,8 @@ function parseEmail(value: string): string {
   return result.data;
 }
 
-/**
- * A new session per login (no fixation: nothing the client sent becomes a session id). The
- * account's sessions that are over are deleted, and past the cap the oldest go: a password
- * guessed once cannot leave an unbounded number of sessions behind.
- */
-async function openSession(deps: AccountsDeps, accountId: string, now: number): Promise<{ sessionId: string; sessionToken: string }> {
-  const sessionToken = newSessionToken();
-  const sessionId = newSessionId();
-  const tokenHash = hashSessionToken(sessionToken) as Buffer;
-  await deps.store.createSession({ id: sessionId, accountId, tokenHash, createdAt: now, lastUsedAt: now });
-  const live: SessionRecord[] = [];
-  for (const session of await deps.store.listSessions(accountId)) {
-    if (sessionOver(deps.sessions, session, now)) await deps.store.deleteSession(accountId, session.id);
-    else live.push(session);
-  }
-  // Oldest first (listSessions' order); the new session is never among those dropped.
-  const excess = live.filter((session) => session.id !== sessionId).slice(0, Math.max(0, live.length - deps.sessions.maxPerAccount));
-  for (const session of excess) await deps.store.deleteSession(accountId, session.id);
-  return { sessionId, sessionToken };
-}
-
-function sessionOver(limits: SessionLimits, session: SessionRecord, now: number): boolean {
-  return now - session.lastUsedAt >= limits.idleMs || now - session.createdAt >= limits.lifetimeMs;
+function openSession(deps: AccountsDeps, accountId: string, now: number): Promise<{ sessionId: string; sessionToken: string }> {
+  return openStoredSession(deps.store, deps.sessions, accountId, now);
 }
 
 /** The session and account of `Authorization: Bearer <64 hex>`; anything else is refused unlooked-up. */

@@ -1,6 +1,8 @@
 import { needsNode, planAssignment } from './assignment.js';
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
+import { CONSOLE_MIGRATION_NAME } from './console-records.js';
+import { SQLITE_CONSOLE_MIGRATION, SqliteConsoleRecords } from './sqlite-console-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -69,6 +71,7 @@ export const identityMigrations: ReadonlyArray<{ version: number; name: string; 
       CREATE UNIQUE INDEX service_users_current ON service_users (service, account_id) WHERE replaced_at IS NULL;
     `,
   },
+  { version: 2, name: CONSOLE_MIGRATION_NAME, sql: SQLITE_CONSOLE_MIGRATION },
 ];
 
 interface AccountRow {
@@ -151,6 +154,7 @@ const USER_COLUMNS = 'uid, service, account_id, generation, keys_changed_at, cli
  */
 export class SqliteIdentityStore implements IdentityStore {
   private readonly db: Database.Database;
+  readonly console: SqliteConsoleRecords;
 
   constructor(path: string) {
     preparePrivateDatabaseFile(path);
@@ -160,6 +164,7 @@ export class SqliteIdentityStore implements IdentityStore {
     this.db.pragma('foreign_keys = ON');
     // `herald admin nodes …` writes from another process while Herald runs.
     this.db.pragma('busy_timeout = 5000');
+    this.console = new SqliteConsoleRecords(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -341,7 +346,7 @@ export class SqliteIdentityStore implements IdentityStore {
 
   /** Every row of every table, for tests that check a refused request wrote nothing. */
   async snapshot(): Promise<string> {
-    const tables = ['accounts', 'sessions', 'nodes', 'service_users'];
+    const tables = ['accounts', 'sessions', 'nodes', 'service_users', 'console_apps', 'account_roles'];
     return JSON.stringify(tables.map((table) => this.db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()));
   }
 }

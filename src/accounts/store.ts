@@ -6,6 +6,7 @@
  * Times are epoch milliseconds. `generation` and `keysChangedAt` are epoch milliseconds too (as in
  * Firefox Accounts); callers refuse anything above 2^53-1 before it reaches a store.
  */
+import type { ConsoleRecords } from './console-records.js';
 
 export interface AccountRecord {
   /** 32 lowercase hex, random; the `sub` of assertions. */
@@ -78,6 +79,8 @@ export class EmailTakenError extends Error {
 }
 
 export interface IdentityStore {
+  /** The web console's apps and account roles (console-records.ts). */
+  readonly console: ConsoleRecords;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

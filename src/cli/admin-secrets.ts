@@ -6,7 +6,7 @@ const SECRETS: GroupSpec = {
   summary: "Herald's key rings in the data folder's secrets.json (the same as herald keys rotate).",
   subcommands: {
     rotate: {
-      usage: 'rotate <endpointTokens|messageIds|tokenServer>',
+      usage: 'rotate <endpointTokens|messageIds|tokenServer|consoleCsrf>',
       summary: 'add a key to a ring: new tokens are sealed with it, older keys still open theirs',
       run: async (argv, out) => (await import('./keys-rotate.js')).run(argv, out, 'admin secrets rotate'),
     },

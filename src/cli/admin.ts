@@ -16,8 +16,8 @@ export const ADMIN: GroupSpec = {
       run: async (argv, out) => (await import('./admin-nodes.js')).run(argv, out),
     },
     accounts: {
-      usage: 'accounts rotate-signing-key',
-      summary: 'a new assertion signing key; earlier keys stay published until their assertions expire',
+      usage: 'accounts rotate-signing-key|operator <email>',
+      summary: "a new assertion signing key; the web console's operator role",
       run: async (argv, out) => (await import('./admin-accounts.js')).run(argv, out),
     },
     bans: {

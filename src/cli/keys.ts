@@ -26,7 +26,7 @@ export const KEYS: GroupSpec = {
   bare: { usage: '[--out FILE]', summary: 'print a fresh VAPID key pair (JSON on stdout), or write it 0600 to FILE', run: newPair },
   subcommands: {
     rotate: {
-      usage: 'rotate <endpointTokens|messageIds|tokenServer>',
+      usage: 'rotate <endpointTokens|messageIds|tokenServer|consoleCsrf>',
       summary: 'add a key to one of Herald’s key rings (new tokens use it; older keys still open)',
       run: async (argv, out) => (await import('./keys-rotate.js')).run(argv, out),
     },

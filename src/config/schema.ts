@@ -237,6 +237,23 @@ const tokenServerSchema = z
   })
   .strict();
 
+/** The web console (docs/console.md): static pages and a CSRF-protected JSON API under /console/. */
+const consoleSchema = z
+  .object({
+    /** Serve the console at /console/ (and redirect GET / there) on the device port. Needs accounts. */
+    enabled: z.boolean().default(true),
+    /**
+     * The origin people open the console at; unsafe requests whose Fetch Metadata is missing must
+     * carry exactly this Origin. Unset: server.publicOrigin, else the device listener's address.
+     */
+    origin: origin.nullable().default(null),
+    /** A console session unused this long is over. */
+    sessionIdleSeconds: seconds.default(1800),
+    /** A console session is over this long after sign-in, however often it is used. */
+    sessionLifetimeSeconds: seconds.default(12 * 3600),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Folder for the SQLite database and the generated secrets (created 0700). */
@@ -257,6 +274,7 @@ export const configSchema = z
     tls: tlsSchema.prefault({}),
     accounts: accountsSchema.prefault({}),
     tokenserver: tokenServerSchema.prefault({}),
+    console: consoleSchema.prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

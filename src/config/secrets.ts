@@ -10,7 +10,7 @@ import { ConfigError } from './load.js';
  * start. The first key of each ring seals; every listed key opens, so a rotation prepends a key and
  * keeps the old ones: endpoint URLs already handed to senders keep working.
  */
-export const SECRET_PURPOSES = ['endpointTokens', 'messageIds', 'tokenServer'] as const;
+export const SECRET_PURPOSES = ['endpointTokens', 'messageIds', 'tokenServer', 'consoleCsrf'] as const;
 export type SecretPurpose = (typeof SECRET_PURPOSES)[number];
 export type Secrets = Record<SecretPurpose, RingKey[]>;
 
@@ -24,6 +24,8 @@ const storedSecrets = z
     messageIds: z.array(storedKey).min(1),
     // Added after the first release: files written before it lack it and get one at next start.
     tokenServer: z.array(storedKey).min(1).optional(),
+    // The web console's CSRF token key (src/console/csrf.ts); added later still, the same way.
+    consoleCsrf: z.array(storedKey).min(1).optional(),
   })
   .strict();
 
@@ -41,7 +43,7 @@ export function loadOrCreateSecrets(dataDir: string): { secrets: Secrets; create
     return { secrets, created: missing.length > 0 };
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secrets: Secrets = { endpointTokens: [generateRingKey(1)], messageIds: [generateRingKey(1)], tokenServer: [generateRingKey(1)] };
+  const secrets = Object.fromEntries(SECRET_PURPOSES.map((purpose) => [purpose, [generateRingKey(1)]])) as Secrets;
   writeSecrets(file, secrets);
   return { secrets, created: true };
 }
@@ -65,16 +67,15 @@ function readSecretsWithGaps(file: string): { secrets: Secrets; missing: SecretP
       if (!bytes || bytes.length !== 32) throw new ConfigError(`secrets file ${file}: ${purpose} key ${id} is not 32 bytes of base64url`);
       return { id, secret: bytes };
     });
-  return { secrets: { endpointTokens: toKeys('endpointTokens'), messageIds: toKeys('messageIds'), tokenServer: toKeys('tokenServer') }, missing };
+  const secrets = Object.fromEntries(SECRET_PURPOSES.map((purpose) => [purpose, toKeys(purpose)])) as Secrets;
+  return { secrets, missing };
 }
 
 /** Written to a temporary file and renamed, so a crash mid-write never leaves a torn secrets file. */
 export function writeSecrets(file: string, secrets: Secrets): void {
   const body = {
     version: 1,
-    endpointTokens: secrets.endpointTokens.map(({ id, secret }) => ({ id, secret: toBase64Url(secret) })),
-    messageIds: secrets.messageIds.map(({ id, secret }) => ({ id, secret: toBase64Url(secret) })),
-    tokenServer: secrets.tokenServer.map(({ id, secret }) => ({ id, secret: toBase64Url(secret) })),
+    ...Object.fromEntries(SECRET_PURPOSES.map((purpose) => [purpose, secrets[purpose].map(({ id, secret }) => ({ id, secret: toBase64Url(secret) }))])),
   };
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });

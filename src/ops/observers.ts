@@ -118,6 +118,6 @@ export function busErrorLogger(logger: Logger): (error: unknown, during: RedisBu
   return (error, during) => logger.warn({ err: errorSummary(error), during }, 'bus: Redis failed; deliveries fall back to storage');
 }
 
-export function identityErrorLogger(logger: Logger): (error: unknown, part: 'accounts' | 'tokenserver') => void {
+export function identityErrorLogger(logger: Logger): (error: unknown, part: 'accounts' | 'tokenserver' | 'console') => void {
   return (error, part) => logger.error({ err: errorSummary(error), part }, 'identity request failed');
 }

@@ -66,6 +66,7 @@ export class PushPart implements Part {
   readonly registry = new SessionRegistry();
   readonly sockets: Part;
   private bus: Bus | undefined;
+  private senderBlocklist: SenderBlocklist | undefined;
   private sweeper: Sweeper | undefined;
   private socketServer: SocketServer | undefined;
 
@@ -80,6 +81,16 @@ export class PushPart implements Part {
   /** How the startup line names the bus. */
   get busDescription(): string {
     return this.bus?.description ?? 'not started';
+  }
+
+  /** The sender key blocklist the endpoint and the sockets check (the console revokes through it). */
+  get blocklist(): SenderBlocklist {
+    const { config, storage, now } = this.deps;
+    return (this.senderBlocklist ??= new SenderBlocklist(storage(), {
+      ttlMs: config.push.senderBlocklistCacheSeconds * 1000,
+      maxEntries: 10_000,
+      now,
+    }));
   }
 
   /** Runs one expiry and idle sweep now (tests, `herald admin`); the timer runs them periodically. */
@@ -110,11 +121,7 @@ export class PushPart implements Part {
     const wakeup = this.deps.wakeup();
     const push = config.push;
     if (http.admin) registerPushAdminRoutes(http.admin, store, () => this.registry.size, now);
-    const blocklist = new SenderBlocklist(store, {
-      ttlMs: push.senderBlocklistCacheSeconds * 1000,
-      maxEntries: 10_000,
-      now,
-    });
+    const blocklist = this.blocklist;
     await registerEndpointRoutes(http.endpoint, {
       store,
       bus: wakeup.enabled ? withWakeup(this.requireBus(), wakeup) : this.requireBus(),

@@ -1,0 +1,86 @@
+/**
+ * Apps: a VAPID key pair an account owns. Herald generates it and shows the private key once (it
+ * is never stored); revoking puts the key on the sender blocklist (src/push/revocation/), which
+ * refuses its next push at once on this node. Revoke and delete ask for the password again.
+ *   GET  /console/api/apps               the account's apps
+ *   POST /console/api/apps               {name} → the app and its private key, once
+ *   POST /console/api/apps/:id/revoke    {password}
+ *   POST /console/api/apps/:id/delete    {password} (a revoked key stays blocked)
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AppRecord } from '../accounts/console-records.js';
+import { fromBase64Url, toBase64Url } from '../crypto/base64.js';
+import { generateVapidKeyPair, sha256 } from '../crypto/vapid.js';
+import { confirmPassword, parseBody, signedIn, type ConsoleDeps } from './context.js';
+import { consoleErrors } from './errors.js';
+
+const createBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+const passwordBody = z.object({ password: z.string().min(1).max(4096) }).strict();
+const APP_ID = /^[0-9a-f]{32}$/;
+
+export interface AppView {
+  id: string;
+  name: string;
+  publicKey: string;
+  /** base64url SHA-256 of the public key: how the blocklist and `herald keys block` name it. */
+  keyHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export function keyHashOf(publicKey: string): Buffer {
+  return sha256(fromBase64Url(publicKey) ?? Buffer.alloc(0));
+}
+
+function view(app: AppRecord): AppView {
+  return { id: app.id, name: app.name, publicKey: app.publicKey, keyHash: toBase64Url(keyHashOf(app.publicKey)), createdAt: app.createdAt, revokedAt: app.revokedAt };
+}
+
+export async function appOf(deps: ConsoleDeps, accountId: string, id: string): Promise<AppRecord> {
+  const app = APP_ID.test(id) ? await deps.store.console.appById(accountId, id) : null;
+  if (!app) throw consoleErrors.error('appNotFound');
+  return app;
+}
+
+export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): void {
+  scope.get('/apps', async (request, reply) => {
+    const { account } = signedIn(request);
+    reply.header('cache-control', 'no-store');
+    return { apps: (await deps.store.console.listApps(account.id)).map(view) };
+  });
+
+  scope.post('/apps', async (request, reply) => {
+    const { account } = signedIn(request);
+    const { name } = parseBody(createBody, request.body);
+    const keys = generateVapidKeyPair();
+    const app: AppRecord = { id: randomBytes(16).toString('hex'), accountId: account.id, name, publicKey: keys.publicKey, createdAt: deps.now(), revokedAt: null };
+    await deps.store.console.createApp(app);
+    reply.code(201).header('cache-control', 'no-store');
+    // The only time the private key leaves Herald; it is not kept.
+    return { app: view(app), privateKey: keys.privateKey };
+  });
+
+  scope.post<{ Params: { id: string } }>('/apps/:id/revoke', async (request) => {
+    const who = signedIn(request);
+    const { password } = parseBody(passwordBody, request.body);
+    const app = await appOf(deps, who.account.id, request.params.id);
+    await confirmPassword(deps, request, who, password);
+    const now = deps.now();
+    const keyHash = keyHashOf(app.publicKey);
+    const newlyBlocked = await deps.blocklist().block({ keyHash, source: 'holder', reason: 'revoked in the web console', blockedAt: now });
+    await deps.store.console.markAppRevoked(who.account.id, app.id, now);
+    deps.audit({ keyHash: toBase64Url(keyHash), newlyBlocked }, 'audit: sender key revoked in the web console');
+    return { app: view({ ...app, revokedAt: app.revokedAt ?? now }) };
+  });
+
+  scope.post<{ Params: { id: string } }>('/apps/:id/delete', async (request, reply) => {
+    const who = signedIn(request);
+    const { password } = parseBody(passwordBody, request.body);
+    const app = await appOf(deps, who.account.id, request.params.id);
+    await confirmPassword(deps, request, who, password);
+    await deps.store.console.deleteApp(who.account.id, app.id);
+    reply.code(204).send();
+  });
+}

@@ -1,0 +1,103 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, describe, when } from '../api';
+import type { KeyMemory } from '../keys';
+
+export interface App {
+  id: string;
+  name: string;
+  publicKey: string;
+  keyHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export function AppsPage({ keys }: { keys: KeyMemory }) {
+  const [apps, setApps] = useState<App[]>([]);
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<{ app: App; privateKey: string } | null>(null);
+  const [revoking, setRevoking] = useState<App | null>(null);
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const load = () => api<{ apps: App[] }>('GET', '/apps').then((answer) => setApps(answer.apps), (failure: unknown) => setError(describe(failure)));
+  useEffect(() => void load(), []);
+
+  const create = async (event: Event) => {
+    event.preventDefault();
+    setError('');
+    try {
+      const answer = await api<{ app: App; privateKey: string }>('POST', '/apps', { name });
+      keys.remember(answer.app.id, answer.privateKey);
+      setCreated(answer);
+      setName('');
+      await load();
+    } catch (failure) {
+      setError(describe(failure));
+    }
+  };
+
+  const revoke = async (event: Event) => {
+    event.preventDefault();
+    if (!revoking) return;
+    setError('');
+    try {
+      await api('POST', `/apps/${revoking.id}/revoke`, { password });
+      setRevoking(null);
+      await load();
+    } catch (failure) {
+      setError(describe(failure));
+    } finally {
+      setPassword('');
+    }
+  };
+
+  const download = created ? URL.createObjectURL(new Blob([JSON.stringify({ publicKey: created.app.publicKey, privateKey: created.privateKey }, null, 2)], { type: 'application/json' })) : '';
+
+  return (
+    <section>
+      <h1>Apps</h1>
+      <p>An app is a VAPID key pair your application server signs with. Subscribe with its public key; revoke it and Herald refuses its pushes.</p>
+      {error && <p role="alert" class="error">{error}</p>}
+      <form onSubmit={create} id="create-app" class="row">
+        <label>
+          New app name
+          <input name="name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <button type="submit">Create app</button>
+      </form>
+      {created && (
+        <div class="notice" id="created-app">
+          <p><strong>{created.app.name}</strong> created. Its private key is shown this once; Herald does not keep it.</p>
+          <p>Private key: <code id="private-key">{created.privateKey}</code></p>
+          <p><a href={download} download={`${created.app.name}-vapid.json`}>Download the key pair (JSON)</a></p>
+        </div>
+      )}
+      <table id="apps">
+        <thead>
+          <tr><th>Name</th><th>Public key</th><th>Created</th><th>State</th><th /></tr>
+        </thead>
+        <tbody>
+          {apps.map((app) => (
+            <tr key={app.id} data-app={app.id}>
+              <td>{app.name}</td>
+              <td><code class="key">{app.publicKey}</code></td>
+              <td>{when(app.createdAt)}</td>
+              <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}</td>
+              <td>{app.revokedAt === null && <button type="button" onClick={() => setRevoking(app)}>Revoke…</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {revoking && (
+        <form onSubmit={revoke} id="revoke-app" class="notice">
+          <p>Revoke <strong>{revoking.name}</strong>? Every push signed with its key is refused from now on; this cannot be undone here.</p>
+          <label>
+            Your password, to confirm
+            <input type="password" name="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          </label>
+          <button type="submit" class="danger">Revoke key</button>
+          <button type="button" onClick={() => setRevoking(null)}>Cancel</button>
+        </form>
+      )}
+    </section>
+  );
+}

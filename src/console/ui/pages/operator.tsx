@@ -1,0 +1,85 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, describe, when } from '../api';
+
+interface Overview {
+  nodes: Array<{ id: number; service: string; url: string; capacity: number; currentLoad: number; downed: boolean }>;
+  bans: Array<{ source: string; reason: string; remainingSeconds: number }>;
+  devices: Record<string, number>;
+  messages: Record<string, number | null>;
+  blocklist: { total: number; newest: Array<{ keyHash: string; source: string; reason: string; blockedAt: number }> };
+}
+
+export function OperatorPage() {
+  const [overview, setOverview] = useState<Overview | null>(null);
+  const [lifting, setLifting] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const load = () => api<Overview>('GET', '/operator/overview').then(setOverview, (failure: unknown) => setError(describe(failure)));
+  useEffect(() => {
+    void load();
+    const timer = setInterval(() => void load(), 10_000);
+    return () => clearInterval(timer);
+  }, []);
+
+  const lift = async (event: Event) => {
+    event.preventDefault();
+    try {
+      await api('POST', '/operator/bans/lift', { source: lifting, password });
+      setLifting('');
+      await load();
+    } catch (failure) {
+      setError(describe(failure));
+    } finally {
+      setPassword('');
+    }
+  };
+
+  if (!overview) return <section><h1>Operator</h1><p>{error || 'Loading…'}</p></section>;
+  return (
+    <section>
+      <h1>Operator</h1>
+      {error && <p role="alert" class="error">{error}</p>}
+      <h2>Devices and messages (counts only)</h2>
+      <dl class="stats">
+        {Object.entries({ ...overview.devices, ...overview.messages }).map(([name, value]) => (
+          <div><dt>{name}</dt><dd>{value ?? '—'}</dd></div>
+        ))}
+      </dl>
+      <h2>Nodes</h2>
+      <table>
+        <thead><tr><th>Service</th><th>URL</th><th>Load</th><th>State</th></tr></thead>
+        <tbody>
+          {overview.nodes.map((node) => (
+            <tr><td>{node.service}</td><td>{node.url}</td><td>{node.currentLoad} / {node.capacity}</td><td>{node.downed ? 'down' : 'up'}</td></tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Bans</h2>
+      <table>
+        <thead><tr><th>Source</th><th>Reason</th><th>Remaining</th><th /></tr></thead>
+        <tbody>
+          {overview.bans.map((ban) => (
+            <tr><td>{ban.source}</td><td>{ban.reason}</td><td>{ban.remainingSeconds} s</td><td><button type="button" onClick={() => setLifting(ban.source)}>Lift…</button></td></tr>
+          ))}
+        </tbody>
+      </table>
+      {lifting && (
+        <form onSubmit={lift} class="notice">
+          <p>Lift the ban on <code>{lifting}</code>?</p>
+          <label>Your password, to confirm<input type="password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
+          <button type="submit" class="danger">Lift ban</button>
+          <button type="button" onClick={() => setLifting('')}>Cancel</button>
+        </form>
+      )}
+      <h2>Sender blocklist ({overview.blocklist.total})</h2>
+      <table>
+        <thead><tr><th>Key hash</th><th>By</th><th>Reason</th><th>When</th></tr></thead>
+        <tbody>
+          {overview.blocklist.newest.map((entry) => (
+            <tr><td><code class="key">{entry.keyHash}</code></td><td>{entry.source}</td><td>{entry.reason}</td><td>{when(entry.blockedAt)}</td></tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
