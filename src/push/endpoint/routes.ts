@@ -12,7 +12,7 @@ import { senderErrors, type SenderError } from '../../http/sender-errors.js';
 import type { Bus } from '../delivery/bus.js';
 import { acceptMessage, type Outcome } from '../delivery/accept.js';
 import { parseEncryption, parseTopic, parseTtl, parseUrgency, storedBytes } from './message-headers.js';
-import { senderKeyMatches, type VapidChecker } from './vapid-check.js';
+import { senderKeyMatches, type VapidChecker, type VerifiedSender } from './vapid-check.js';
 import type { SenderKeyCheck } from '../revocation/blocklist.js';
 import { refuseBlockedSender } from '../revocation/refuse-blocked.js';
 import { registerRevokeRoute, type RevokeRouteDeps } from '../revocation/revoke-route.js';
@@ -104,13 +104,7 @@ async function pushMessage(
 
   // 2. VAPID: optional on v1 (checked when present), required on v2 and bound to the sealed key.
   const headers = request.headers;
-  const sender = deps.vapid.check(headers.authorization, single(headers['crypto-key']), Math.floor(now / 1000));
-  if (version === 2) {
-    if (!sender) throw senderErrors.error('unauthorized', { detail: 'a v2 endpoint requires VAPID' });
-    if (!contents.senderKeyHash || !senderKeyMatches(contents.senderKeyHash, sender.keyHash)) {
-      throw senderErrors.error('unauthorized', { detail: 'the VAPID key is not the one this subscription is bound to' });
-    }
-  }
+  const sender = checkVapid(deps, version, contents, headers, now);
 
   // 2b. a revoked or blocked sender key (docs/security.md)
   if (sender && deps.blocklist) await refuseBlockedSender(deps.blocklist, sender.keyHash, version);
@@ -121,18 +115,7 @@ async function pushMessage(
   await requireSubscription(deps.store, contents);
 
   // 4. body and headers
-  const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : null;
-  if (body && body.length > deps.maxBodyBytes) {
-    throw senderErrors.error('bodyTooLarge', { detail: `at most ${deps.maxBodyBytes} bytes` });
-  }
-  const ttl = parseTtl(headers.ttl, deps.maxTtlSeconds);
-  const topic = parseTopic(headers.topic);
-  const urgency = parseUrgency(headers.urgency);
-  const forwarded = parseEncryption(body, {
-    contentEncoding: headers['content-encoding'],
-    encryption: headers.encryption,
-    cryptoKey: headers['crypto-key'],
-  });
+  const { body, ttl, topic, urgency, forwarded } = readMessage(deps, request.body, headers);
 
   const release = ttl > 0 ? await deps.guard?.reserveBacklog(contents, now, storedBytes(body, forwarded)) : undefined;
 
@@ -159,6 +142,33 @@ async function pushMessage(
   deps.observe?.accepted?.(outcome, Number(process.hrtime.bigint() - started) / 1e9);
   // 201 also when TTL=0 found the device away and the message was dropped: senders rely on it.
   reply.code(201).header('location', location).header('ttl', String(ttl)).send();
+}
+
+/** The VAPID signature, if any: optional on v1 (checked when present), required on v2 and bound to the sealed key. */
+function checkVapid(deps: EndpointDeps, version: 1 | 2, contents: EndpointTokenContents, headers: FastifyRequest['headers'], now: number): VerifiedSender | null {
+  const sender = deps.vapid.check(headers.authorization, single(headers['crypto-key']), Math.floor(now / 1000));
+  if (version === 2) {
+    if (!sender) throw senderErrors.error('unauthorized', { detail: 'a v2 endpoint requires VAPID' });
+    if (!contents.senderKeyHash || !senderKeyMatches(contents.senderKeyHash, sender.keyHash)) {
+      throw senderErrors.error('unauthorized', { detail: 'the VAPID key is not the one this subscription is bound to' });
+    }
+  }
+  return sender;
+}
+
+/** The body (within push.maxBodyBytes) and the message headers, each checked (message-headers.ts). */
+function readMessage(deps: EndpointDeps, raw: unknown, headers: FastifyRequest['headers']) {
+  const body = raw instanceof Buffer && raw.length > 0 ? raw : null;
+  if (body && body.length > deps.maxBodyBytes) {
+    throw senderErrors.error('bodyTooLarge', { detail: `at most ${deps.maxBodyBytes} bytes` });
+  }
+  return {
+    body,
+    ttl: parseTtl(headers.ttl, deps.maxTtlSeconds),
+    topic: parseTopic(headers.topic),
+    urgency: parseUrgency(headers.urgency),
+    forwarded: parseEncryption(body, { contentEncoding: headers['content-encoding'], encryption: headers.encryption, cryptoKey: headers['crypto-key'] }),
+  };
 }
 
 /**
