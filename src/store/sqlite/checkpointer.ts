@@ -19,7 +19,11 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
 
-  constructor(databasePath: string, intervalMs = 1000) {
+  /**
+   * `restartBytes`: a WAL longer than this is restarted as soon as it is caught up, so it stays
+   * near that size under sustained writes (SQLITE's journal_size_limit then trims the file).
+   */
+  constructor(databasePath: string, intervalMs = 1000, restartBytes = 16 * 1024 * 1024) {
     // An eval'd CommonJS worker: it needs no build step and loads the same better-sqlite3 addon.
     this.worker = new Worker(
       `
@@ -29,9 +33,23 @@ export class WalCheckpointer {
       db.pragma('busy_timeout = 5000');
       db.pragma('journal_size_limit = 67108864');
       let previousLog = -1;
+      const pageSize = db.pragma('page_size', { simple: true });
       const checkpoint = () => {
         try {
           const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+          // Under steady writes the writer never finds the WAL idle, so it keeps appending and the
+          // file grows without bound (250 MB was seen). Once it is past the bound and the passive
+          // round left little behind, a RESTART copies that little while holding the write lock
+          // and makes the next commit write from the start of the WAL (journal_size_limit then
+          // trims the file). Herald's commits wait for it only that long (a few ms); a short busy
+          // timeout here gives up rather than wait behind a long write, and the next round retries.
+          const behind = result ? (result.log - result.checkpointed) * pageSize : 0;
+          if (result && result.log * pageSize > workerData.restartBytes && behind < workerData.restartBehindBytes) {
+            db.pragma('busy_timeout = 20');
+            try { db.pragma('wal_checkpoint(RESTART)'); } finally { db.pragma('busy_timeout = 5000'); }
+            previousLog = -1;
+            return false;
+          }
           // Quiet since the last round and fully copied back: truncate the WAL, so frames of deleted
           // (acked) messages do not linger in it (docs/privacy.md). busy_timeout 0: if Herald is
           // writing, skip rather than make it wait; under steady load the WAL is rewritten anyway.
@@ -42,18 +60,28 @@ export class WalCheckpointer {
           } else {
             previousLog = result ? result.log : -1;
           }
-        } catch (error) { parentPort.postMessage(String(error)); }
+          return Boolean(result && result.log * pageSize > workerData.restartBytes);
+        } catch (error) { parentPort.postMessage(String(error)); return false; }
       };
-      const timer = setInterval(checkpoint, workerData.intervalMs);
+      // Rounds come faster while the WAL is past its bound, so it is caught while little is behind.
+      let timer;
+      const schedule = (large) => {
+        const delayMs = large ? Math.min(100, workerData.intervalMs) : workerData.intervalMs;
+        timer = setTimeout(() => {
+          const large = checkpoint();
+          schedule(large);
+        }, delayMs);
+      };
+      schedule();
       parentPort.on('message', (message) => {
         if (message !== 'stop') return;
-        clearInterval(timer);
+        clearTimeout(timer);
         checkpoint();
         db.close();
         parentPort.close();
       });
       `,
-      { eval: true, workerData: { path: databasePath, intervalMs, betterSqlite3: require.resolve('better-sqlite3') } },
+      { eval: true, workerData: { path: databasePath, intervalMs, restartBytes, restartBehindBytes: 2 * 1024 * 1024, betterSqlite3: require.resolve('better-sqlite3') } },
     );
     // A failed checkpoint loses nothing (the WAL keeps every commit); it only lets the WAL grow.
     this.worker.on('error', () => undefined);

@@ -75,6 +75,8 @@ export class SqliteStore implements Store {
     if (options.path !== ':memory:') {
       // Checkpoints (which fsync) run on a worker thread, never inside a commit on the event loop.
       this.db.pragma('wal_autocheckpoint = 0');
+      // When a commit starts the WAL over (after the checkpointer caught up), the file is cut back to this.
+      this.db.pragma('journal_size_limit = 67108864');
       this.checkpointer = new WalCheckpointer(options.path);
     }
   }
