@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,10 +14,10 @@ import { run as ca } from '../../src/cli/ca.js';
 import { enrollDevice, EnrollmentError, renewDevice } from '../../src/client/enroll.js';
 import { DeviceCa } from '../../src/devices/ca.js';
 import { createEnrollmentCode } from '../../src/devices/enrollment.js';
-import { EC_SIGNING, newKeyPair, x509 } from '../../src/devices/x509.js';
 import { ensureDevCertificate } from '../../src/server/dev-tls.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/types.js';
+import { newCsr, post, type Answer } from '../helpers/enroll.js';
 import { RawDevice, startHerald, type Running } from '../helpers/herald.js';
 
 const APP = 'com.example.app';
@@ -35,30 +34,6 @@ let dataDir: string;
 let store: Store;
 let herald: Running;
 let clock = Date.now();
-
-export interface Answer {
-  status: number;
-  body: string;
-}
-
-/** A raw POST to the device listener, optionally with a client certificate. */
-export function post(origin: string, route: string, body: unknown, options: { ca: string; cert?: string; key?: string }): Promise<Answer> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(`${origin}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false, ...options }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.once('error', reject);
-    req.end(payload);
-  });
-}
-
-export async function newCsr(): Promise<string> {
-  const keys = await newKeyPair();
-  return (await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=x', keys, signingAlgorithm: EC_SIGNING })).toString('pem');
-}
 
 const code = async (options: { deviceId?: string; minutes?: number; app?: string } = {}) =>
   (await createEnrollmentCode(store, { app: options.app ?? APP, deviceId: options.deviceId ?? null, minutes: options.minutes ?? 15, now: clock })).code;
