@@ -176,3 +176,23 @@ describe('renewal by the current certificate', () => {
     await assert.rejects(renewDevice({ url: herald.origin, ca: serverCa, ...where }), (error: unknown) => error instanceof EnrollmentError && error.errno === 31);
   });
 });
+
+describe('guard.enrollmentsPerSource', () => {
+  it('past the window, a source gets 429 errno 29 before any code is looked at', async () => {
+    const limited = await startHerald(
+      {
+        tls: { ...serverTls, clientCertificates: { devices: 'request' } },
+        devices: { enrollment: true },
+        guard: { exemptLoopback: false, enrollmentsPerSource: { points: 2, seconds: 600 } },
+      },
+      dataDir,
+    );
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) statuses.push((await post(limited.origin, '/v1/devices/enroll', { code: 'x', app: APP, csr: await newCsr() }, { ca: serverCa })).status);
+      assert.deepEqual(statuses, [403, 403, 429]);
+    } finally {
+      await limited.stop({ keepData: true });
+    }
+  });
+});
