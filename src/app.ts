@@ -16,6 +16,7 @@ import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
 import { KeyRing } from './crypto/keyring.js';
 import { readClientTrust } from './devices/ca.js';
+import { attestationGateFromConfig } from './devices/attestation.js';
 import { DevicesPart } from './devices/part.js';
 import { GuardPart } from './guard/part.js';
 import { checkTlsOrigin } from './server/tls.js';
@@ -159,6 +160,7 @@ export class Herald {
 
     const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now });
     const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit, config.server.allowedNetworks);
+    const attestation = attestationGateFromConfig(config.devices.attestation, { now, ...observe.attestationObserver(metrics, logger) });
     const devices = new DevicesPart({
       config,
       dataDir: paths.dataDir,
@@ -166,6 +168,8 @@ export class Herald {
       isTrustedProxy: (peer) => guard.guard.isTrustedProxy(peer),
       reloadClientTrust: () => listeners.reloadClientTrust(),
       now,
+      guard: guard.guard,
+      attestation,
       ...observe.devicesObserver(metrics, logger),
     });
     const wakeup = new WakeupPart(config.push.wakeup, {
@@ -182,6 +186,7 @@ export class Herald {
       urls: new EndpointUrls(endpointTokens, listeners.origin),
       endpointTokens,
       messageIds: new KeyRing(secrets.messageIds, 'message-id'),
+      attestation: attestation?.guards('devices') ? attestation : null,
       deviceAuth: deviceAuthFromConfig(config, () => secrets.tokenServer, () => listeners.ownUrls(), now),
       now,
       logger,

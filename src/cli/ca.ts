@@ -8,9 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, resolvePaths } from '../config/load.js';
 import { CaError, DeviceCa } from '../devices/ca.js';
+import { createEnrollmentCode, MAX_CODE_MINUTES } from '../devices/enrollment.js';
 import { DeviceCertificates } from '../devices/registry.js';
 import { exportPrivateKeyPem, newKeyPair, x509 } from '../devices/x509.js';
 import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/types.js';
 import { defineCommand, parseCommand, runGroup, stdout, type Flags, type GroupSpec, type Out } from './command-line.js';
 import { CommandFailure } from './failure.js';
 import { UsageError } from './usage-error.js';
@@ -65,6 +67,17 @@ const LIST = defineCommand({
   summary: 'Lists the certificates the CA issued: serial, device, app, expiry, revocation.',
   flags: { ...STORE_FLAGS, json: { type: 'boolean', help: 'one JSON array' } },
 });
+const ENROLL_CODE = defineCommand({
+  name: 'ca enroll-code',
+  summary: 'Makes a one-time enrollment code: a device trades it once, with a CSR, for its certificate (POST /v1/devices/enroll).',
+  flags: {
+    ...STORE_FLAGS,
+    app: { type: 'string', value: 'APP', help: 'the app the code is for (required; the device must name it)' },
+    device: { type: 'string', value: 'ID', help: 'the device id its certificate will name (default: a random one)' },
+    minutes: { type: 'string', value: 'N', help: 'how long the code is valid, 1 to 15 minutes (default 15)' },
+  },
+  notes: ['The code is printed once and stored as its SHA-256 only: hand it to the device over a channel you trust.'],
+});
 const CRL = defineCommand({
   name: 'ca crl',
   summary: 'Prints the CRL of the revoked certificates (and writes it to DATA/ca/crl.pem).',
@@ -81,6 +94,7 @@ export const CA: GroupSpec = {
     revoke: { usage: 'revoke <serial> [--reason TEXT]', summary: 'revoke a certificate; rewrites the CRL', run: revoke },
     list: { usage: 'list [--json]', summary: 'every certificate issued', run: list },
     crl: { usage: 'crl [--out FILE]', summary: 'print the current CRL', run: crl },
+    'enroll-code': { usage: 'enroll-code --app APP [--device ID] [--minutes N]', summary: 'a one-time code for device enrollment', run: enrollCode },
   },
 };
 
@@ -95,12 +109,12 @@ function dataDirOf(values: StoreValues): { dataDir: string; storeUrl: string } {
 }
 
 /** Runs `work` with the CA and the store, closing the store after; CA mistakes are one-line failures. */
-async function withCertificates<T>(values: StoreValues, work: (certificates: DeviceCertificates) => Promise<T>): Promise<T> {
+async function withCertificates<T>(values: StoreValues, work: (certificates: DeviceCertificates, store: Store) => Promise<T>): Promise<T> {
   const { dataDir, storeUrl } = dataDirOf(values);
   const ca = await DeviceCa.load(dataDir).catch(toFailure);
   const store = await openStore(storeUrl);
   try {
-    return await work(new DeviceCertificates(ca, store)).catch(toFailure);
+    return await work(new DeviceCertificates(ca, store), store).catch(toFailure);
   } finally {
     await store.close();
   }
@@ -188,6 +202,21 @@ async function crl(argv: string[], out: Out): Promise<number> {
   if (!parsed) return 0;
   return withCertificates(parsed.values, async (certificates) => {
     emit(out, parsed.values.out, await certificates.writeCrl());
+    return 0;
+  });
+}
+
+async function enrollCode(argv: string[], out: Out): Promise<number> {
+  const parsed = parseCommand(ENROLL_CODE, argv, out);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  if (values.app === undefined) throw new UsageError('needs --app APP');
+  const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
+  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_CODE_MINUTES)) throw new UsageError(`--minutes takes 1 to ${MAX_CODE_MINUTES}`);
+  return withCertificates(values, async (_certificates, store) => {
+    const made = await createEnrollmentCode(store, { app: values.app as string, deviceId: values.device ?? null, ...(minutes !== undefined ? { minutes } : {}) });
+    out(`${made.code}\n`);
+    process.stderr.write(`One-time enrollment code for ${values.app}${values.device ? ` (device ${values.device})` : ''}, valid until ${new Date(made.expiresAt).toISOString()}; it is not shown again.\n`);
     return 0;
   });
 }

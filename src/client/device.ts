@@ -34,6 +34,8 @@ export interface PushDeviceOptions {
    * in every hello. A function is asked again at each connection, so it can fetch a fresh token.
    */
   serviceToken?: string | (() => string | Promise<string>);
+  /** For a Herald with devices.attestation: a fresh attestation JWT for every hello (asked at each connection). */
+  attestation?: string | (() => string | Promise<string>);
 }
 
 /** Herald's answer to the declared wake-up address: 200 (key kept in the state), or why not. */
@@ -109,11 +111,12 @@ interface Pending {
 }
 
 export class PushDevice extends EventEmitter<PushDeviceEvents> {
-  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect' | 'wakeup' | 'serviceToken'>> & {
+  private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect' | 'wakeup' | 'serviceToken' | 'attestation'>> & {
     stateFile: string | undefined;
     initialDelayMs: number;
     maxDelayMs: number;
     serviceToken: PushDeviceOptions['serviceToken'];
+    attestation: PushDeviceOptions['attestation'];
   };
   private state: DeviceState;
   private socket: WebSocket | undefined;
@@ -138,6 +141,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
       serverUrl: options.serverUrl,
       stateFile: options.stateFile,
       serviceToken: options.serviceToken,
+      attestation: options.attestation,
       initialDelayMs: options.reconnect?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS,
       maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
       pingIntervalMs: Math.max(MIN_PING_INTERVAL_MS, options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
@@ -292,6 +296,8 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
   private async open(): Promise<{ uaid: string }> {
     const source = this.options.serviceToken;
     const token = typeof source === 'function' ? await source() : source;
+    const attesting = this.options.attestation;
+    const attestation = typeof attesting === 'function' ? await attesting() : attesting;
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.options.serverUrl, [SUBPROTOCOL], { handshakeTimeout: this.options.requestTimeoutMs });
       this.socket = socket;
@@ -310,7 +316,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
         // As Firefox does: a device without subscriptions has nothing to keep, so it asks for a fresh uaid.
         const uaid = channelIDs.length > 0 ? this.state.uaid : null;
         const wakeup = this.wakeupListener?.listening ? { wakeup: this.wakeupListener.declaration } : {};
-        const auth = token === undefined ? {} : { token };
+        const auth = { ...(token === undefined ? {} : { token }), ...(attestation === undefined ? {} : { attestation }) };
         socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}), ...wakeup, ...auth }));
       });
 

@@ -14,3 +14,5 @@ export type { NotificationHeaders } from './notification.js';
 export { revokeSenderKey, revocationAuthorization } from './revoke.js';
 export { getServiceToken, clientStateFor, IdentityError } from './identity.js';
 export type { ServiceTokenOptions, ServiceToken } from './identity.js';
+export { enrollDevice, renewDevice, EnrollmentError } from './enroll.js';
+export type { DeviceCredentials, EnrollOptions } from './enroll.js';

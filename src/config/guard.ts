@@ -55,6 +55,8 @@ export const guardSchema = z
     revocationsPerSource: window(10, 3600),
     /** Token server requests (an ES256 check and a transaction each) from one source. */
     tokenRequestsPerSource: window(300, 60),
+    /** POST /v1/devices/enroll and /renew from one source (docs/devices.md): each costs a CSR check and a signature. */
+    enrollmentsPerSource: window(20, 600),
     /** POSTs signed by one VAPID key (its SHA-256). */
     perSenderKey: window(20_000, 1),
     /** POSTs to one subscription (uaid + channel). */

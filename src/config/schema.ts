@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { devicesSchema } from './devices.js';
 import { guardSchema, network, tlsSchema } from './guard.js';
 
 /**
@@ -272,6 +273,8 @@ export const configSchema = z
     guard: guardSchema.prefault({}),
     /** TLS on every listener when a certificate and key are given. */
     tls: tlsSchema.prefault({}),
+    /** Device enrollment and the attestation gate (src/config/devices.ts, docs/devices.md). */
+    devices: devicesSchema.prefault({}),
     accounts: accountsSchema.prefault({}),
     tokenserver: tokenServerSchema.prefault({}),
     console: consoleSchema.prefault({}),

@@ -11,7 +11,12 @@ import type { HeraldConfig } from '../config/schema.js';
 import { senderErrors } from '../http/sender-errors.js';
 import type { HttpListeners, Part } from '../server/part.js';
 import type { Store } from '../store/types.js';
+import type { Guard } from '../guard/guard.js';
+import { requestGate } from '../guard/request-gate.js';
+import type { AttestationGate } from './attestation.js';
 import { DeviceCa } from './ca.js';
+import { registerEnrollRoutes, type EnrollRoute } from './enroll-routes.js';
+import { Enrollment } from './enrollment.js';
 import { ClientCertificateChecker, ownerOfDevice, type CertificateVerdict, type ClientCertificateMode } from './client-certificates.js';
 import { DeviceCertificates } from './registry.js';
 
@@ -29,6 +34,13 @@ export interface DevicesPartDeps {
   /** A refused client certificate, with why (logs and metrics only: the client is told nothing). */
   refused?: (listener: 'devices' | 'endpoint', reason: string) => void;
   crlFailed?: (error: unknown) => void;
+  /** devices.enrollment: the guard whose enrollmentsPerSource limits the routes. */
+  guard?: Guard;
+  /** devices.attestation, when it stands on the device listener. */
+  attestation?: AttestationGate | null;
+  /** An enrollment or renewal answered, with its outcome or refusal reason (logs and metrics). */
+  enrolled?: (route: EnrollRoute, outcome: string) => void;
+  enrollFailed?: (error: unknown) => void;
 }
 
 export class DevicesPart implements Part {
@@ -41,6 +53,13 @@ export class DevicesPart implements Part {
     const { tls, server } = deps.config;
     if (this.enabled && (tls.cert === null) && !tls.clientCertHeader) {
       throw new ConfigError('tls.clientCertificates: needs tls.cert and tls.key, or tls.clientCertHeader behind a TLS-terminating proxy');
+    }
+    if (deps.config.devices.enrollment) {
+      if (tls.cert === null && !tls.clientCertHeader) throw new ConfigError('devices.enrollment: needs TLS (tls.cert and tls.key), or tls.clientCertHeader behind a TLS-terminating proxy');
+      const mode = tls.clientCertificates.devices;
+      if (mode === 'require' || (mode === 'off' && !tls.clientCertHeader)) {
+        throw new ConfigError('devices.enrollment: needs tls.clientCertificates.devices = "request" (a device enrolls without a certificate and renews with one)');
+      }
     }
     const separateEndpoint = server.endpointPort !== null && server.endpointPort !== server.port;
     if (!separateEndpoint && tls.clientCertificates.endpoint !== 'off') {
@@ -57,8 +76,12 @@ export class DevicesPart implements Part {
     return this.deps.config.tls.clientCertificates.devices;
   }
 
+  get enrollmentOn(): boolean {
+    return this.deps.config.devices.enrollment;
+  }
+
   async start(): Promise<void> {
-    if (!this.enabled) return;
+    if (!this.enabled && !this.enrollmentOn) return;
     const ca = await DeviceCa.load(this.deps.dataDir).catch((error: Error) => {
       throw new ConfigError(`tls.clientCertificates: ${error.message}`);
     });
@@ -78,6 +101,17 @@ export class DevicesPart implements Part {
   }
 
   async register(http: HttpListeners): Promise<void> {
+    if (this.enrollmentOn && this.certificates && this.checker) {
+      const { guard, attestation } = this.deps;
+      registerEnrollRoutes(http.devices, {
+        enrollment: new Enrollment(this.certificates, this.deps.storage(), { days: this.deps.config.devices.certificateDays, now: this.deps.now }),
+        checker: this.checker,
+        ...(guard ? { gate: requestGate(guard, 'enrollments') } : {}),
+        ...(attestation?.guards('devices') ? { attest: (token: unknown) => attestation.check(token) } : {}),
+        ...(this.deps.enrolled ? { outcome: this.deps.enrolled } : {}),
+        ...(this.deps.enrollFailed ? { onError: this.deps.enrollFailed } : {}),
+      });
+    }
     if (!this.enabled) return;
     const modes = this.deps.config.tls.clientCertificates;
     this.guardListener(http.devices, 'devices', modes.devices);

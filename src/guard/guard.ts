@@ -28,7 +28,7 @@ export interface SendTarget {
 }
 
 /** Per-source limits of requests that name no subscription. */
-export type RequestLimit = 'source' | 'revocations' | 'tokens';
+export type RequestLimit = 'source' | 'revocations' | 'tokens' | 'enrollments';
 
 export interface GuardEvents {
   banned?(reason: BanReason): void;
@@ -106,6 +106,7 @@ export class Guard {
       source: this.perSource,
       revocations: counter('revocations', config.revocationsPerSource),
       tokens: counter('tokens', config.tokenRequestsPerSource),
+      enrollments: counter('enrollments', config.enrollmentsPerSource),
     };
     // A counter refuses the hit after `points`: N strikes ban at the Nth with points = N - 1.
     const { bans } = config;

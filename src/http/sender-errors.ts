@@ -27,6 +27,11 @@ const SENDER_ERRORS = {
   networkRefused: { status: 403, errno: 28, message: 'This network may not use this service' },
   // tls.clientCertificates: one answer whatever was wrong with the certificate (the reason is logged).
   certificateRefused: { status: 403, errno: 31, message: 'A valid client certificate is required' },
+  // devices.enrollment: one answer for an unknown, used, expired or other app's code, and for a
+  // renewal CSR of another key (the reason goes to logs and metrics).
+  enrollmentRefused: { status: 403, errno: 32, message: 'Enrollment refused' },
+  // devices.attestation: one answer whatever was wrong with the attestation token.
+  attestationRefused: { status: 403, errno: 33, message: 'Attestation refused' },
   storageUnavailable: { status: 503, errno: 201, message: 'Storage is unavailable; nothing was accepted' },
   notFound: { status: 404, errno: 102, message: 'Not found' },
   badRequest: { status: 400, errno: 999, message: 'Bad request' },

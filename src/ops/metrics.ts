@@ -74,6 +74,18 @@ export class Metrics {
     labelNames: ['listener', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly enrollments = new Counter({
+    name: 'herald_device_enrollments_total',
+    help: 'POST /v1/devices/enroll and /renew answers (devices.enrollment), by route and outcome (issued, or the refusal reason)',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly attestationRefused = new Counter({
+    name: 'herald_attestation_refused_total',
+    help: 'Hellos and enrollment calls refused by the attestation gate (devices.attestation), by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly guardBans = new Counter({
     name: 'herald_guard_bans_total',
     help: 'Sources banned (or their ban renewed) for a cool-down, by reason',

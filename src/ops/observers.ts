@@ -94,13 +94,34 @@ export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
 }
 
 /** Mutual TLS: refused client certificates (the reason for logs and metrics, never the client). */
-export function devicesObserver(metrics: Metrics, logger: Logger): { refused(listener: string, reason: string): void; crlFailed(error: unknown): void } {
+export interface DevicesObserver {
+  refused(listener: string, reason: string): void;
+  crlFailed(error: unknown): void;
+  enrolled(route: string, outcome: string): void;
+  enrollFailed(error: unknown): void;
+}
+
+export function devicesObserver(metrics: Metrics, logger: Logger): DevicesObserver {
   return {
+    enrolled: (route, outcome) => {
+      metrics.enrollments.inc({ route, outcome });
+      if (outcome !== 'issued') logger.debug({ route, outcome }, 'device enrollment refused');
+    },
+    enrollFailed: (error) => logger.error({ err: errorSummary(error) }, 'device enrollment failed'),
     refused: (listener, reason) => {
       metrics.certificatesRefused.inc({ listener, reason });
       logger.debug({ listener, reason }, 'client certificate refused');
     },
     crlFailed: (error) => logger.error({ err: errorSummary(error) }, 'devices: the CRL could not be refreshed; the previous one stays installed'),
+  };
+}
+
+export function attestationObserver(metrics: Metrics, logger: Logger): { refused(reason: string): void } {
+  return {
+    refused: (reason) => {
+      metrics.attestationRefused.inc({ reason });
+      logger.debug({ reason }, 'attestation refused');
+    },
   };
 }
 

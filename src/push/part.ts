@@ -27,6 +27,7 @@ import { registerEndpointRoutes, type EndpointObserver } from './endpoint/routes
 import type { EndpointUrls } from './endpoint/urls.js';
 import { VapidChecker } from './endpoint/vapid-check.js';
 import type { SessionObserver } from './protocol/session.js';
+import type { AttestationHook } from './protocol/hooks.js';
 import { SenderBlocklist } from './revocation/blocklist.js';
 import { withWakeup } from './wakeup/bus.js';
 import type { WakeupService } from './wakeup/service.js';
@@ -42,6 +43,8 @@ export interface PushPartDeps {
   messageIds: KeyRing;
   /** push.deviceAuth = "token": verifies the token a hello carries. */
   deviceAuth: DeviceAuthenticator | null;
+  /** devices.attestation on the device listener: judges the `attestation` of every hello. */
+  attestation?: AttestationHook | null;
   now: () => number;
   logger: Logger;
   observe: {
@@ -175,6 +178,7 @@ export class PushPart implements Part {
         isSenderKeyBlocked: (keyHash) => blocklist.isBlocked(keyHash),
         wakeup: this.deps.wakeup(),
         ...(this.deps.deviceAuth ? { deviceAuth: this.deps.deviceAuth } : {}),
+        ...(this.deps.attestation ? { attestation: this.deps.attestation } : {}),
         observe: this.deps.observe.session,
       },
       {

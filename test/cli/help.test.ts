@@ -47,13 +47,14 @@ const HELP: Array<[string, string[]]> = [
   ['admin secrets', ['herald admin secrets rotate']],
   ['admin secrets rotate', ['--config FILE', '--data-dir DIR']],
   ['pins', ['--cert FILE', '--domain HOST', '--android FILE', '--ios FILE', '--expires-days N', '--json']],
-  ['ca', ['herald ca init', 'herald ca issue', 'herald ca renew', 'herald ca revoke', 'herald ca list', 'herald ca crl']],
+  ['ca', ['herald ca init', 'herald ca issue', 'herald ca renew', 'herald ca revoke', 'herald ca list', 'herald ca crl', 'herald ca enroll-code']],
   ['ca init', ['--name NAME', '--data-dir DIR']],
   ['ca issue', ['--csr FILE', '--key-out FILE', '--app APP', '--days N', '--out FILE']],
   ['ca renew', ['--csr FILE', '--days N']],
   ['ca revoke', ['--reason TEXT']],
   ['ca list', ['--json']],
   ['ca crl', ['--out FILE']],
+  ['ca enroll-code', ['--app APP', '--device ID', '--minutes N']],
 ];
 
 describe('herald --help', () => {

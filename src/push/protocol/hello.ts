@@ -20,6 +20,9 @@ export async function hello(context: FrameContext, message: Hello): Promise<Hell
   const { ports, device } = context;
   const now = ports.now();
   let requested = message.uaid;
+  if (ports.attestation && !(await ports.attestation.admit(message.attestation))) {
+    return { frames: [{ messageType: 'hello', status: 401, error: 'attestation refused' }], close: { code: 1011, reason: 'attestation refused' } };
+  }
   if (ports.deviceAuth) {
     const verdict = ports.deviceAuth.verify(message.token);
     if (!verdict.ok) {

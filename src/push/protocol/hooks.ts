@@ -16,6 +16,15 @@ export interface DeviceAuthHook {
   verify(token: unknown): { ok: true; owner: string | null } | { ok: false; reason: string };
 }
 
+/**
+ * devices.attestation on the device listener (docs/devices.md): the hello's `attestation` JWT,
+ * judged by the attestation gate. One answer for every refusal; the gate logs and counts why.
+ */
+export interface AttestationHook {
+  /** Never rejects: false refuses the hello, whatever was wrong. */
+  admit(token: unknown): Promise<boolean>;
+}
+
 export interface WakeupHello {
   uaid: string;
   /** The hello's `wakeup` value; undefined when the field is absent. */

@@ -17,6 +17,8 @@ export type ClientMessage =
       wakeup?: unknown;
       /** Herald adds (push.deviceAuth = "token"): a token-server service token, judged by the session's port. */
       token?: unknown;
+      /** Herald adds (devices.attestation): an attestation JWT, judged by the attestation hook. */
+      attestation?: unknown;
     }
   | { messageType: 'register'; channelID: string | null; key: string | null }
   | { messageType: 'unregister'; channelID: string; code: number | null }
@@ -27,7 +29,7 @@ export type ClientMessage =
 
 export type ServerMessage =
   | { messageType: 'hello'; uaid: string; status: 200; use_webpush: true; broadcasts: BroadcastAnswer; wakeup?: WakeupAnswerFrame }
-  /** push.deviceAuth = "token" and no valid token: the socket closes 1011 right after. */
+  /** push.deviceAuth = "token" and no valid token, or a refused attestation: the socket closes 1011 right after. */
   | { messageType: 'hello'; status: 401; error: string }
   | { messageType: 'register'; channelID: string; status: number; pushEndpoint?: string; error?: string }
   | { messageType: 'unregister'; channelID: string; status: 200 }
@@ -111,6 +113,7 @@ function parseHello(frame: Json): ClientMessage {
   const hello: ClientMessage = { messageType: 'hello', uaid, broadcasts: parseBroadcasts(frame.broadcasts, false), urgency };
   if (frame.wakeup !== undefined) hello.wakeup = frame.wakeup;
   if (frame.token !== undefined) hello.token = frame.token;
+  if (frame.attestation !== undefined) hello.attestation = frame.attestation;
   return hello;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Store } from '../../store/types.js';
 import type { FrameBudgetOptions } from './frame-budget.js';
-import type { DeviceAuthHook, WakeupHook } from './hooks.js';
+import type { AttestationHook, DeviceAuthHook, WakeupHook } from './hooks.js';
 import type { ServerMessage } from './messages.js';
 import type { LiveSession } from './live.js';
 
@@ -47,6 +47,8 @@ export interface SessionPortsOf<S extends LiveSession> {
    * a hello without a valid token is refused, and a device answers only to the owner it registered under.
    */
   deviceAuth?: DeviceAuthHook;
+  /** A hello hook, devices.attestation: a hello without an admitted attestation token is refused. */
+  attestation?: AttestationHook;
 }
 
 /** Hooks for metrics and logs; never given payloads. */
