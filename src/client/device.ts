@@ -11,87 +11,11 @@ import { backoffDelay } from './backoff.js';
 import { decryptNotification, NotificationDecryptError, type NotificationHeaders } from './notification.js';
 import { emptyState, readState, writeState, type ChannelState, type DeviceState } from './state.js';
 import type { Subscription } from './subscription.js';
-import { WakeupListener, type WakeupListenOptions, type WakeupVerdict } from './wakeup.js';
+import { WakeupListener, type WakeupVerdict } from './wakeup.js';
+import { DeliveryError, type PushDeviceEvents, type PushDeviceOptions, type ResetEvent, type WakeupHelloStatus } from './device-types.js';
 
-export interface PushDeviceOptions {
-  /** ws:// or wss:// URL of Herald's connection listener. */
-  serverUrl: string;
-  /** Where uaid and channel keys persist (0600; it holds private keys). Without it, state lives in memory. */
-  stateFile?: string;
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
-  /** How often to send the protocol ping `{}`; default 300 s, never below 46 s. */
-  pingIntervalMs?: number;
-  /** How long to wait for the server's `hello` or `register` answers; default 10 s. */
-  requestTimeoutMs?: number;
-  /**
-   * Herald adds (docs/wakeup.md): listen for UDP wake-up datagrams on this address and declare it
-   * in hello. After sleep() the device holds no socket; a genuine datagram makes it reconnect and
-   * receive what was stored meanwhile.
-   */
-  wakeup?: WakeupListenOptions;
-  /**
-   * For a Herald with push.deviceAuth = "token": the service token (`token` of getServiceToken) sent
-   * in every hello. A function is asked again at each connection, so it can fetch a fresh token.
-   */
-  serviceToken?: string | (() => string | Promise<string>);
-  /** For a Herald with devices.attestation: a fresh attestation JWT for every hello (asked at each connection). */
-  attestation?: string | (() => string | Promise<string>);
-}
-
-/** Herald's answer to the declared wake-up address: 200 (key kept in the state), or why not. */
-export interface WakeupHelloStatus {
-  status: number;
-  error?: string;
-}
-
-export interface PushMessage {
-  channelID: string;
-  version: string;
-  /** The decrypted payload; null for a message without a body. */
-  payload: Buffer | null;
-  headers: NotificationHeaders;
-}
-
-export interface ResetEvent {
-  /** `uaid-changed`: hello answered another uaid; `server-reset`: the server closed 1000 (msg_limit). */
-  reason: 'uaid-changed' | 'server-reset';
-  previousUaid: string | null;
-  droppedChannels: string[];
-}
-
-export interface DisconnectEvent {
-  code: number;
-  reason: string;
-  /** Milliseconds until the next attempt; null when the device will not reconnect. */
-  reconnectInMs: number | null;
-}
-
-/** A notification the device could not deliver (it was acked 101 or 102). */
-export class DeliveryError extends Error {
-  override name = 'DeliveryError';
-  constructor(
-    message: string,
-    readonly channelID: string,
-    readonly version: string,
-    readonly ackCode: 101 | 102,
-  ) {
-    super(message);
-  }
-}
-
-export interface PushDeviceEvents {
-  /** Every successful hello, the first and each reconnect. */
-  connected: [{ uaid: string; wakeup?: WakeupHelloStatus }];
-  disconnected: [DisconnectEvent];
-  notification: [PushMessage];
-  /** The server forgot this device: every channel (and endpoint) is gone; register again. */
-  reset: [ResetEvent];
-  /** A message it could not deliver (DeliveryError) or a state file it could not write. Emitted only
-   *  when someone listens, so an undecryptable message never crashes the device. */
-  error: [Error];
-  /** A UDP wake-up datagram arrived: accepted (the device reconnects if asleep) or why it was ignored. */
-  wakeup: [WakeupVerdict];
-}
+export { DeliveryError } from './device-types.js';
+export type { DisconnectEvent, PushDeviceEvents, PushDeviceOptions, PushMessage, ResetEvent, WakeupHelloStatus } from './device-types.js';
 
 const DEFAULT_INITIAL_DELAY_MS = 1000;
 const DEFAULT_MAX_DELAY_MS = 60_000;
@@ -294,118 +218,101 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
 
   /** One connection attempt: resolves on the hello answer, rejects if the socket fails before it. */
   private async open(): Promise<{ uaid: string }> {
-    const source = this.options.serviceToken;
-    const token = typeof source === 'function' ? await source() : source;
-    const attesting = this.options.attestation;
-    const attestation = typeof attesting === 'function' ? await attesting() : attesting;
+    const credentials = await this.helloCredentials();
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.options.serverUrl, [SUBPROTOCOL], { handshakeTimeout: this.options.requestTimeoutMs });
       this.socket = socket;
       this.ready = false;
       this.seenVersions = new Set();
-      let settled = false;
-      const helloTimer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        reject(new Error(`no hello answer within ${this.options.requestTimeoutMs} ms`));
-        socket.terminate();
-      }, this.options.requestTimeoutMs);
-
-      socket.on('open', () => {
-        const channelIDs = Object.keys(this.state.channels);
-        // As Firefox does: a device without subscriptions has nothing to keep, so it asks for a fresh uaid.
-        const uaid = channelIDs.length > 0 ? this.state.uaid : null;
-        const wakeup = this.wakeupListener?.listening ? { wakeup: this.wakeupListener.declaration } : {};
-        const auth = { ...(token === undefined ? {} : { token }), ...(attestation === undefined ? {} : { attestation }) };
-        socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}), ...wakeup, ...auth }));
-      });
-
+      const attempt: Attempt = {
+        settled: false,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          finish(attempt, new Error(`no hello answer within ${this.options.requestTimeoutMs} ms`));
+          socket.terminate();
+        }, this.options.requestTimeoutMs),
+      };
+      socket.on('open', () => this.sendHello(socket, credentials));
       socket.on('message', (data, isBinary) => {
         if (isBinary) return;
-        let frame: Frame;
-        try {
-          const value: unknown = JSON.parse(data.toString());
-          if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
-          frame = value as Frame;
-        } catch {
-          return;
-        }
-        if (!this.ready) {
-          if (frame.messageType !== 'hello') return;
-          const uaid = this.acceptHello(frame);
-          if (uaid === null) {
-            if (!settled) {
-              settled = true;
-              clearTimeout(helloTimer);
-              reject(new Error(`hello answered status ${String(frame.status)}`));
-            }
-            socket.close(1000);
-            return;
-          }
-          this.ready = true;
-          this.attempt = 0;
-          this.schedulePing();
-          const wakeup = this.wakeupListener ? this.adoptWakeupKey(frame.wakeup) : undefined;
-          if (!settled) {
-            settled = true;
-            clearTimeout(helloTimer);
-            resolve({ uaid });
-          }
-          this.emit('connected', wakeup ? { uaid, wakeup } : { uaid });
-          return;
-        }
-        this.receive(socket, frame);
+        const frame = parseFrame(data.toString());
+        if (frame) this.onFrame(socket, attempt, frame);
       });
-
       // ws emits 'close' after every 'error'; the close handler decides what happens next.
-      socket.on('error', (error) => {
-        if (!settled) {
-          settled = true;
-          clearTimeout(helloTimer);
-          reject(error);
-        }
-      });
-
-      socket.on('close', (code, reasonBuffer) => {
-        clearTimeout(helloTimer);
-        const wasReady = this.ready;
-        this.ready = false;
-        this.stopPing();
-        if (this.socket === socket) this.socket = undefined;
-        const reason = reasonBuffer.toString();
-        const lost = new Error(`socket closed (${code}${reason ? ` ${reason}` : ''})`);
-        for (const pending of [this.pendingRegister, this.pendingUnregister]) {
-          for (const entry of pending.values()) {
-            clearTimeout(entry.timer);
-            entry.reject(lost);
-          }
-          pending.clear();
-        }
-        if (!settled) {
-          settled = true;
-          reject(lost);
-        }
-        // Only an established session goes on reconnecting; a failed first connect() is the caller's.
-        const reconnectAfter = wasReady || this.attempt > 0;
-        if (code === 1000 && wasReady && !this.stopped) {
-          // Herald closes 1000 only when it dropped the device (a drain past msg_limit).
-          this.dropChannels('server-reset');
-        }
-        if (this.stopped || !reconnectAfter) {
-          this.emit('disconnected', { code, reason, reconnectInMs: null });
-          return;
-        }
-        const delay = code === 1000 && wasReady ? 0 : backoffDelay(this.attempt, this.options.initialDelayMs, this.options.maxDelayMs);
-        this.attempt += 1;
-        this.emit('disconnected', { code, reason, reconnectInMs: delay });
-        this.reconnectTimer = setTimeout(() => {
-          this.reconnectTimer = undefined;
-          if (this.stopped) return;
-          // A failed attempt closes its socket too, and that close schedules the next attempt.
-          this.open().catch(() => undefined);
-        }, delay);
-      });
+      socket.on('error', (error) => finish(attempt, error));
+      socket.on('close', (code, reason) => this.onClose(socket, attempt, code, reason.toString()));
     });
+  }
+
+  /** The service token and attestation a hello carries, when configured (each may be fetched per connection). */
+  private async helloCredentials(): Promise<{ token?: unknown; attestation?: unknown }> {
+    const source = this.options.serviceToken;
+    const token = typeof source === 'function' ? await source() : source;
+    const attesting = this.options.attestation;
+    const attestation = typeof attesting === 'function' ? await attesting() : attesting;
+    return { ...(token === undefined ? {} : { token }), ...(attestation === undefined ? {} : { attestation }) };
+  }
+
+  private sendHello(socket: WebSocket, credentials: { token?: unknown; attestation?: unknown }): void {
+    const channelIDs = Object.keys(this.state.channels);
+    // As Firefox does: a device without subscriptions has nothing to keep, so it asks for a fresh uaid.
+    const uaid = channelIDs.length > 0 ? this.state.uaid : null;
+    const wakeup = this.wakeupListener?.listening ? { wakeup: this.wakeupListener.declaration } : {};
+    socket.send(JSON.stringify({ messageType: 'hello', use_webpush: true, ...(uaid ? { uaid, channelIDs } : {}), ...wakeup, ...credentials }));
+  }
+
+  private onFrame(socket: WebSocket, attempt: Attempt, frame: Frame): void {
+    if (this.ready) return this.receive(socket, frame);
+    if (frame.messageType !== 'hello') return;
+    const uaid = this.acceptHello(frame);
+    if (uaid === null) {
+      finish(attempt, new Error(`hello answered status ${String(frame.status)}`));
+      socket.close(1000);
+      return;
+    }
+    this.ready = true;
+    this.attempt = 0;
+    this.schedulePing();
+    const wakeup = this.wakeupListener ? this.adoptWakeupKey(frame.wakeup) : undefined;
+    finish(attempt, { uaid });
+    this.emit('connected', wakeup ? { uaid, wakeup } : { uaid });
+  }
+
+  private onClose(socket: WebSocket, attempt: Attempt, code: number, reason: string): void {
+    clearTimeout(attempt.timer);
+    const wasReady = this.ready;
+    this.ready = false;
+    this.stopPing();
+    if (this.socket === socket) this.socket = undefined;
+    const lost = new Error(`socket closed (${code}${reason ? ` ${reason}` : ''})`);
+    for (const pending of [this.pendingRegister, this.pendingUnregister]) {
+      for (const entry of pending.values()) {
+        clearTimeout(entry.timer);
+        entry.reject(lost);
+      }
+      pending.clear();
+    }
+    finish(attempt, lost);
+    // Only an established session goes on reconnecting; a failed first connect() is the caller's.
+    const reconnectAfter = wasReady || this.attempt > 0;
+    if (code === 1000 && wasReady && !this.stopped) {
+      // Herald closes 1000 only when it dropped the device (a drain past msg_limit).
+      this.dropChannels('server-reset');
+    }
+    if (this.stopped || !reconnectAfter) {
+      this.emit('disconnected', { code, reason, reconnectInMs: null });
+      return;
+    }
+    const delay = code === 1000 && wasReady ? 0 : backoffDelay(this.attempt, this.options.initialDelayMs, this.options.maxDelayMs);
+    this.attempt += 1;
+    this.emit('disconnected', { code, reason, reconnectInMs: delay });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopped) return;
+      // A failed attempt closes its socket too, and that close schedules the next attempt.
+      this.open().catch(() => undefined);
+    }, delay);
   }
 
   /** Adopts the uaid of a hello answer; returns null for a failed hello. */
@@ -558,4 +465,30 @@ function isHeaders(value: unknown): value is NotificationHeaders {
 
 function toSubscription(channel: ChannelState): Subscription {
   return { endpoint: channel.endpoint, expirationTime: null, keys: { p256dh: channel.keys.p256dh, auth: channel.keys.auth } };
+}
+
+/** One connection attempt's promise: settled once, by the hello answer, an error, a close or the timer. */
+interface Attempt {
+  settled: boolean;
+  timer: NodeJS.Timeout;
+  resolve(value: { uaid: string }): void;
+  reject(error: Error): void;
+}
+
+function finish(attempt: Attempt, outcome: { uaid: string } | Error): void {
+  if (attempt.settled) return;
+  attempt.settled = true;
+  clearTimeout(attempt.timer);
+  if (outcome instanceof Error) attempt.reject(outcome);
+  else attempt.resolve(outcome);
+}
+
+/** A JSON object frame, or null for anything else (ignored, as Firefox does). */
+function parseFrame(text: string): Frame | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Frame) : null;
+  } catch {
+    return null;
+  }
 }
