@@ -15,7 +15,7 @@ import { ConsolePart } from './console/part.js';
 import type { HeraldConfig } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
 import { KeyRing } from './crypto/keyring.js';
-import { readClientTrust } from './devices/ca.js';
+import { readClientTrust } from './devices/ca-files.js';
 import { attestationGateFromConfig } from './devices/attestation.js';
 import { DevicesPart } from './devices/part.js';
 import { GuardPart } from './guard/part.js';

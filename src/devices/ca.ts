@@ -5,6 +5,7 @@
  * lived (30 days unless told), for client authentication only, and names its device in the SAN as
  * `urn:herald:device:<id>`; the common name repeats it for people reading it.
  */
+import { caFiles, caExists, type CaFiles } from './ca-files.js';
 import { randomBytes, X509Certificate as NodeCertificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,40 +51,7 @@ export function deviceIdOf(certificate: NodeCertificate): string | null {
   return null;
 }
 
-interface CaFiles {
-  folder: string;
-  rootKey: string;
-  rootCert: string;
-  issuingKey: string;
-  issuingCert: string;
-  crl: string;
-  rootCrl: string;
-}
-
-export function caFiles(dataDir: string): CaFiles {
-  const folder = path.join(dataDir, 'ca');
-  return {
-    folder,
-    rootKey: path.join(folder, 'root-key.pem'),
-    rootCert: path.join(folder, 'root.pem'),
-    issuingKey: path.join(folder, 'issuing-key.pem'),
-    issuingCert: path.join(folder, 'issuing.pem'),
-    crl: path.join(folder, 'crl.pem'),
-    rootCrl: path.join(folder, 'root-crl.pem'),
-  };
-}
-
-/**
- * What a TLS listener trusts for client certificates: the issuing certificate and the root, and
- * the CRLs of both (the root's is made at init); null when there is no CA.
- */
-export function readClientTrust(dataDir: string): { ca: string; crl: string[] } | null {
-  const files = caFiles(dataDir);
-  if (!DeviceCa.exists(dataDir)) return null;
-  const read = (file: string) => readFileSync(file, 'utf8');
-  const crl = [files.crl, files.rootCrl].filter((file) => existsSync(file)).map(read);
-  return { ca: `${read(files.issuingCert).trim()}\n${read(files.rootCert).trim()}\n`, crl };
-}
+export { caFiles, readClientTrust, type CaFiles } from './ca-files.js';
 
 export class DeviceCa {
   private constructor(
@@ -94,8 +62,7 @@ export class DeviceCa {
   ) {}
 
   static exists(dataDir: string): boolean {
-    const files = caFiles(dataDir);
-    return existsSync(files.issuingCert) && existsSync(files.issuingKey) && existsSync(files.rootCert);
+    return caExists(dataDir);
   }
 
   /** Makes the root and the issuing certificate; refuses when a CA is there already. */

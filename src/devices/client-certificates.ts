@@ -93,9 +93,7 @@ export class ClientCertificateChecker {
 }
 
 /** The owner a device session is bound to when its certificate names `deviceId`. */
-export function ownerOfDevice(deviceId: string): string {
-  return `cert:${deviceId}`;
-}
+export { ownerOfDevice } from './owner.js';
 
 function hasPeerCertificate(request: IncomingMessage): boolean {
   const socket = request.socket as Partial<TLSSocket>;

@@ -14,11 +14,11 @@ import type { Store } from '../store/types.js';
 import type { Guard } from '../guard/guard.js';
 import { requestGate } from '../guard/request-gate.js';
 import type { AttestationGate } from './attestation.js';
-import { DeviceCa } from './ca.js';
 import { registerEnrollRoutes, type EnrollRoute } from './enroll-routes.js';
-import { Enrollment } from './enrollment.js';
-import { ClientCertificateChecker, ownerOfDevice, type CertificateVerdict, type ClientCertificateMode } from './client-certificates.js';
-import { DeviceCertificates } from './registry.js';
+import type { Enrollment } from './enrollment.js';
+import type { CertificateVerdict, ClientCertificateChecker, ClientCertificateMode } from './client-certificates.js';
+import type { DeviceCertificates } from './registry.js';
+import { ownerOfDevice } from './owner.js';
 
 const CRL_REFRESH_MS = 3_600_000;
 
@@ -48,6 +48,7 @@ export class DevicesPart implements Part {
   private checker: ClientCertificateChecker | null = null;
   private certificates: DeviceCertificates | null = null;
   private timer: NodeJS.Timeout | undefined;
+  private makeEnrollment: ((certificates: DeviceCertificates) => Enrollment) | null = null;
 
   constructor(private readonly deps: DevicesPartDeps) {
     const { tls, server } = deps.config;
@@ -82,6 +83,14 @@ export class DevicesPart implements Part {
 
   async start(): Promise<void> {
     if (!this.enabled && !this.enrollmentOn) return;
+    // The X.509 code (and its library, a third of a second to load) only when the CA is in use.
+    const [{ DeviceCa }, { ClientCertificateChecker }, { DeviceCertificates }, { Enrollment }] = await Promise.all([
+      import('./ca.js'),
+      import('./client-certificates.js'),
+      import('./registry.js'),
+      import('./enrollment.js'),
+    ]);
+    this.makeEnrollment = (certificates) => new Enrollment(certificates, this.deps.storage(), { days: this.deps.config.devices.certificateDays, now: this.deps.now });
     const ca = await DeviceCa.load(this.deps.dataDir).catch((error: Error) => {
       throw new ConfigError(`tls.clientCertificates: ${error.message}`);
     });
@@ -104,7 +113,7 @@ export class DevicesPart implements Part {
     if (this.enrollmentOn && this.certificates && this.checker) {
       const { guard, attestation } = this.deps;
       registerEnrollRoutes(http.devices, {
-        enrollment: new Enrollment(this.certificates, this.deps.storage(), { days: this.deps.config.devices.certificateDays, now: this.deps.now }),
+        enrollment: (this.makeEnrollment as (certificates: DeviceCertificates) => Enrollment)(this.certificates),
         checker: this.checker,
         ...(guard ? { gate: requestGate(guard, 'enrollments') } : {}),
         ...(attestation?.guards('devices') ? { attest: (token: unknown) => attestation.check(token) } : {}),
