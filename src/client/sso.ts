@@ -119,7 +119,7 @@ export class SsoRelyingParty {
   }
 
   /** The browser came back with `code` and `state`; `kept` is what startRedirect gave this browser. */
-  async finishRedirect(back: { code: unknown; state: unknown }, kept: { state: string; verifier: string } | null, redirectUri: string): Promise<SsoOutcome> {
+  async finishRedirect(back: { code?: unknown; state?: unknown }, kept: { state: string; verifier: string } | null, redirectUri: string): Promise<SsoOutcome> {
     return this.answer(async () => {
       const state = typeof back.state === 'string' ? Buffer.from(back.state) : Buffer.alloc(0);
       const expected = Buffer.from(kept?.state ?? '');
