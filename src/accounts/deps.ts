@@ -6,11 +6,14 @@ import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordCost, PasswordPolicy } from './passwords.js';
 import type { SessionLimits } from './sign-in.js';
 import type { SigningKeyRing } from './signing-keys.js';
+import type { SsoKeyFile } from './sso-keys.js';
 import type { IdentityStore } from './store.js';
 
 export interface AccountsDeps {
   store: IdentityStore;
   signingKeys: SigningKeyRing;
+  /** Single sign-on: each relying app's sealing key (docs/sso.md). */
+  ssoKeys: SsoKeyFile;
   policy: PasswordPolicy;
   passwordCost: PasswordCost;
   limiter: LoginLimiter;

@@ -19,6 +19,17 @@ const ACCOUNT_ERRORS = {
   sessionNotFound: { status: 404, errno: 422, message: 'No such session' },
   rateLimited: { status: 429, errno: 429, message: 'Too many failed attempts; try again later' },
   signupLimited: { status: 429, errno: 430, message: 'Too many accounts created from this address; try again later' },
+  // Single sign-on (docs/sso.md).
+  ssoUnknownClient: { status: 400, errno: 440, message: 'Unknown client_id' },
+  ssoRedirectMismatch: { status: 400, errno: 441, message: 'redirect_uri is not the one registered for this client' },
+  ssoPkceRequired: { status: 400, errno: 442, message: 'A PKCE code_challenge with code_challenge_method=S256 is required' },
+  ssoLoginRequired: { status: 401, errno: 443, message: 'No accounts session: sign in first' },
+  ssoCodeInvalid: { status: 400, errno: 444, message: 'Unknown or already used code' },
+  ssoCodeExpired: { status: 400, errno: 445, message: 'The code has expired' },
+  ssoVerifierMismatch: { status: 400, errno: 446, message: 'code_verifier does not match the code_challenge' },
+  ssoNoKey: { status: 503, errno: 447, message: 'This client has no sealing key yet' },
+  ssoCrossSite: { status: 403, errno: 448, message: 'This request must come from the accounts origin itself' },
+  ssoOriginNotListed: { status: 403, errno: 449, message: 'This origin is not a registered relying app' },
   notFound: { status: 404, errno: 404, message: 'Not found' },
   internal: { status: 500, errno: 999, message: 'Internal error' },
 } as const satisfies Record<string, EnvelopeDefinition>;

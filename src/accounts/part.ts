@@ -11,6 +11,7 @@ import { openIdentityStore, type InspectableIdentityStore } from './open-store.j
 import { PasswordPolicy, type PasswordCost } from './passwords.js';
 import { registerAccountsRoutes } from './routes.js';
 import { SigningKeyRing, signingKeysPath } from './signing-keys.js';
+import { SsoKeyFile, ssoKeysPath } from './sso-keys.js';
 
 export interface AccountsPartOptions {
   config: HeraldConfig;
@@ -75,6 +76,7 @@ export class AccountsPart implements Part {
     await registerAccountsRoutes(http.devices, {
       store: this.store,
       signingKeys: this.signingKeys,
+      ssoKeys: new SsoKeyFile(ssoKeysPath(this.options.dataDir)),
       policy: new PasswordPolicy(accounts.minPasswordLength, accounts.breachedPasswordsFile),
       passwordCost: this.passwordCost,
       limiter: this.loginLimiter,

@@ -3,6 +3,7 @@ import pg, { type PoolClient } from 'pg';
 import { parsePostgresUrl } from '../store/postgres/url.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { POSTGRES_CONSOLE_MIGRATION, PostgresConsoleRecords } from './postgres-console-records.js';
+import { POSTGRES_SSO_MIGRATION, PostgresSsoRecords, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -66,6 +67,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
     `,
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
+  { version: 3, name: SSO_MIGRATION_NAME, sql: POSTGRES_SSO_MIGRATION },
 ];
 
 const MIGRATION_LOCK = 0x4845_5241; // 'HERA'
@@ -156,6 +158,7 @@ const USER_COLUMNS = 'uid, service, account_id, generation, keys_changed_at, cli
 export class PostgresIdentityStore implements IdentityStore {
   private readonly pool: pg.Pool;
   readonly console: PostgresConsoleRecords;
+  readonly sso: PostgresSsoRecords;
   private readonly schema: string | null;
   private closed = false;
 
@@ -177,6 +180,7 @@ export class PostgresIdentityStore implements IdentityStore {
     });
     this.pool.on('error', () => {});
     this.console = new PostgresConsoleRecords(this.pool);
+    this.sso = new PostgresSsoRecords(this.pool);
   }
 
   async migrate(): Promise<void> {
@@ -381,7 +385,7 @@ export class PostgresIdentityStore implements IdentityStore {
 
   /** Every row of every table, for tests that check a refused request wrote nothing. */
   async snapshot(): Promise<string> {
-    const tables = ['accounts', 'sessions', 'nodes', 'service_users', 'console_apps', 'account_roles'];
+    const tables = ['accounts', 'sessions', 'nodes', 'service_users', 'console_apps', 'account_roles', 'sso_apps', 'sso_codes'];
     const dumps = [];
     for (const table of tables) dumps.push((await this.pool.query(`SELECT * FROM ${table} ORDER BY 1`)).rows);
     return JSON.stringify(dumps);

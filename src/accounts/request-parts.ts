@@ -74,8 +74,13 @@ export function openSession(deps: AccountsDeps, accountId: string, now: number):
 }
 
 /** The session and account of `Authorization: Bearer <64 hex>`; anything else is refused unlooked-up. */
-export async function authenticate(deps: AccountsDeps, request: FastifyRequest): Promise<{ session: SessionRecord; account: AccountRecord }> {
-  const tokenHash = hashSessionToken(bearerValue(request.headers.authorization));
+export function authenticate(deps: AccountsDeps, request: FastifyRequest): Promise<{ session: SessionRecord; account: AccountRecord }> {
+  return authenticateToken(deps, bearerValue(request.headers.authorization));
+}
+
+/** The same for a token from elsewhere (single sign-on's HttpOnly cookie). */
+export async function authenticateToken(deps: AccountsDeps, token: string | null): Promise<{ session: SessionRecord; account: AccountRecord }> {
+  const tokenHash = hashSessionToken(token);
   if (!tokenHash) throw accountErrors.error('invalidSession');
   const session = await deps.store.sessionByTokenHash(tokenHash);
   if (!session || !sameTokenHash(session.tokenHash, tokenHash)) throw accountErrors.error('invalidSession');

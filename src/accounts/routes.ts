@@ -10,6 +10,7 @@ import { accountErrors } from './errors.js';
 import { registerAccountRoutes } from './routes-account.js';
 import { registerAssertionRoutes } from './routes-assertions.js';
 import { registerSessionRoutes } from './routes-sessions.js';
+import { registerSsoRoutes } from './routes-sso.js';
 import { PasswordChecker } from './sign-in.js';
 
 export type { AccountsDeps } from './deps.js';
@@ -29,5 +30,6 @@ export async function registerAccountsRoutes(app: FastifyInstance, deps: Account
     registerAssertionRoutes(scope, deps);
     registerAccountRoutes(scope, deps, passwords);
     registerSessionRoutes(scope, deps);
+    registerSsoRoutes(scope, deps, passwords);
   });
 }

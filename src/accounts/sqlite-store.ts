@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { SQLITE_CONSOLE_MIGRATION, SqliteConsoleRecords } from './sqlite-console-records.js';
+import { SQLITE_SSO_MIGRATION, SqliteSsoRecords, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -72,6 +73,7 @@ export const identityMigrations: ReadonlyArray<{ version: number; name: string; 
     `,
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: SQLITE_CONSOLE_MIGRATION },
+  { version: 3, name: SSO_MIGRATION_NAME, sql: SQLITE_SSO_MIGRATION },
 ];
 
 interface AccountRow {
@@ -155,6 +157,7 @@ const USER_COLUMNS = 'uid, service, account_id, generation, keys_changed_at, cli
 export class SqliteIdentityStore implements IdentityStore {
   private readonly db: Database.Database;
   readonly console: SqliteConsoleRecords;
+  readonly sso: SqliteSsoRecords;
 
   constructor(path: string) {
     preparePrivateDatabaseFile(path);
@@ -165,6 +168,7 @@ export class SqliteIdentityStore implements IdentityStore {
     // `herald admin nodes …` writes from another process while Herald runs.
     this.db.pragma('busy_timeout = 5000');
     this.console = new SqliteConsoleRecords(this.db);
+    this.sso = new SqliteSsoRecords(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -346,7 +350,7 @@ export class SqliteIdentityStore implements IdentityStore {
 
   /** Every row of every table, for tests that check a refused request wrote nothing. */
   async snapshot(): Promise<string> {
-    const tables = ['accounts', 'sessions', 'nodes', 'service_users', 'console_apps', 'account_roles'];
+    const tables = ['accounts', 'sessions', 'nodes', 'service_users', 'console_apps', 'account_roles', 'sso_apps', 'sso_codes'];
     return JSON.stringify(tables.map((table) => this.db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()));
   }
 }

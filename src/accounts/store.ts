@@ -7,6 +7,7 @@
  * Firefox Accounts); callers refuse anything above 2^53-1 before it reaches a store.
  */
 import type { ConsoleRecords } from './console-records.js';
+import type { SsoRecords } from './sso-records.js';
 
 export interface AccountRecord {
   /** 32 lowercase hex, random; the `sub` of assertions. */
@@ -81,6 +82,8 @@ export class EmailTakenError extends Error {
 export interface IdentityStore {
   /** The web console's apps and account roles (console-records.ts). */
   readonly console: ConsoleRecords;
+  /** Single sign-on's relying apps and one-time codes (sso-records.ts). */
+  readonly sso: SsoRecords;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

@@ -1,6 +1,7 @@
 /**
  * `herald admin accounts rotate-signing-key`: a new key signs identity assertions from now on.
  * `herald admin accounts operator <email> [--revoke]`: gives (or takes) the web console's operator role.
+ * `herald admin accounts sso-app …`: single sign-on's relying apps (admin-sso.ts).
  */
 import path from 'node:path';
 import { openIdentityStore } from '../accounts/open-store.js';
@@ -36,6 +37,11 @@ const ACCOUNTS: GroupSpec = {
   subcommands: {
     'rotate-signing-key': { usage: 'rotate-signing-key', summary: ROTATE.summary, run: rotate },
     operator: { usage: 'operator <email> [--revoke]', summary: OPERATOR.summary, run: operatorRole },
+    'sso-app': {
+      usage: 'sso-app add|rotate-key|list|remove …',
+      summary: 'the relying apps of single sign-on and their sealing keys',
+      run: async (argv, out) => (await import('./admin-sso.js')).run(argv, out),
+    },
   },
 };
 

@@ -16,8 +16,8 @@ export const ADMIN: GroupSpec = {
       run: async (argv, out) => (await import('./admin-nodes.js')).run(argv, out),
     },
     accounts: {
-      usage: 'accounts rotate-signing-key|operator <email>',
-      summary: "a new assertion signing key; the web console's operator role",
+      usage: 'accounts rotate-signing-key|operator <email>|sso-app …',
+      summary: "a new assertion signing key; the web console's operator role; single sign-on's relying apps",
       run: async (argv, out) => (await import('./admin-accounts.js')).run(argv, out),
     },
     bans: {

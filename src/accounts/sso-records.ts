@@ -1,0 +1,51 @@
+/**
+ * What single sign-on keeps in the identity database (docs/sso.md): the relying apps the operator
+ * registered, and the one-time codes of the cross-site flow (stored as their SHA-256, single use).
+ * Migration 3 of both backends. The apps' sealing keys are not here but in the data folder
+ * (sso-keys.ts), so a database dump does not open any payload.
+ */
+
+export interface SsoAppRecord {
+  /** `[a-z0-9][a-z0-9._-]{0,63}`, chosen by the operator. */
+  clientId: string;
+  /** The one redirect URI a code is sent to, compared exactly. */
+  redirectUri: string;
+  /** The relying app's origin: the AAD of its payloads, and who may frame and message the frame page. */
+  origin: string;
+  createdAt: number;
+}
+
+export interface SsoCodeRecord {
+  /** SHA-256 of the code; the code itself is only in the redirect. */
+  codeHash: Buffer;
+  clientId: string;
+  redirectUri: string;
+  /** base64url SHA-256 of the PKCE verifier (S256 only). */
+  codeChallenge: string;
+  accountId: string;
+  /** The accounts session the code was issued from: signing it out makes the code worthless. */
+  sessionId: string;
+  expiresAt: number;
+  /** null until exchanged; a second exchange finds it set (a replay). */
+  usedAt: number | null;
+}
+
+export type CodeConsumption = { kind: 'fresh'; code: SsoCodeRecord } | { kind: 'replayed'; code: SsoCodeRecord } | { kind: 'unknown' };
+
+export interface SsoRecords {
+  /** false when the client id is taken. */
+  addApp(app: SsoAppRecord): Promise<boolean>;
+  appById(clientId: string): Promise<SsoAppRecord | null>;
+  appByOrigin(origin: string): Promise<SsoAppRecord | null>;
+  listApps(): Promise<SsoAppRecord[]>;
+  /** false when there was no such app; its codes go with it. */
+  removeApp(clientId: string): Promise<boolean>;
+
+  /** Stores a code and drops the codes that expired before `now`. */
+  createCode(code: SsoCodeRecord, now: number): Promise<void>;
+  /** Marks the code used, atomically: of two concurrent exchanges exactly one is `fresh`. */
+  consumeCode(codeHash: Buffer, at: number): Promise<CodeConsumption>;
+}
+
+export const SSO_MIGRATION_NAME = 'single sign-on apps and codes';
+export const CLIENT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
