@@ -139,13 +139,14 @@ export class Herald {
     if (listeners.tlsEnabled) checkTlsOrigin(config.server.publicOrigin);
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
 
-    const storage = new StoragePart(paths.storeUrl);
-    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit);
+    const storage = new StoragePart(paths.storeUrl, { retried: () => metrics.storageRetries.inc() });
+    const outages = observe.outages(metrics, logger, () => storage.store, config.bus.url !== 'local');
+    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger, outages), now, config.push.msgLimit);
     const wakeup = new WakeupPart(config.push.wakeup, {
       storage: () => storage.store,
       ring: endpointTokens,
       now,
-      observe: observe.wakeupObserver(metrics, logger),
+      observe: observe.wakeupObserver(metrics, outages),
     });
     const push = new PushPart({
       config,
@@ -159,20 +160,27 @@ export class Herald {
       now,
       logger,
       observe: {
-        endpoint: observe.endpointObserver(metrics, logger),
-        session: observe.sessionObserver(metrics, logger),
+        endpoint: observe.endpointObserver(metrics, outages),
+        session: observe.sessionObserver(metrics, logger, outages),
         connections: observe.connectionObserver(metrics),
         sweep: observe.sweepReporter(metrics, logger),
-        busFailed: observe.busErrorLogger(logger),
+        busFailed: observe.busErrorLogger(outages),
+        bus: observe.busObserver(metrics, logger, outages),
       },
       serve: runs('push'),
     });
-    const parts: Part[] = [storage, opsPart(metrics, () => storage.store, config.server.metricsToken), guard, wakeup, push];
+    const health = {
+      bus: () => push.busState,
+      limits: () => guard.guard.redisState,
+      storageFailed: (error: unknown) => outages.storage.failed(error),
+    };
+    const ops = opsPart(metrics, () => storage.store, config.server.metricsToken, health, () => outages.stop());
+    const parts: Part[] = [storage, ops, guard, wakeup, push];
 
     const accountsOn = config.accounts.enabled && runs('accounts');
     const tokensOn = config.tokenserver.enabled && runs('tokens');
     if (accountsOn || tokensOn) {
-      const failed = observe.identityErrorLogger(logger);
+      const failed = observe.identityErrorLogger(outages);
       const accounts = new AccountsPart({
         config, dataDir: paths.dataDir, origin: listeners.origin, now, serve: accountsOn,
         onError: (error) => failed(error, 'accounts'),

@@ -14,7 +14,7 @@ export class GuardPart implements Part {
   readonly name = 'guard';
   readonly guard: Guard;
 
-  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>, events: GuardEvents, now: () => number, msgLimit: number) {
+  constructor(config: GuardConfig, bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix' | 'commandTimeoutMs'>, events: GuardEvents, now: () => number, msgLimit: number) {
     this.guard = new Guard(config, bus, events, now, msgLimit);
   }
 

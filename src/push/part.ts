@@ -19,7 +19,8 @@ import { SessionRegistry } from './connection/registry.js';
 import { SocketServer, type SocketServerEvents } from './connection/socket-server.js';
 import type { Bus } from './delivery/bus.js';
 import { openBus } from './delivery/open-bus.js';
-import type { RedisBusActivity } from './delivery/redis-bus.js';
+import type { RedisBusActivity, RedisBusEvents } from './delivery/redis-bus.js';
+import type { DependencyState } from '../redis/health.js';
 import { Sweeper, type SweepResult } from './delivery/sweeper.js';
 import { DeviceAuthenticator } from './device-auth/device-auth.js';
 import { registerEndpointRoutes, type EndpointObserver } from './endpoint/routes.js';
@@ -49,6 +50,7 @@ export interface PushPartDeps {
     connections: SocketServerEvents;
     sweep: (result: SweepResult | Error) => void;
     busFailed: (error: unknown, during: RedisBusActivity) => void;
+    bus?: RedisBusEvents;
   };
   /** False under `herald serve --only …` without push: storage and bus open, no routes or sockets. */
   serve: boolean;
@@ -76,6 +78,11 @@ export class PushPart implements Part {
     return this.bus?.description ?? 'not started';
   }
 
+  /** For /__heartbeat__: "local" on one node, "down" while Redis does not answer. */
+  get busState(): DependencyState {
+    return this.bus?.state ?? 'down';
+  }
+
   /** Runs one expiry and idle sweep now (tests, `herald admin`); the timer runs them periodically. */
   sweep(): Promise<SweepResult> {
     if (!this.sweeper) throw new Error('push is not started');
@@ -84,7 +91,7 @@ export class PushPart implements Part {
 
   async start(): Promise<void> {
     const { config, observe } = this.deps;
-    const bus = openBus(config.bus, this.registry, observe.busFailed);
+    const bus = openBus(config.bus, this.registry, observe.busFailed, observe.bus);
     await bus.start();
     this.bus = bus;
     // The registry tells the bus which devices this node holds; the bus hands it their messages.

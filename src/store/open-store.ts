@@ -5,6 +5,11 @@ import { parsePostgresUrl } from './postgres/url.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
+export interface StoreEvents {
+  /** A PostgreSQL statement was retried on a fresh connection after its connection was killed. */
+  retried?(error: unknown): void;
+}
+
 /**
  * Opens the store a URL names and brings its schema up to date.
  *   sqlite:<path>      a file; a relative path is resolved from the working directory
@@ -12,12 +17,16 @@ import type { Store } from './types.js';
  *   postgres://user:password@host:port/database[?schema=NAME&pool_size=N]   (or postgresql://)
  * Errors name the scheme only: a database URL may carry a password.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, events: StoreEvents = {}): Promise<Store> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     throw new Error('store url has no scheme; expected sqlite:<path>, sqlite::memory: or postgres://…');
   }
-  if (scheme === 'postgres' || scheme === 'postgresql') return migrated(new PostgresStore(parsePostgresUrl(url)));
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    const options = parsePostgresUrl(url);
+    if (events.retried) options.onRetry = events.retried;
+    return migrated(new PostgresStore(options));
+  }
   if (scheme !== 'sqlite') {
     throw new Error(`unsupported store scheme "${scheme}:"; this Herald supports sqlite: and postgres:`);
   }
