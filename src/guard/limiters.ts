@@ -47,7 +47,7 @@ export function openCounters(
   const redis = new Redis(bus.url, { ...requestPathOptions(bus.commandTimeoutMs ?? 250), lazyConnect: false });
   redis.on('error', (error: Error) => events.error?.(error));
   const health = new RedisHealth(redis, { probe: async () => void (await redis.ping()) }, events);
-  void health.start();
+  health.start();
   return new RedisCounters(prefix, redis, health);
 }
 

@@ -13,7 +13,8 @@ type Level = 'error' | 'warn';
 
 interface Repeats {
   level: Level;
-  message: string;
+  /** What the count line says before its count. */
+  label: string;
   fields: Record<string, unknown>;
   count: number;
   timer: NodeJS.Timeout;
@@ -28,8 +29,11 @@ export class ThrottledLog {
     readonly windowMs = DEFAULT_WINDOW_MS,
   ) {}
 
-  /** Logs the first line of `kind`; more of it within the window are counted and logged as a count. */
-  log(level: Level, kind: string, fields: Record<string, unknown>, message: string): void {
+  /**
+   * Logs the first line of `kind`; more of it within the window are counted, and the count logged
+   * once per window as "<label> (N more within S s)" (label: the message, unless given).
+   */
+  log(level: Level, kind: string, fields: Record<string, unknown>, message: string, label = message): void {
     const repeats = this.kinds.get(kind);
     if (repeats) {
       repeats.count++;
@@ -38,7 +42,7 @@ export class ThrottledLog {
     this.logger[level](fields, message);
     const timer = setInterval(() => this.flush(kind), this.windowMs);
     timer.unref();
-    this.kinds.set(kind, { level, message, fields, count: 0, timer });
+    this.kinds.set(kind, { level, label, fields, count: 0, timer });
   }
 
   /** Logs what was counted of `kind` now, and forgets it (its next line is logged in full). */
@@ -67,7 +71,7 @@ export class ThrottledLog {
   private logCount(repeats: Repeats): void {
     if (repeats.count === 0) return;
     const seconds = Math.round(this.windowMs / 1000);
-    this.logger[repeats.level]({ ...repeats.fields, repeated: repeats.count }, `${repeats.message} (${repeats.count} more like it within ${seconds} s)`);
+    this.logger[repeats.level]({ ...repeats.fields, repeated: repeats.count }, `${repeats.label} (${repeats.count} more within ${seconds} s)`);
   }
 }
 
@@ -86,13 +90,18 @@ export interface DependencyOutageOptions {
   now?: () => number;
 }
 
+/** Distinct causes logged per outage beyond the first (a refused reconnect after a closed connection). */
+const MAX_CAUSES = 3;
+
 /**
- * One dependency's outage, as the log tells it: "<name> failed: <cause>; <effect>" once, the
- * failures it keeps causing as counts, "<name> is back after N s" when it answers again.
+ * One dependency's outage, as the log tells it: "<name> failed: <cause>; <effect>" once, each
+ * other cause it fails with once ("<name> still failing: <cause>"), the failures it keeps causing
+ * as counts, and "<name> is back after N s" when it answers again.
  */
 export class DependencyOutage {
   private downSince: number | null = null;
   private failures = 0;
+  private readonly causes = new Set<string>();
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -110,15 +119,25 @@ export class DependencyOutage {
 
   /** Something failed because of this dependency (a request, a socket, a probe). */
   failed(cause: unknown): void {
+    const { name, effect } = this.options;
+    const level = this.options.level ?? 'error';
+    const error = errorSummary(cause);
+    const key = error.code ?? error.message;
     if (this.downSince === null) {
       this.downSince = this.now();
       this.failures = 0;
+      this.causes.clear();
+      this.causes.add(key);
       this.options.changed?.(false);
       this.startProbing();
+    } else if (!this.causes.has(key) && this.causes.size <= MAX_CAUSES) {
+      this.causes.add(key);
+      this.failures++;
+      this.logger[level]({ dependency: name, error }, `${name} still failing: ${error.message}`);
+      return;
     }
     this.failures++;
-    const { name, effect } = this.options;
-    this.throttled.log(this.options.level ?? 'error', `outage:${name}`, { dependency: name, error: errorSummary(cause) }, `${name} failed: ${errorSummary(cause).message}; ${effect}`);
+    this.throttled.log(level, `outage:${name}`, { dependency: name, error }, `${name} failed: ${error.message}; ${effect}`, `${name} still down`);
   }
 
   /** It answers again. */

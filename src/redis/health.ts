@@ -52,6 +52,7 @@ export class RedisHealth {
   /** A down() was reported and no up() since. */
   private reported = false;
   private downSince = 0;
+  /** A probe is running (its failure is what reports a Redis that was never reached). */
   private probing = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -76,15 +77,16 @@ export class RedisHealth {
   }
 
   /**
-   * Probes every interval until stop(). `up`: the caller just saw Redis answer (no first probe
-   * needed); else the first probe runs now.
+   * Probes every interval until stop(). `up`: the caller just saw Redis answer. Else it is down
+   * (callers fall back) until the connection is ready or a probe succeeds; a start that finds no
+   * Redis is reported down at the first probe that fails, a connection that is still being made
+   * is not.
    */
-  async start(options: { up?: boolean } = {}): Promise<void> {
+  start(options: { up?: boolean } = {}): void {
     if (this.timer) return;
     this.isUp = options.up ?? false;
     this.timer = setInterval(() => void this.check(), this.options.intervalMs ?? 500);
     this.timer.unref();
-    if (!this.isUp) await this.check();
   }
 
   stop(): void {
@@ -98,6 +100,8 @@ export class RedisHealth {
    */
   failed(error: unknown): void {
     if (!this.timer || !isConnectionFailure(error)) return;
+    // Before the first answer, only a probe's failure counts (commands fail while connecting).
+    if (!this.isUp && !this.reported && !this.probing) return;
     if (!this.isUp && this.reported) return;
     this.isUp = false;
     this.reported = true;

@@ -5,13 +5,22 @@
  * shared 6379/5432 servers themselves. Every wait has a deadline.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { loadOrCreateSecrets } from '../../src/config/secrets.js';
+import { KeyRing } from '../../src/crypto/keyring.js';
+import { openMessageId } from '../../src/crypto/tokens.js';
+import { CHANNEL_A, startHerald, subscribedDevice, type Frame, type RawDevice, type Running } from './herald.js';
+import { captureLog, type CapturedLog } from './log.js';
+import { postgresUrl } from './services.js';
 import { waitFor } from './wait.js';
+
+type Overrides = Parameters<typeof startHerald>[0];
 
 /** A TCP port nothing listens on right now (the kernel's pick, released at once). */
 export async function freePort(): Promise<number> {
@@ -202,4 +211,138 @@ export function withApplicationName(url: string, applicationName: string): strin
   const parsed = new URL(url);
   parsed.searchParams.set('application_name', applicationName);
   return parsed.toString();
+}
+
+/**
+ * Herald nodes in this process sharing one PostgreSQL schema (on the shared server, dropped at
+ * stop), one data folder (so one secrets.json) and the bus a test gives them: a cluster whose
+ * Redis the test can break. Each node logs into memory at info level.
+ */
+export class InProcessCluster {
+  readonly messageIds: KeyRing;
+
+  private constructor(
+    readonly nodes: ClusterNode[],
+    private readonly schema: string,
+    private readonly dataDir: string,
+  ) {
+    this.messageIds = new KeyRing(loadOrCreateSecrets(dataDir).secrets.messageIds, 'message-id');
+  }
+
+  static async start(count: number, overrides: Overrides): Promise<InProcessCluster> {
+    const schema = `herald_faults_${randomBytes(4).toString('hex')}`;
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-faults-'));
+    loadOrCreateSecrets(dataDir);
+    const store = new URL(postgresUrl);
+    store.searchParams.set('schema', schema);
+    const nodes: ClusterNode[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const log = captureLog();
+        const config: Overrides = {
+          ...overrides,
+          store: { url: store.toString() },
+          accounts: { enabled: false },
+          tokenserver: { enabled: false },
+        };
+        nodes.push({ name: String.fromCharCode(65 + i), log, running: await startHerald(config, dataDir, { logger: log.logger }) });
+      }
+    } catch (error) {
+      await Promise.all(nodes.map((node) => node.running.stop({ keepData: true })));
+      throw error;
+    }
+    return new InProcessCluster(nodes, schema, dataDir);
+  }
+
+  /** The message id a 201's Location names: the `version` its device sees. */
+  versionOf(response: Response): string {
+    const location = response.headers.get('location') ?? '';
+    const opened = openMessageId(this.messageIds, location.slice(location.lastIndexOf('/') + 1));
+    if (!opened) throw new Error(`Location ${location} does not open with the cluster's secrets`);
+    return opened.messageId;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.running.stop({ keepData: true })));
+    rmSync(this.dataDir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    try {
+      await admin.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+    } finally {
+      await admin.end();
+    }
+  }
+}
+
+export interface ClusterNode {
+  name: string;
+  running: Running;
+  log: CapturedLog;
+}
+
+/**
+ * A connected device that acks every notification at once and records when each arrived; it never
+ * reconnects (a test checks it did not have to).
+ */
+export class AckingDevice {
+  /** Message id → when it arrived (ms since the epoch), first arrival. */
+  readonly received = new Map<string, number>();
+  duplicates = 0;
+  closedWith: number | null = null;
+
+  private constructor(
+    readonly device: RawDevice,
+    readonly endpoint: string,
+  ) {
+    device.socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      if (frame.messageType !== 'notification') return;
+      const version = frame.version as string;
+      if (this.received.has(version)) this.duplicates++;
+      else this.received.set(version, Date.now());
+      device.ack(frame);
+    });
+    device.socket.on('close', (code) => {
+      this.closedWith = code;
+    });
+  }
+
+  static async connect(wsUrl: string): Promise<AckingDevice> {
+    const { device, endpoint } = await subscribedDevice(wsUrl, CHANNEL_A);
+    return new AckingDevice(device, endpoint);
+  }
+
+  /** The same push endpoint on another node's origin (any node opens any node's tokens). */
+  endpointOn(origin: string): string {
+    return `${origin}${new URL(this.endpoint).pathname}`;
+  }
+
+  close(): void {
+    this.device.close();
+  }
+}
+
+/** The heartbeat as a load balancer sees it: status code, body, and how long it took. */
+export async function heartbeat(origin: string): Promise<{ code: number; body: Record<string, string>; ms: number }> {
+  const started = Date.now();
+  const response = await fetch(`${origin}/__heartbeat__`);
+  return { code: response.status, body: (await response.json()) as Record<string, string>, ms: Date.now() - started };
+}
+
+/** The value of one sample of a metric in a node's registry (0 when absent). */
+export async function metricValue(running: Running, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = running.herald.metrics.registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .reduce((sum, sample) => sum + sample.value, 0);
+}
+
+/** The q-quantile (0..1) of `values`, nearest rank. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }

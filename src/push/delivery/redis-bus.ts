@@ -195,7 +195,7 @@ export class RedisBus implements Bus {
     this.commands.on('ready', () => void this.loadScripts().catch((error: unknown) => this.report(error, 'connection')));
     this.subscriber.on('ready', () => void this.health.check());
     this.phase = 'running';
-    await this.health.start({ up: true });
+    this.health.start({ up: true });
     this.every(this.refreshIntervalMs, () => void this.presence.refresh());
     this.every(this.retryIntervalMs, () => void this.retryMissed());
   }
