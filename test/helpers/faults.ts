@@ -294,6 +294,7 @@ export class AckingDevice {
   private constructor(
     readonly device: RawDevice,
     readonly endpoint: string,
+    readonly uaid: string,
   ) {
     device.socket.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Frame;
@@ -309,8 +310,8 @@ export class AckingDevice {
   }
 
   static async connect(wsUrl: string): Promise<AckingDevice> {
-    const { device, endpoint } = await subscribedDevice(wsUrl, CHANNEL_A);
-    return new AckingDevice(device, endpoint);
+    const { device, endpoint, uaid } = await subscribedDevice(wsUrl, CHANNEL_A);
+    return new AckingDevice(device, endpoint, uaid);
   }
 
   /** The same push endpoint on another node's origin (any node opens any node's tokens). */
