@@ -2,7 +2,9 @@
  * Servers a test starts on its own ports so it can break them: a throwaway `redis-server` to kill,
  * restart on the same port, or freeze (SIGSTOP) and thaw; a throwaway PostgreSQL cluster to stop
  * and start; and the termination of Herald's own connections on the shared PostgreSQL. Never the
- * shared 6379/5432 servers themselves. Every wait has a deadline.
+ * shared 6379/5432 servers themselves. Beside them, what fault tests look through: Herald nodes
+ * in this process as one cluster, devices that ack and record arrivals, the heartbeat, metric
+ * values, quantiles. Every wait has a deadline.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
