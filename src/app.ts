@@ -140,7 +140,8 @@ export class Herald {
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
 
     const storage = new StoragePart(paths.storeUrl, { retried: () => metrics.storageRetries.inc() });
-    const outages = observe.outages(metrics, logger, () => storage.store, config.bus.url !== 'local');
+    const redis = config.bus.url !== 'local';
+    const outages = observe.outages(metrics, logger, () => storage.store, { bus: redis, limits: redis && config.guard.enabled });
     const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger, outages), now, config.push.msgLimit);
     const wakeup = new WakeupPart(config.push.wakeup, {
       storage: () => storage.store,

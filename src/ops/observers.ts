@@ -29,14 +29,20 @@ export interface Outages {
   stop(): void;
 }
 
-export function outages(metrics: Metrics, logger: Logger, storage: () => Pick<StoreLifecycle, 'ping'>, usesRedis: boolean): Outages {
+export function outages(
+  metrics: Metrics,
+  logger: Logger,
+  storage: () => Pick<StoreLifecycle, 'ping'>,
+  redis: { bus: boolean; limits: boolean },
+): Outages {
   const throttled = new ThrottledLog(logger);
   const changed = (dependency: string) => (up: boolean) => {
     metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
     if (!up) metrics.dependencyOutages.inc({ dependency });
   };
   metrics.dependencyUp.set({ dependency: 'storage' }, 1);
-  if (usesRedis) for (const dependency of ['bus', 'limits']) metrics.dependencyUp.set({ dependency }, 1);
+  if (redis.bus) metrics.dependencyUp.set({ dependency: 'bus' }, 1);
+  if (redis.limits) metrics.dependencyUp.set({ dependency: 'limits' }, 1);
   const result: Outages = {
     throttled,
     storage: new DependencyOutage(throttled, logger, {

@@ -70,6 +70,7 @@ requireServices([await postgresUnavailable()], (skip) => {
       const down = await heartbeat(a.running.origin);
       assert.equal(down.code, 200, 'Redis down alone keeps the node in the load balancer');
       assert.deepEqual(down.body, { status: 'DEGRADED', storage: 'OK', bus: 'DOWN', limits: 'DOWN' });
+      assert.equal(await metricValue(a.running, 'herald_dependency_up', { dependency: 'bus' }), 0, 'the alert metric');
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (Date.now() - killedAt)));
 
       await redis.restart();
@@ -103,6 +104,8 @@ requireServices([await postgresUnavailable()], (skip) => {
       }
 
       await waitFor(async () => (await heartbeat(a.running.origin)).body.status === 'OK', 3000, 'the heartbeat to be OK again');
+      assert.equal(await metricValue(a.running, 'herald_dependency_up', { dependency: 'bus' }), 1);
+      assert.equal(await metricValue(a.running, 'herald_dependency_outages_total', { dependency: 'bus' }), 1);
       for (const node of cluster.nodes) {
         const text = node.log.text();
         const failed = text.match(/"msg":"bus \(Redis\) failed: [^"]+"/g) ?? [];

@@ -34,6 +34,11 @@ export class Presence {
   /** Presence writes not yet answered by Redis. */
   private readonly inflight = new Set<Promise<unknown>>();
   private refreshing: Promise<void> | null = null;
+  /**
+   * After an outage no node could refresh its roll-call entry: for a lease, peers are not judged
+   * (a Redis frozen longer than a lease would make every peer look lapsed).
+   */
+  private rollQuietUntil = 0;
 
   constructor(private readonly options: PresenceOptions) {}
 
@@ -81,6 +86,7 @@ export class Presence {
 
   /** Redis is back: claims made meanwhile are written, then every other lease is renewed. */
   async reannounce(): Promise<void> {
+    this.rollQuietUntil = Date.now() + this.options.leaseMs;
     const pending = [...this.unannounced];
     this.unannounced.clear();
     await Promise.all(
@@ -168,7 +174,8 @@ export class Presence {
   /** Takes part in the nodes' roll call and reports peers whose presence lapsed. */
   private async rollCall(): Promise<void> {
     const now = Date.now();
-    const { nodeId, leaseMs } = this.options;
+    const { nodeId } = this.options;
+    const leaseMs = now < this.rollQuietUntil ? now : this.options.leaseMs;
     const gone = await runScript(this.options.commands, ROLL_CALL, [this.rollKey()], [nodeId, String(now), String(leaseMs)]);
     if (!Array.isArray(gone)) return;
     for (let i = 0; i + 1 < gone.length; i += 2) {
