@@ -158,8 +158,10 @@ export class Herald {
     if (listeners.tlsEnabled) checkTlsOrigin(config.server.publicOrigin);
     const endpointTokens = new KeyRing(secrets.endpointTokens, 'endpoint-token');
 
-    const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now });
-    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger), now, config.push.msgLimit, config.server.allowedNetworks);
+    const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now }, { retried: () => metrics.storageRetries.inc() });
+    const redis = config.bus.url !== 'local';
+    const outages = observe.outages(metrics, logger, () => storage.store, { bus: redis, limits: redis && config.guard.enabled });
+    const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger, outages), now, config.push.msgLimit, config.server.allowedNetworks);
     const attestation = attestationGateFromConfig(config.devices.attestation, { now, ...observe.attestationObserver(metrics, logger) });
     const devices = new DevicesPart({
       config,
@@ -176,7 +178,7 @@ export class Herald {
       storage: () => storage.store,
       ring: endpointTokens,
       now,
-      observe: observe.wakeupObserver(metrics, logger),
+      observe: observe.wakeupObserver(metrics, outages),
     });
     const push = new PushPart({
       config,
@@ -191,27 +193,34 @@ export class Herald {
       now,
       logger,
       observe: {
-        endpoint: observe.endpointObserver(metrics, logger),
-        session: observe.sessionObserver(metrics, logger),
+        endpoint: observe.endpointObserver(metrics, outages),
+        session: observe.sessionObserver(metrics, logger, outages),
         connections: observe.connectionObserver(metrics),
         sweep: observe.sweepReporter(metrics, logger),
-        busFailed: observe.busErrorLogger(logger),
+        busFailed: observe.busErrorLogger(outages),
+        bus: observe.busObserver(metrics, logger, outages),
       },
       ...(devices.enabled ? { upgradeOwner: (request: IncomingMessage) => devices.upgradeOwner(request) } : {}),
       serve: runs('push'),
     });
-    const parts: Part[] = [storage, opsPart(metrics, () => storage.store, config.server.metricsToken), guard, devices, wakeup, push];
+    const health = {
+      bus: () => push.busState,
+      limits: () => guard.guard.redisState,
+      storageFailed: (error: unknown) => outages.storage.failed(error),
+    };
+    const ops = opsPart(metrics, () => storage.store, config.server.metricsToken, health, () => outages.stop());
+    const parts: Part[] = [storage, ops, guard, devices, wakeup, push];
 
     const accountsOn = config.accounts.enabled && runs('accounts');
     const tokensOn = config.tokenserver.enabled && runs('tokens');
     if (accountsOn || tokensOn) {
-      const failed = observe.identityErrorLogger(logger);
+      const failed = observe.identityErrorLogger(outages);
       const accounts = new AccountsPart({
         config, dataDir: paths.dataDir, origin: listeners.origin, now, serve: accountsOn,
         onError: (error) => failed(error, 'accounts'),
       });
       parts.push(accounts);
-      if (accountsOn && config.console.enabled) parts.push(this.consolePart(accounts, push, guard, listeners, secrets));
+      if (accountsOn && config.console.enabled) parts.push(this.consolePart(accounts, push, guard, listeners, secrets, failed));
       if (tokensOn) {
         parts.push(new TokenServerPart({
           config, accounts, secrets: secrets.tokenServer, now, guard: guard.guard,
@@ -226,11 +235,17 @@ export class Herald {
   }
 
   /** The web console: signs in through the accounts' store and budgets, revokes through push's blocklist. */
-  private consolePart(accounts: AccountsPart, push: PushPart, guard: GuardPart, listeners: Listeners, secrets: Secrets): ConsolePart {
-    const { config, now, logger } = this;
+  private consolePart(
+    accounts: AccountsPart,
+    push: PushPart,
+    guard: GuardPart,
+    listeners: Listeners,
+    secrets: Secrets,
+    failed: (error: unknown, part: 'console') => void,
+  ): ConsolePart {
+    const { config, now } = this;
     const origin = () =>
       config.console.origin ?? publicOrigin(config, { endpointPort: listeners.addresses.connectionPort, tls: listeners.tlsEnabled });
-    const failed = observe.identityErrorLogger(logger);
     return new ConsolePart({
       vapidClockSkewSeconds: config.push.vapidClockSkewSeconds,
       deps: () => ({
@@ -252,7 +267,7 @@ export class Herald {
         guard: guard.guard,
         connectedHere: () => push.registry.size,
         now,
-        audit: (event, message) => logger.info({ part: 'console', ...event }, message),
+        audit: (event, message) => this.logger.info({ part: 'console', ...event }, message),
         onError: (error) => failed(error, 'console'),
       }),
     });

@@ -179,6 +179,11 @@ const busSchema = z
     presenceLeaseSeconds: z.number().int().min(3).max(3600).default(30),
     /** How long a delivery waits for the device's node to take the message before leaving it to storage. */
     deliveryTimeoutMs: z.number().int().min(50).max(10_000).default(500),
+    /**
+     * Every Redis command (bus and guard) answers within this or fails, and its caller falls back
+     * (storage, per-node limits): a frozen Redis never holds a send for longer.
+     */
+    commandTimeoutMs: z.number().int().min(20).max(10_000).default(250),
   })
   .strict();
 

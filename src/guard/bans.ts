@@ -5,6 +5,7 @@
  * source addresses are never persisted.
  */
 import type { Redis } from 'ioredis';
+import type { RedisHealth } from '../redis/health.js';
 
 export type BanReason = 'invalid-signatures' | 'dead-endpoints';
 
@@ -63,22 +64,31 @@ export class MemoryBanList implements BanList {
   }
 }
 
-/** Redis keeps the time of these bans (a key's TTL is the ban), so every node agrees on its end. */
+/**
+ * Redis keeps the time of these bans (a key's TTL is the ban), so every node agrees on its end.
+ * While Redis does not answer, nobody is banned and no ban is recorded: bans are a heuristic, and
+ * the limits still count per node. A send never waits on Redis for them (see `health`).
+ */
 export class RedisBanList implements BanList {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
+    private readonly health: Pick<RedisHealth, 'up' | 'failed'> = { up: true, failed: () => {} },
   ) {}
 
   async ban(source: string, reason: BanReason, seconds: number): Promise<void> {
+    if (!this.health.up) return;
     const expiresAt = this.now() + seconds * 1000;
-    await this.redis.set(this.key(source), JSON.stringify({ reason, expiresAt }), 'PX', seconds * 1000).catch(() => {});
+    await this.redis.set(this.key(source), JSON.stringify({ reason, expiresAt }), 'PX', seconds * 1000).catch((error: unknown) => this.health.failed(error));
   }
 
   async remaining(source: string): Promise<number | null> {
-    // Redis away: nobody is banned (bans are a heuristic; the limits still have insurance counters).
-    const left = await this.redis.pttl(this.key(source)).catch(() => -2);
+    if (!this.health.up) return null;
+    const left = await this.redis.pttl(this.key(source)).catch((error: unknown) => {
+      this.health.failed(error);
+      return -2;
+    });
     return left > 0 ? left : null;
   }
 

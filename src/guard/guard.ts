@@ -10,6 +10,7 @@ import type { GuardConfig, LimitWindow } from '../config/guard.js';
 import { openCounters, type Counter, type CounterFactory } from './limiters.js';
 import { KeyedLock } from './keyed-lock.js';
 import { NetworkAllowlist, type AllowedNetworks, type ListenerName } from './allowlist.js';
+import type { DependencyState } from '../redis/health.js';
 import { PerSourceCap } from './per-source-cap.js';
 import { SourceResolver, type Source } from './source.js';
 
@@ -33,7 +34,12 @@ export type RequestLimit = 'source' | 'revocations' | 'tokens' | 'enrollments';
 export interface GuardEvents {
   banned?(reason: BanReason): void;
   limited?(limit: string): void;
+  /** An error of the guard's Redis connection (ioredis' error event: refused, reset, …). */
   redisFailed?(error: Error): void;
+  /** Redis stopped answering: limits count per node, bans are neither checked nor recorded. */
+  redisDown?(cause: unknown): void;
+  /** Redis answers again after `downForMs`: limits are shared again. */
+  redisBack?(downForMs: number): void;
   /**
    * A request carried X-Forwarded-For from a peer not in trustedProxies: the header is ignored,
    * so every client behind that proxy shares its address (exempt, if it is loopback).
@@ -68,7 +74,7 @@ export class Guard {
 
   constructor(
     readonly config: GuardConfig,
-    bus: { url: string; keyPrefix: string },
+    bus: { url: string; keyPrefix: string; commandTimeoutMs?: number },
     private readonly events: GuardEvents = {},
     /** The clock of the in-memory windows and bans (tests move it); Redis times its own. */
     readonly now: () => number = Date.now,
@@ -94,8 +100,13 @@ export class Guard {
     const perSubscription = Number.isFinite(this.perSubscriptionBacklog) ? this.perSubscriptionBacklog : 0;
     this.headroom = new BacklogHeadroom({ maxMessages: smallerCap(config.maxStoredMessagesPerDevice, perSubscription), maxBytes: config.maxStoredBytesPerDevice });
     // Disabled: no Redis connection for counters nobody reads.
-    this.counters = openCounters(config.enabled ? bus : { ...bus, url: 'local' }, (error) => events.redisFailed?.(error), now);
-    this.bans = this.counters.redis ? new RedisBanList(this.counters.redis, this.counters.prefix, now) : new MemoryBanList(now);
+    this.counters = openCounters(
+      config.enabled ? bus : { ...bus, url: 'local' },
+      { error: (error) => events.redisFailed?.(error), down: (cause) => events.redisDown?.(cause), up: (downForMs) => events.redisBack?.(downForMs) },
+      now,
+    );
+    const { redis, health } = this.counters;
+    this.bans = redis && health ? new RedisBanList(redis, this.counters.prefix, now, health) : new MemoryBanList(now);
     const counter = (name: string, window: { points: number; seconds: number }) =>
       config.enabled && window.points > 0 ? this.counters.counter(name, window.points, window.seconds) : null;
     this.perSource = counter('source', config.perSource);
@@ -283,6 +294,11 @@ export class Guard {
     const key = /^[46]:/.test(source) ? source : this.sources.resolve(source).key;
     for (const counter of Object.values(this.strikes)) await counter?.forget(key);
     return { source: key, lifted: await this.bans.lift(key) };
+  }
+
+  /** For /__heartbeat__: "local" on one node, "down" while limits count per node because Redis does not answer. */
+  get redisState(): DependencyState {
+    return this.config.enabled ? this.counters.state : 'local';
   }
 
   close(): Promise<void> {

@@ -2,11 +2,13 @@
  * Counters behind the limits and ban heuristics: fixed windows in memory on one node, read on the
  * guard's clock; in Redis when the bus is Redis (rate-limiter-flexible; every node then counts
  * against the same windows, timed by Redis). A Redis failure falls back to an in-memory counter
- * per node (the library's insurance limiter), so an outage loosens the limits to per-node ones
- * instead of refusing every sender.
+ * per node, so an outage loosens the limits to per-node ones instead of refusing every sender.
+ * Every Redis command answers within bus.commandTimeoutMs or fails; once one has failed, counters
+ * go to the per-node ones at once, without asking Redis, until a probe finds it answering again.
  */
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RedisHealth, requestPathOptions, type DependencyState, type RedisHealthEvents } from '../redis/health.js';
 
 export interface Counter {
   /**
@@ -22,29 +24,37 @@ export interface CounterFactory {
   counter(name: string, points: number, seconds: number): Counter;
   /** The Redis client when counters are shared (bans use it too), else null. */
   readonly redis: Redis | null;
+  /** Whether Redis answers right now; bans skip it while it does not (null: no Redis). */
+  readonly health: RedisHealth | null;
   readonly prefix: string;
+  /** "local" on one node; "down" while counting per node because Redis does not answer. */
+  readonly state: DependencyState;
   close(): Promise<void>;
 }
 
+export interface RedisCounterEvents extends RedisHealthEvents {
+  /** Errors of the Redis connection itself (ioredis' error event). */
+  error?(error: Error): void;
+}
+
 export function openCounters(
-  bus: { url: string; keyPrefix: string },
-  onRedisError: (error: Error) => void,
+  bus: { url: string; keyPrefix: string; commandTimeoutMs?: number },
+  events: RedisCounterEvents,
   now: () => number = Date.now,
 ): CounterFactory {
   const prefix = `${bus.keyPrefix}:guard`;
   if (bus.url === 'local') return new MemoryCounters(prefix, now);
-  const redis = new Redis(bus.url, {
-    // A limiter must answer at once: queued commands while Redis is away would stall every POST.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    lazyConnect: false,
-  });
-  redis.on('error', onRedisError);
-  return new RedisCounters(prefix, redis);
+  const redis = new Redis(bus.url, { ...requestPathOptions(bus.commandTimeoutMs ?? 250), lazyConnect: false });
+  redis.on('error', (error: Error) => events.error?.(error));
+  const health = new RedisHealth(redis, { probe: async () => void (await redis.ping()) }, events);
+  health.start();
+  return new RedisCounters(prefix, redis, health);
 }
 
 class MemoryCounters implements CounterFactory {
   readonly redis = null;
+  readonly health = null;
+  readonly state = 'local';
   constructor(
     readonly prefix: string,
     private readonly now: () => number,
@@ -126,41 +136,59 @@ class RedisCounters implements CounterFactory {
   constructor(
     readonly prefix: string,
     readonly redis: Redis,
+    readonly health: RedisHealth,
   ) {}
+
+  get state(): DependencyState {
+    return this.health.state;
+  }
 
   counter(name: string, points: number, seconds: number): Counter {
     const keyPrefix = `${this.prefix}:${name}`;
-    return wrap(
-      new RateLimiterRedis({
-        storeClient: this.redis,
-        keyPrefix,
-        points,
-        duration: seconds,
-        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: seconds }),
-      }),
-    );
+    const shared = new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points, duration: seconds });
+    return new FallbackCounter(shared, new RateLimiterMemory({ keyPrefix, points, duration: seconds }), this.health);
   }
 
   async close(): Promise<void> {
+    this.health.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
 
-function wrap(limiter: RateLimiterAbstract): Counter {
-  return {
-    async hit(key) {
+/** Redis' window while Redis answers; this node's own window (the insurance counter) while it does not. */
+class FallbackCounter implements Counter {
+  constructor(
+    private readonly shared: RateLimiterAbstract,
+    private readonly local: RateLimiterMemory,
+    private readonly health: RedisHealth,
+  ) {}
+
+  async hit(key: string): Promise<number | null> {
+    if (this.health.up) {
       try {
-        await limiter.consume(key, 1);
-        return null;
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
-        // Neither Redis nor the insurance counter answered: let the request through rather than
-        // refuse every sender because the limiter itself failed.
-        return null;
+        return await consume(this.shared, key);
+      } catch (error) {
+        this.health.failed(error);
       }
-    },
-    async forget(key) {
-      await limiter.delete(key).catch(() => false);
-    },
-  };
+    }
+    // Neither counter answered: let the request through rather than refuse every sender because
+    // the limiter itself failed.
+    return consume(this.local, key).catch(() => null);
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.local.delete(key).catch(() => false);
+    if (this.health.up) await this.shared.delete(key).catch((error: unknown) => this.health.failed(error));
+  }
+}
+
+/** null within the limit, else the ms until a point frees; rejects only when the limiter failed. */
+async function consume(limiter: RateLimiterAbstract, key: string): Promise<number | null> {
+  try {
+    await limiter.consume(key, 1);
+    return null;
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
+    throw rejection;
+  }
 }

@@ -20,7 +20,7 @@ export class GuardPart implements Part {
 
   constructor(
     config: GuardConfig,
-    bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix'>,
+    bus: Pick<HeraldConfig['bus'], 'url' | 'keyPrefix' | 'commandTimeoutMs'>,
     events: GuardEvents,
     now: () => number,
     msgLimit: number,

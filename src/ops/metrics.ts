@@ -99,6 +99,35 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly busFallbacks = new Counter({
+    name: 'herald_bus_fallbacks_total',
+    help: 'Stored messages for a device on another node that the bus could not hand over (left to storage, re-sent once Redis answers), by reason: redis-down, no-answer, node-gone',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly dependencyUp = new Gauge({
+    name: 'herald_dependency_up',
+    help: 'Whether a dependency answers (1) or not (0): storage, bus (Redis), limits (Redis of the guard); absent when not used',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+  readonly dependencyOutages = new Counter({
+    name: 'herald_dependency_outages_total',
+    help: 'Times a dependency stopped answering, by dependency',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+  readonly storageRetries = new Counter({
+    name: 'herald_storage_retries_total',
+    help: 'PostgreSQL statements retried on a fresh connection after their connection was killed (57P01, ECONNRESET, …)',
+    registers: [this.registry],
+  });
+  readonly peerLapses = new Counter({
+    name: 'herald_bus_peer_lapses_total',
+    help: "Peer nodes this node saw stop refreshing their presence for a lease (a crashed or cut-off node)",
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
   }

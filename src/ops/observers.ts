@@ -5,21 +5,72 @@
  */
 import type { Logger } from 'pino';
 import type { GuardEvents } from '../guard/guard.js';
-import type { RedisBusActivity } from '../push/delivery/redis-bus.js';
+import type { RedisBusActivity, RedisBusEvents } from '../push/delivery/redis-bus.js';
 import type { SweepResult } from '../push/delivery/sweeper.js';
 import type { EndpointObserver } from '../push/endpoint/routes.js';
 import type { SessionObserver } from '../push/protocol/session.js';
 import type { WakeupObserver } from '../push/wakeup/service.js';
+import type { StoreLifecycle } from '../store/types.js';
+import { errorSummary } from './error-summary.js';
 import type { Metrics } from './metrics.js';
+import { DependencyOutage, ThrottledLog } from './outage-log.js';
 
-/** Name, message and code of an error: no stack of request data, no ids (they are not in messages). */
-export function errorSummary(error: unknown): { name: string; message: string; code?: string } {
-  if (!(error instanceof Error)) return { name: 'unknown', message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+export { errorSummary } from './error-summary.js';
+
+/** Errno of "storage is unavailable" (503): the storage outage counts these, one line per window. */
+const STORAGE_UNAVAILABLE = 201;
+
+/** The outage log of each dependency, shared by every observer that sees it fail. */
+export interface Outages {
+  throttled: ThrottledLog;
+  storage: DependencyOutage;
+  bus: DependencyOutage;
+  limits: DependencyOutage;
+  stop(): void;
 }
 
-export function endpointObserver(metrics: Metrics, logger: Logger): EndpointObserver {
+export function outages(
+  metrics: Metrics,
+  logger: Logger,
+  storage: () => Pick<StoreLifecycle, 'ping'>,
+  redis: { bus: boolean; limits: boolean },
+): Outages {
+  const throttled = new ThrottledLog(logger);
+  const changed = (dependency: string) => (up: boolean) => {
+    metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
+    if (!up) metrics.dependencyOutages.inc({ dependency });
+  };
+  metrics.dependencyUp.set({ dependency: 'storage' }, 1);
+  if (redis.bus) metrics.dependencyUp.set({ dependency: 'bus' }, 1);
+  if (redis.limits) metrics.dependencyUp.set({ dependency: 'limits' }, 1);
+  const result: Outages = {
+    throttled,
+    storage: new DependencyOutage(throttled, logger, {
+      name: 'storage',
+      effect: 'senders are answered 503 (nothing accepted); device sockets that need storage close 1011 and reconnect; nothing stored is lost',
+      probe: () => storage().ping(),
+      changed: changed('storage'),
+    }),
+    bus: new DependencyOutage(throttled, logger, {
+      name: 'bus (Redis)',
+      level: 'warn',
+      effect: 'messages for devices on other nodes are stored and sent when Redis is back (or at their next hello); same-node delivery goes on',
+      changed: changed('bus'),
+    }),
+    limits: new DependencyOutage(throttled, logger, {
+      name: 'guard (Redis)',
+      level: 'warn',
+      effect: 'limits count per node, bans are neither checked nor recorded until Redis is back',
+      changed: changed('limits'),
+    }),
+    stop: () => {
+      for (const outage of [result.storage, result.bus, result.limits]) outage.stop();
+    },
+  };
+  return result;
+}
+
+export function endpointObserver(metrics: Metrics, outages: Outages): EndpointObserver {
   return {
     accepted: (outcome, seconds) => {
       metrics.messagesAccepted.inc({ outcome });
@@ -28,13 +79,30 @@ export function endpointObserver(metrics: Metrics, logger: Logger): EndpointObse
     failed: (errno, cause) => {
       metrics.endpointErrors.inc({ errno: String(errno) });
       // A cause comes with 5xx answers only: Herald's own failures (storage, a bug) go to the error log.
-      if (cause !== undefined) logger.error({ errno, err: errorSummary(cause) }, 'sender endpoint failed');
+      if (cause === undefined) return;
+      if (errno === STORAGE_UNAVAILABLE) return outages.storage.failed(cause);
+      const error = errorSummary(cause);
+      outages.throttled.log('error', `endpoint:${errno}:${error.message}`, { errno, error }, 'sender endpoint failed');
     },
     aborted: () => metrics.uploadsAborted.inc(),
   };
 }
 
-export function sessionObserver(metrics: Metrics, logger: Logger): SessionObserver {
+/** The Redis bus as metrics and the outage log see it. */
+export function busObserver(metrics: Metrics, logger: Logger, outages: Outages): RedisBusEvents {
+  return {
+    fellBack: (reason) => metrics.busFallbacks.inc({ reason }),
+    down: (cause) => outages.bus.failed(cause),
+    back: (_downForMs, devices) => outages.bus.back({ devices }, `; presence of ${devices} devices re-announced, their storage re-checked`),
+    peerLapsed: (node, silentForMs) => {
+      metrics.peerLapses.inc();
+      const silentSeconds = Math.round(silentForMs / 1000);
+      logger.warn({ node, silentSeconds }, `bus: peer node ${node} stopped refreshing its presence ${silentSeconds} s ago; its devices' leases have lapsed`);
+    },
+  };
+}
+
+export function sessionObserver(metrics: Metrics, logger: Logger, outages: Outages): SessionObserver {
   return {
     delivered: (count, fromStorage) => metrics.messagesDelivered.inc({ source: fromStorage ? 'storage' : 'live' }, count),
     acked: (code) => metrics.messagesAcked.inc({ code: String(code ?? 100) }),
@@ -43,9 +111,8 @@ export function sessionObserver(metrics: Metrics, logger: Logger): SessionObserv
       metrics.protocolViolations.inc();
       logger.debug({ reason }, 'socket closed for a protocol violation');
     },
-    storageFailed: (error) => {
-      logger.error({ err: errorSummary(error) }, 'storage failed under a device session; socket closed 1011');
-    },
+    // One line per outage, not per socket (the storage outage says what happens to sockets).
+    storageFailed: (error) => outages.storage.failed(error),
   };
 }
 
@@ -61,7 +128,7 @@ export function connectionObserver(metrics: Metrics): { opened(): void; closed()
 export function sweepReporter(metrics: Metrics, logger: Logger): (result: SweepResult | Error) => void {
   return (result) => {
     if (result instanceof Error) {
-      logger.error({ err: result.message }, 'sweep failed');
+      logger.error({ error: errorSummary(result) }, 'sweep failed');
       return;
     }
     metrics.messagesExpired.inc(result.expiredMessages);
@@ -70,7 +137,7 @@ export function sweepReporter(metrics: Metrics, logger: Logger): (result: SweepR
   };
 }
 
-export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
+export function guardObserver(metrics: Metrics, logger: Logger, outages: Outages): GuardEvents {
   let warnedUntrustedForwarded = false;
   return {
     untrustedForwarded: () => {
@@ -89,7 +156,12 @@ export function guardObserver(metrics: Metrics, logger: Logger): GuardEvents {
     },
     limited: (limit) => metrics.guardLimited.inc({ limit }),
     networkRefused: (listener) => metrics.networkRefused.inc({ listener }),
-    redisFailed: (error) => logger.warn({ err: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters'),
+    redisFailed: (error) => {
+      if (outages.limits.isDown) return outages.limits.failed(error);
+      outages.throttled.log('warn', `guard:${errorSummary(error).message}`, { error: errorSummary(error) }, 'guard: Redis failed; limits fall back to per-node counters');
+    },
+    redisDown: (cause) => outages.limits.failed(cause),
+    redisBack: () => outages.limits.back(),
   };
 }
 
@@ -125,20 +197,28 @@ export function attestationObserver(metrics: Metrics, logger: Logger): { refused
   };
 }
 
-export function wakeupObserver(metrics: Metrics, logger: Logger): WakeupObserver {
+export function wakeupObserver(metrics: Metrics, outages: Outages): WakeupObserver {
   return {
     woke: (outcome, error) => {
       metrics.wakeupDatagrams.inc({ outcome });
-      if (error) logger.warn({ err: errorSummary(error) }, 'wake-up datagram failed');
+      if (error) outages.throttled.log('warn', `wakeup:${errorSummary(error).message}`, { error: errorSummary(error) }, 'wake-up datagram failed');
     },
-    storageFailed: (error) => logger.error({ err: errorSummary(error) }, 'storage failed writing a wake-up address; hello answered 500 for it'),
+    storageFailed: (error) => outages.storage.failed(error),
   };
 }
 
-export function busErrorLogger(logger: Logger): (error: unknown, during: RedisBusActivity) => void {
-  return (error, during) => logger.warn({ err: errorSummary(error), during }, 'bus: Redis failed; deliveries fall back to storage');
+/** Errors of the bus's Redis connections: counted into the outage while Redis is down, else throttled. */
+export function busErrorLogger(outages: Outages): (error: unknown, during: RedisBusActivity) => void {
+  return (error, during) => {
+    if (outages.bus.isDown) return outages.bus.failed(error);
+    const summary = errorSummary(error);
+    outages.throttled.log('warn', `bus:${during}:${summary.message}`, { error: summary, during }, 'bus: Redis failed; deliveries fall back to storage');
+  };
 }
 
-export function identityErrorLogger(logger: Logger): (error: unknown, part: 'accounts' | 'tokenserver' | 'console') => void {
-  return (error, part) => logger.error({ err: errorSummary(error), part }, 'identity request failed');
+export function identityErrorLogger(outages: Outages): (error: unknown, part: 'accounts' | 'tokenserver' | 'console') => void {
+  return (error, part) => {
+    const summary = errorSummary(error);
+    outages.throttled.log('error', `identity:${part}:${summary.message}`, { error: summary, part }, 'identity request failed');
+  };
 }

@@ -6,20 +6,29 @@
 import type { Part } from '../server/part.js';
 import type { StoreLifecycle } from '../store/types.js';
 import type { Metrics } from './metrics.js';
-import { registerHealthRoutes, registerMetricsRoute } from './routes.js';
+import { registerHealthRoutes, registerMetricsRoute, type HealthChecks } from './routes.js';
 
-export function opsPart(metrics: Metrics, storage: () => Pick<StoreLifecycle, 'ping'>, metricsToken: string | null): Part {
+export function opsPart(
+  metrics: Metrics,
+  storage: () => Pick<StoreLifecycle, 'ping'>,
+  metricsToken: string | null,
+  dependencies: Omit<HealthChecks, 'storage'>,
+  stop?: () => void,
+): Part {
   return {
     name: 'ops',
     async register(http) {
-      const store = storage();
-      for (const app of http.public) registerHealthRoutes(app, store);
+      const checks: HealthChecks = { ...dependencies, storage: storage() };
+      for (const app of http.public) registerHealthRoutes(app, checks);
       if (http.admin) {
-        registerHealthRoutes(http.admin, store);
+        registerHealthRoutes(http.admin, checks);
         registerMetricsRoute(http.admin, metrics);
       } else if (metricsToken !== null) {
         registerMetricsRoute(http.devices, metrics, metricsToken);
       }
+    },
+    async stop() {
+      stop?.();
     },
   };
 }

@@ -1,21 +1,61 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { DependencyState } from '../redis/health.js';
 import type { StoreLifecycle } from '../store/types.js';
 import type { Metrics } from './metrics.js';
 import { VERSION_INFO } from './version.js';
 
-/** Dockerflow health routes (protocol.md §3). */
-export function registerHealthRoutes(app: FastifyInstance, store: Pick<StoreLifecycle, 'ping'>): void {
+export interface HealthChecks {
+  storage: Pick<StoreLifecycle, 'ping'>;
+  /** The bus (Redis presence and deliveries between nodes). */
+  bus(): DependencyState;
+  /** The guard's shared limits and bans (Redis). */
+  limits(): DependencyState;
+  /** A storage ping failed or timed out (the storage outage log hears of it). */
+  storageFailed?(error: unknown): void;
+}
+
+/** A storage ping slower than this counts as a failure: a load balancer's check must get an answer. */
+const STORAGE_PING_TIMEOUT_MS = 3000;
+
+const SHOWN: Record<DependencyState, string> = { ok: 'OK', down: 'DOWN', local: 'LOCAL' };
+
+/**
+ * Dockerflow health routes (protocol.md §3). /__heartbeat__ names each dependency's state and is
+ * 503 only when storage fails: without storage nothing can be accepted, so a load balancer should
+ * take the node out. Redis down is 200 "DEGRADED": every node shares one Redis, and taking them
+ * all out would turn a degraded service (per-node limits, cross-node messages delivered from
+ * storage) into no service at all (docs/operations.md).
+ */
+export function registerHealthRoutes(app: FastifyInstance, checks: HealthChecks): void {
   app.get('/__lbheartbeat__', async () => ({}));
   app.get('/__version__', async () => VERSION_INFO);
   app.get('/__heartbeat__', async (_request, reply) => {
-    try {
-      await store.ping();
-      return { status: 'OK', storage: 'OK' };
-    } catch {
-      return reply.code(503).send({ status: 'ERROR', storage: 'ERROR' });
-    }
+    const storage = await pingWithin(checks.storage, STORAGE_PING_TIMEOUT_MS).then(
+      () => 'OK',
+      (error: unknown) => {
+        checks.storageFailed?.(error);
+        return 'ERROR';
+      },
+    );
+    const bus = checks.bus();
+    const limits = checks.limits();
+    const degraded = bus === 'down' || limits === 'down';
+    const status = storage === 'ERROR' ? 'ERROR' : degraded ? 'DEGRADED' : 'OK';
+    return reply.code(storage === 'ERROR' ? 503 : 200).send({ status, storage, bus: SHOWN[bus], limits: SHOWN[limits] });
   });
+}
+
+async function pingWithin(store: Pick<StoreLifecycle, 'ping'>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`storage did not answer a ping within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([store.ping(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -20,7 +20,8 @@ import { SessionRegistry } from './connection/registry.js';
 import { SocketServer, type SocketServerEvents } from './connection/socket-server.js';
 import type { Bus } from './delivery/bus.js';
 import { openBus } from './delivery/open-bus.js';
-import type { RedisBusActivity } from './delivery/redis-bus.js';
+import type { RedisBusActivity, RedisBusEvents } from './delivery/redis-bus.js';
+import type { DependencyState } from '../redis/health.js';
 import { Sweeper, type SweepResult } from './delivery/sweeper.js';
 import { DeviceAuthenticator } from './device-auth/device-auth.js';
 import { registerEndpointRoutes, type EndpointObserver } from './endpoint/routes.js';
@@ -53,6 +54,7 @@ export interface PushPartDeps {
     connections: SocketServerEvents;
     sweep: (result: SweepResult | Error) => void;
     busFailed: (error: unknown, during: RedisBusActivity) => void;
+    bus?: RedisBusEvents;
   };
   /**
    * Mutual TLS on the device listener: whether an upgrade's client certificate admits it, and the
@@ -96,6 +98,11 @@ export class PushPart implements Part {
     }));
   }
 
+  /** For /__heartbeat__: "local" on one node, "down" while Redis does not answer. */
+  get busState(): DependencyState {
+    return this.bus?.state ?? 'down';
+  }
+
   /** Runs one expiry and idle sweep now (tests, `herald admin`); the timer runs them periodically. */
   sweep(): Promise<SweepResult> {
     if (!this.sweeper) throw new Error('push is not started');
@@ -104,7 +111,7 @@ export class PushPart implements Part {
 
   async start(): Promise<void> {
     const { config, observe } = this.deps;
-    const bus = await openBus(config.bus, this.registry, observe.busFailed);
+    const bus = await openBus(config.bus, this.registry, observe.busFailed, observe.bus);
     await bus.start();
     this.bus = bus;
     // The registry tells the bus which devices this node holds; the bus hands it their messages.

@@ -3,6 +3,11 @@ import path from 'node:path';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
+export interface StoreEvents {
+  /** A PostgreSQL statement was retried on a fresh connection after its connection was killed. */
+  retried?(error: unknown): void;
+}
+
 /**
  * Opens the store a URL names and brings its schema up to date.
  *   sqlite:<path>      a file; a relative path is resolved from the working directory
@@ -10,7 +15,7 @@ import type { Store } from './types.js';
  *   postgres://user:password@host:port/database[?schema=NAME&pool_size=N]   (or postgresql://)
  * Errors name the scheme only: a database URL may carry a password.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, events: StoreEvents = {}): Promise<Store> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     throw new Error('store url has no scheme; expected sqlite:<path>, sqlite::memory: or postgres://…');
@@ -18,7 +23,9 @@ export async function openStore(url: string): Promise<Store> {
   if (scheme === 'postgres' || scheme === 'postgresql') {
     // Loaded only when named: pg and its pool cost ~100 ms of a cold start that does not use them.
     const [{ PostgresStore }, { parsePostgresUrl }] = await Promise.all([import('./postgres/postgres-store.js'), import('./postgres/url.js')]);
-    return migrated(new PostgresStore(parsePostgresUrl(url)));
+    const options = parsePostgresUrl(url);
+    if (events.retried) options.onRetry = events.retried;
+    return migrated(new PostgresStore(options));
   }
   if (scheme !== 'sqlite') {
     throw new Error(`unsupported store scheme "${scheme}:"; this Herald supports sqlite: and postgres:`);

@@ -4,7 +4,7 @@
  * has seen (secrets-fingerprint.ts): a node with other secrets must not answer a single endpoint.
  */
 import type { Part } from '../server/part.js';
-import { openStore } from './open-store.js';
+import { openStore, type StoreEvents } from './open-store.js';
 import { checkSecretsFingerprint, type KeyRings } from './secrets-fingerprint.js';
 import type { Store } from './types.js';
 
@@ -22,6 +22,7 @@ export class StoragePart implements Part {
   constructor(
     private readonly url: string,
     private readonly secrets?: SecretsCheck,
+    private readonly events: StoreEvents = {},
   ) {}
 
   /** The open store; throws before start. */
@@ -31,7 +32,7 @@ export class StoragePart implements Part {
   }
 
   async start(): Promise<void> {
-    const store = await openStore(this.url);
+    const store = await openStore(this.url, this.events);
     if (this.secrets) {
       const { rings, dataDir, now } = this.secrets;
       await checkSecretsFingerprint(store, rings, { dataDir, now: now() }).catch(async (error: unknown) => {

@@ -90,7 +90,7 @@ describe('the npm package', { timeout: 240_000 }, () => {
         server.kill('SIGKILL');
         throw new Error(`${String(error)}; output: ${JSON.stringify(await exit)}`);
       });
-      assert.deepEqual(heartbeat, { status: 'OK', storage: 'OK' });
+      assert.deepEqual(heartbeat, { status: 'OK', storage: 'OK', bus: 'LOCAL', limits: 'LOCAL' });
     } finally {
       server.kill('SIGTERM');
     }

@@ -1,3 +1,4 @@
+import type { DependencyState } from '../../redis/health.js';
 import type { LiveMessage } from '../protocol/session.js';
 
 /**
@@ -7,6 +8,8 @@ import type { LiveMessage } from '../protocol/session.js';
 export interface Bus extends DevicePresence {
   /** How the startup log names this bus (never with credentials). */
   readonly description: string;
+  /** For /__heartbeat__: "local" on one node; "down" while Redis does not answer. */
+  readonly state: DependencyState;
   /** Connects and subscribes; a bus that cannot reach its broker fails the start. */
   start(): Promise<void>;
   /**
@@ -26,6 +29,13 @@ export interface DevicePresence {
 /** The side of the connection layer a bus hands work to on this node. */
 export interface LocalDevices {
   deliverLocal(uaid: string, live: LiveMessage): boolean;
+  /**
+   * Storage holds messages for this device that a failed hand-off never brought here: its session
+   * looks again. False when this node holds no session for it.
+   */
+  recheck(uaid: string): boolean;
+  /** The bus is back after an outage: every session here looks at storage again (paced). */
+  recheckAll(): void;
   /** A newer socket for this device opened on another node: close this node's one (protocol.md §1). */
   closeReplaced(uaid: string): void;
 }

@@ -4,6 +4,7 @@ import type { Bus, LocalDevices } from './bus.js';
 /** The single-process bus: the device is either connected to this process or not at all. */
 export class LocalBus implements Bus {
   readonly description = 'local';
+  readonly state = 'local';
 
   constructor(private readonly devices: LocalDevices) {}
 

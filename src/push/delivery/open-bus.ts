@@ -1,6 +1,6 @@
 import type { Bus, LocalDevices } from './bus.js';
 import { LocalBus } from './local-bus.js';
-import type { RedisBusActivity } from './redis-bus.js';
+import type { RedisBusActivity, RedisBusEvents } from './redis-bus.js';
 
 export interface BusSettings {
   /** "local" or redis://… / rediss://… */
@@ -8,10 +8,16 @@ export interface BusSettings {
   keyPrefix: string;
   presenceLeaseSeconds: number;
   deliveryTimeoutMs: number;
+  commandTimeoutMs: number;
 }
 
 /** The bus a config names, not yet started. */
-export async function openBus(settings: BusSettings, devices: LocalDevices, onError: (error: unknown, during: RedisBusActivity) => void): Promise<Bus> {
+export async function openBus(
+  settings: BusSettings,
+  devices: LocalDevices,
+  onError: (error: unknown, during: RedisBusActivity) => void,
+  events: RedisBusEvents = {},
+): Promise<Bus> {
   if (settings.url === 'local') return new LocalBus(devices);
   // Loaded only when named: ioredis is a tenth of a second of a cold start that does not use it.
   const { RedisBus } = await import('./redis-bus.js');
@@ -21,6 +27,8 @@ export async function openBus(settings: BusSettings, devices: LocalDevices, onEr
     keyPrefix: settings.keyPrefix,
     presenceLeaseMs: settings.presenceLeaseSeconds * 1000,
     deliveryTimeoutMs: settings.deliveryTimeoutMs,
+    commandTimeoutMs: settings.commandTimeoutMs,
     onError,
+    events,
   });
 }

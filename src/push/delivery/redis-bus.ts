@@ -4,20 +4,47 @@
  *
  *   <prefix>:presence:<uaid>  = "<nodeId>.<claim>"  with a lease (PX); refreshed while the socket lives
  *   <prefix>:node:<nodeId>    = the channel a node listens on, for requests and answers alike
+ *   <prefix>:nodes            = the roll call: each node and when it last refreshed (a sorted set)
  *
  * A claim value names the node and one claim on it, so that a late release or refresh for an old
  * socket never touches a newer claim (compare-and-delete/-expire in Lua). A node that dies stops
  * refreshing and its leases run out; until then, a PUBLISH to its channel reaches nobody and the
  * delivery answers false at once. Every message with a TTL is stored before it is delivered, so a
- * false only means "drained at the device's next hello".
+ * false only means "drained at the device's next hello" — or sooner (docs/operations.md):
+ *
+ * Redis down or slow. Every command answers within commandTimeoutMs or fails; after a failure the
+ * bus asks Redis nothing (deliveries answer false at once) until a probe finds it answering. There
+ * is no offline queue. A hand-off that failed is remembered (missed-handoffs.ts): once Redis is
+ * back, the device's node is told to look at storage again. And when Redis is back, this node
+ * re-announces the presence of its devices at once (claims made meanwhile first), then has every
+ * session here look at storage again, so a message stored while presence was missing (a restarted
+ * Redis forgets it all) reaches its connected device within seconds.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisHealth, requestPathOptions, type DependencyState } from '../../redis/health.js';
 import type { LiveMessage } from '../protocol/session.js';
 import type { Bus, LocalDevices } from './bus.js';
+import { MissedHandoffs } from './missed-handoffs.js';
 import { decodeFrame, encodeFrame, type NodeFrame } from './redis-frames.js';
+import { ownerOf, Presence } from './redis-presence.js';
+import { chunks, quit, SCRIPTS, withTimeout } from './redis-scripts.js';
 
-export type RedisBusActivity = 'connection' | 'claim' | 'release' | 'refresh' | 'deliver' | 'answer' | 'close';
+export type RedisBusActivity = 'connection' | 'claim' | 'release' | 'refresh' | 'deliver' | 'answer' | 'recheck' | 'close';
+
+/** Why a stored message's hand-off was left to storage (not counted: a device that is not connected). */
+export type FallbackReason = 'redis-down' | 'no-answer' | 'node-gone';
+
+export interface RedisBusEvents {
+  /** A stored message for a device on another node was left to storage: the bus could not carry it. */
+  fellBack?(reason: FallbackReason): void;
+  /** Redis stopped answering: deliveries to other nodes are left to storage until it is back. */
+  down?(cause: unknown): void;
+  /** Redis answers again after `downForMs`: presence of `devices` re-announced, their storage re-checked. */
+  back?(downForMs: number, devices: number): void;
+  /** A peer node stopped refreshing its presence `silentForMs` ago: its devices' leases have lapsed. */
+  peerLapsed?(nodeId: string, silentForMs: number): void;
+}
 
 export interface RedisBusOptions {
   /** redis://[user:password@]host:port[/db] or rediss://… */
@@ -32,10 +59,15 @@ export interface RedisBusOptions {
   refreshIntervalMs?: number;
   /** How long a delivery waits for the device's node to answer before leaving it to storage (default 500 ms). */
   deliveryTimeoutMs?: number;
+  /** Every Redis command answers within this or fails (default 250 ms). */
+  commandTimeoutMs?: number;
+  /** How often a missed hand-off is tried again, and Redis probed (default 500 ms). */
+  retryIntervalMs?: number;
   /** Default: 16 random hex characters, new at every start. */
   nodeId?: string;
-  /** Redis errors; the bus carries on (deliveries answer false, presence catches up at the next refresh). */
+  /** Redis errors; the bus carries on (deliveries answer false, presence catches up when Redis is back). */
   onError?(error: unknown, during: RedisBusActivity): void;
+  events?: RedisBusEvents;
 }
 
 export interface RedisBusCloseOptions {
@@ -46,66 +78,37 @@ export interface RedisBusCloseOptions {
   release?: boolean;
 }
 
-/** Deletes each key whose value is still the given claim. KEYS: presence keys; ARGV: their claims. */
-const RELEASE = script(`
-local released = 0
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i] then
-    released = released + redis.call('DEL', key)
-  end
-end
-return released`);
+/** Device ids of missed hand-offs kept at most (about 100 bytes each). */
+const MAX_MISSED = 100_000;
 
-/**
- * Extends each lease still held by its claim (re-creating one that ran out while the device stayed
- * connected) and returns the 1-based positions of keys a newer claim took: those sockets are
- * replaced even if the "replace" message was lost. ARGV[1]: lease ms; ARGV[i + 1]: claim of KEYS[i].
- */
-const REFRESH = script(`
-local lost = {}
-for i, key in ipairs(KEYS) do
-  local owner = redis.call('GET', key)
-  if owner == ARGV[i + 1] then
-    redis.call('PEXPIRE', key, ARGV[1])
-  elseif not owner then
-    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
-  else
-    lost[#lost + 1] = i
-  end
-end
-return lost`);
-
-/** Keys per script call: bounds how long one call holds Redis. */
-const CHUNK = 500;
-const CLOSE_TIMEOUT_MS = 2000;
-
-type State = 'new' | 'running' | 'closed';
+type Phase = 'new' | 'running' | 'closed';
+type Route = 'sent' | 'absent' | 'nobody-listens';
 
 export class RedisBus implements Bus {
   readonly nodeId: string;
   private readonly devices: LocalDevices;
   private readonly prefix: string;
-  private readonly leaseMs: number;
   private readonly refreshIntervalMs: number;
   private readonly deliveryTimeoutMs: number;
+  private readonly retryIntervalMs: number;
   private readonly report: (error: unknown, during: RedisBusActivity) => void;
+  private readonly events: RedisBusEvents;
   /** Commands, scripts and PUBLISH. */
   private readonly commands: Redis;
   /** A connection in subscriber mode can run nothing else. */
   private readonly subscriber: Redis;
+  private readonly health: RedisHealth;
+  private readonly presence: Presence;
+  private readonly missed: MissedHandoffs;
   private readonly url: string;
 
-  private state: State = 'new';
-  /** Devices whose socket is on this node, with the claim their presence key should hold. */
-  private readonly owned = new Map<string, string>();
-  private claims = 0;
+  private phase: Phase = 'new';
+  private subscribed = false;
   private requests = 0;
   /** Deliveries waiting for the device's node to answer, by request id. */
   private readonly waiting = new Map<string, (ok: boolean) => void>();
-  /** Presence writes not yet answered by Redis. */
-  private readonly inflight = new Set<Promise<unknown>>();
-  private refreshTimer: NodeJS.Timeout | undefined;
-  private refreshing = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private retrying = false;
   private startError: unknown;
 
   constructor(options: RedisBusOptions) {
@@ -114,21 +117,45 @@ export class RedisBus implements Bus {
     this.nodeId = options.nodeId ?? randomBytes(8).toString('hex');
     if (!/^[A-Za-z0-9_-]+$/.test(this.nodeId)) throw new Error('a node id is letters, digits, "_" and "-" only');
     this.prefix = options.keyPrefix ?? 'herald';
-    this.leaseMs = options.presenceLeaseMs ?? 30_000;
-    this.refreshIntervalMs = options.refreshIntervalMs ?? Math.max(50, Math.floor(this.leaseMs / 3));
+    const leaseMs = options.presenceLeaseMs ?? 30_000;
+    this.refreshIntervalMs = options.refreshIntervalMs ?? Math.max(50, Math.floor(leaseMs / 3));
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 500;
+    this.retryIntervalMs = options.retryIntervalMs ?? 500;
     this.report = options.onError ?? (() => {});
+    this.events = options.events ?? {};
+    this.missed = new MissedHandoffs(MAX_MISSED, leaseMs * 2);
     // lazyConnect: start() connects, so a Redis that is down fails the start instead of queueing.
-    const connection = { lazyConnect: true, connectionName: `herald-${this.nodeId}` };
+    const connection = { ...requestPathOptions(options.commandTimeoutMs ?? 250), lazyConnect: true, connectionName: `herald-${this.nodeId}` };
     this.commands = new Redis(options.url, connection);
     this.subscriber = new Redis(options.url, connection);
     for (const client of [this.commands, this.subscriber]) {
       client.on('error', (error: unknown) => {
         // Before start() succeeds, the first error is what start() throws.
-        if (this.state === 'running') this.report(error, 'connection');
+        if (this.phase === 'running') this.report(error, 'connection');
         else this.startError ??= error;
       });
     }
+    this.health = new RedisHealth(
+      this.commands,
+      { probe: () => this.probe(), intervalMs: this.retryIntervalMs },
+      { down: (cause) => this.events.down?.(cause), up: (downForMs) => void this.recover(downForMs) },
+    );
+    this.presence = new Presence({
+      commands: this.commands,
+      health: this.health,
+      nodeId: this.nodeId,
+      prefix: this.prefix,
+      leaseMs,
+      active: () => this.phase === 'running',
+      publish: (node, frame) => this.publish(node, frame),
+      lost: (uaid) => this.devices.closeReplaced(uaid),
+      report: this.report,
+      ...(this.events.peerLapsed ? { peerLapsed: this.events.peerLapsed } : {}),
+    });
+    this.subscriber.on('close', () => {
+      this.subscribed = false;
+      this.health.failed(new Error('the subscriber connection to Redis closed'));
+    });
     this.subscriber.on('message', (_channel: string, text: string) => this.receive(text));
   }
 
@@ -136,55 +163,55 @@ export class RedisBus implements Bus {
     return `${maskCredentials(this.url)} (node ${this.nodeId})`;
   }
 
+  get state(): DependencyState {
+    return this.phase === 'running' ? this.health.state : 'down';
+  }
+
   /** Number of devices this node holds presence for (tests and metrics). */
   get presenceCount(): number {
-    return this.owned.size;
+    return this.presence.size;
+  }
+
+  /** Hand-offs that failed and whose device's node has not been told yet (tests and metrics). */
+  get missedHandoffs(): number {
+    return this.missed.size;
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new Error('a RedisBus starts once');
+    if (this.phase !== 'new') throw new Error('a RedisBus starts once');
     try {
       await Promise.all([this.commands.connect(), this.subscriber.connect()]);
       await this.subscriber.subscribe(this.nodeChannel(this.nodeId));
+      this.subscribed = true;
       await this.loadScripts();
     } catch (error) {
       this.commands.disconnect();
       this.subscriber.disconnect();
-      this.state = 'closed';
+      this.phase = 'closed';
       const cause = this.startError ?? error;
       throw new Error(`the Redis bus cannot reach ${maskCredentials(this.url)}: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
     // A Redis restart forgets loaded scripts; EVALSHA falls back to EVAL meanwhile.
     this.commands.on('ready', () => void this.loadScripts().catch((error: unknown) => this.report(error, 'connection')));
-    this.state = 'running';
-    this.refreshTimer = setInterval(() => void this.refresh(), this.refreshIntervalMs);
-    this.refreshTimer.unref();
+    this.subscriber.on('ready', () => void this.health.check());
+    this.phase = 'running';
+    this.health.start({ up: true });
+    this.every(this.refreshIntervalMs, () => void this.presence.refresh());
+    this.every(this.retryIntervalMs, () => void this.retryMissed());
   }
 
   claimed(uaid: string): void {
-    if (this.state !== 'running') return;
-    const claim = `${this.nodeId}.${(++this.claims).toString(36)}`;
-    this.owned.set(uaid, claim);
-    this.track('claim', async () => {
-      const previous = await this.commands.set(this.presenceKey(uaid), claim, 'PX', this.leaseMs, 'GET');
-      const owner = previous === null ? null : ownerOf(previous);
-      // protocol.md §1 across nodes: the node holding the older socket closes it.
-      if (previous !== null && owner !== null && owner !== this.nodeId) {
-        await this.publish(owner, { type: 'replace', uaid, claim: previous });
-      }
-    });
+    if (this.phase === 'running') this.presence.claimed(uaid);
   }
 
   released(uaid: string): void {
-    const claim = this.owned.get(uaid);
-    if (claim === undefined || this.state !== 'running') return;
-    this.owned.delete(uaid);
-    this.track('release', () => this.runScript(RELEASE, [this.presenceKey(uaid)], [claim]));
+    if (this.phase === 'running') this.presence.released(uaid);
   }
 
   async deliver(uaid: string, live: LiveMessage): Promise<boolean> {
     if (this.devices.deliverLocal(uaid, live)) return true;
-    if (this.state !== 'running') return false;
+    if (this.phase !== 'running') return false;
+    if (!this.health.up) return this.fellBack(uaid, live, 'redis-down');
     const requestId = (++this.requests).toString(36);
     return new Promise<boolean>((resolve) => {
       const finish = (ok: boolean) => {
@@ -192,71 +219,68 @@ export class RedisBus implements Bus {
         clearTimeout(timer);
         resolve(ok);
       };
-      const timer = setTimeout(() => finish(false), this.deliveryTimeoutMs);
+      const timer = setTimeout(() => finish(this.fellBack(uaid, live, 'no-answer')), this.deliveryTimeoutMs);
       this.waiting.set(requestId, finish);
       void this.routeToOwner(uaid, live, requestId)
-        .then((sent) => {
-          if (!sent) finish(false);
+        .then((route) => {
+          if (route === 'absent') finish(false);
+          // Its node is gone (its lease has not run out) or subscribing again after an outage.
+          else if (route === 'nobody-listens') finish(this.fellBack(uaid, live, 'node-gone'));
         })
         .catch((error: unknown) => {
+          this.health.failed(error);
           this.report(error, 'deliver');
-          finish(false);
+          finish(this.fellBack(uaid, live, 'redis-down'));
         });
     });
   }
 
   /** Resolves once every presence write issued so far has been answered by Redis (tests). */
-  async flush(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  flush(): Promise<void> {
+    return this.presence.flush();
   }
 
   async close(options: RedisBusCloseOptions = {}): Promise<void> {
-    if (this.state === 'closed') return;
-    const wasRunning = this.state === 'running';
-    this.state = 'closed';
-    clearInterval(this.refreshTimer);
+    if (this.phase === 'closed') return;
+    const wasRunning = this.phase === 'running';
+    this.phase = 'closed';
+    for (const timer of this.timers) clearInterval(timer);
+    this.health.stop();
     for (const finish of [...this.waiting.values()]) finish(false);
     // Redis unreachable right now: its leases run out instead of waiting for it here.
-    if (!wasRunning || options.release === false || this.commands.status !== 'ready') {
+    if (!wasRunning || options.release === false || this.commands.status !== 'ready' || !this.health.up) {
       this.commands.disconnect();
       this.subscriber.disconnect();
       return;
     }
-    const owned = [...this.owned];
-    this.owned.clear();
     const releasing = (async () => {
       await this.subscriber.unsubscribe();
-      await this.flush();
-      await Promise.all(
-        chunks(owned).map((chunk) =>
-          this.runScript(
-            RELEASE,
-            chunk.map(([uaid]) => this.presenceKey(uaid)),
-            chunk.map(([, claim]) => claim),
-          ),
-        ),
-      );
+      await this.presence.releaseAll();
     })().catch((error: unknown) => this.report(error, 'close'));
-    // With Redis down, commands wait in ioredis' offline queue: a stopping node does not wait for
-    // them (its leases run out instead).
-    await withTimeout(releasing, CLOSE_TIMEOUT_MS);
+    await withTimeout(releasing);
     await Promise.all([quit(this.commands), quit(this.subscriber)]);
   }
 
-  /** True once the request is on its way to a node that listens; false when nobody holds the device. */
-  private async routeToOwner(uaid: string, live: LiveMessage, requestId: string): Promise<boolean> {
-    const claim = await this.commands.get(this.presenceKey(uaid));
+  /** The hand-off did not happen: remember the device, so its node looks at storage once Redis allows. */
+  private fellBack(uaid: string, live: LiveMessage, reason: FallbackReason): false {
+    if (!live.stored) return false;
+    this.missed.add(uaid);
+    this.events.fellBack?.(reason);
+    return false;
+  }
+
+  private async routeToOwner(uaid: string, live: LiveMessage, requestId: string): Promise<Route> {
+    const claim = await this.commands.get(this.presence.key(uaid));
     const owner = claim === null ? null : ownerOf(claim);
     // Presence naming this node without a local session is a socket that just closed.
-    if (owner === null || owner === this.nodeId) return false;
+    if (owner === null || owner === this.nodeId) return 'absent';
     const receivers = await this.publish(owner, { type: 'deliver', requestId, replyTo: this.nodeId, uaid, live });
-    // Nobody listens: that node is gone and its lease has not run out yet.
-    return receivers > 0;
+    return receivers > 0 ? 'sent' : 'nobody-listens';
   }
 
   private receive(text: string): void {
     const frame = decodeFrame(text);
-    if (frame === null || this.state === 'closed') return;
+    if (frame === null || this.phase === 'closed') return;
     switch (frame.type) {
       case 'deliver': {
         const ok = this.devices.deliverLocal(frame.uaid, frame.live);
@@ -269,48 +293,69 @@ export class RedisBus implements Bus {
         this.waiting.get(frame.requestId)?.(frame.ok);
         return;
       case 'replace':
-        this.replaced(frame.uaid, frame.claim);
+        // Another node claimed the device over this node's claim: its socket here is the older one.
+        if (this.presence.replaced(frame.uaid, frame.claim)) this.devices.closeReplaced(frame.uaid);
+        return;
+      case 'check':
+        this.devices.recheck(frame.uaid);
         return;
     }
   }
 
-  /** Another node claimed the device over this node's claim: its socket here is the older one. */
-  private replaced(uaid: string, claim: string): void {
-    // A newer claim on this node (the device came back here since) stays.
-    if (this.owned.get(uaid) !== claim) return;
-    this.owned.delete(uaid);
-    this.devices.closeReplaced(uaid);
+  /** Redis answers, and this node listens on its channel again. */
+  private async probe(): Promise<void> {
+    await this.commands.ping();
+    if (this.subscribed || this.phase !== 'running') return;
+    await this.subscriber.subscribe(this.nodeChannel(this.nodeId));
+    this.subscribed = true;
   }
 
-  private async refresh(): Promise<void> {
-    if (this.refreshing || this.state !== 'running' || this.owned.size === 0) return;
-    this.refreshing = true;
+  /**
+   * Redis is back: presence is re-announced (a restarted Redis has none), then every session here
+   * looks at storage, and the nodes of the missed hand-offs are told.
+   */
+  private async recover(downForMs: number): Promise<void> {
+    if (this.phase !== 'running') return;
+    await this.presence.reannounce();
+    if (!this.health.up || this.phase !== 'running') return;
+    this.devices.recheckAll();
+    void this.retryMissed();
+    this.events.back?.(downForMs, this.presence.size);
+  }
+
+  /** Tells the node of each device a hand-off missed to look at storage (this node's own sessions directly). */
+  private async retryMissed(): Promise<void> {
+    if (this.retrying || this.phase !== 'running' || !this.health.up || this.missed.size === 0) return;
+    this.retrying = true;
     try {
-      await Promise.all(
-        chunks([...this.owned]).map(async (chunk) => {
-          const lost = await this.runScript(
-            REFRESH,
-            chunk.map(([uaid]) => this.presenceKey(uaid)),
-            [String(this.leaseMs), ...chunk.map(([, claim]) => claim)],
-          );
-          if (!Array.isArray(lost)) return;
-          for (const position of lost) {
-            const entry = typeof position === 'number' ? chunk[position - 1] : undefined;
-            if (entry) this.replaced(entry[0], entry[1]);
-          }
-        }),
-      );
+      for (const batch of chunks(this.missed.list(), 100)) {
+        const claims = await this.commands.mget(...batch.map((uaid) => this.presence.key(uaid)));
+        await Promise.all(
+          batch.map(async (uaid, i) => {
+            const claim = claims[i];
+            const owner = claim ? ownerOf(claim) : null;
+            // Connected nowhere: it drains at its next hello.
+            if (owner === null) return this.missed.done(uaid);
+            if (owner === this.nodeId) {
+              this.devices.recheck(uaid);
+              return this.missed.done(uaid);
+            }
+            if ((await this.publish(owner, { type: 'check', uaid })) > 0) this.missed.done(uaid);
+          }),
+        );
+      }
     } catch (error) {
-      this.report(error, 'refresh');
+      this.health.failed(error);
+      this.report(error, 'recheck');
     } finally {
-      this.refreshing = false;
+      this.retrying = false;
     }
   }
 
-  private track(activity: RedisBusActivity, write: () => Promise<unknown>): void {
-    const pending = write().catch((error: unknown) => this.report(error, activity));
-    this.inflight.add(pending);
-    void pending.finally(() => this.inflight.delete(pending));
+  private every(ms: number, run: () => void): void {
+    const timer = setInterval(run, ms);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   private publish(node: string, frame: NodeFrame): Promise<number> {
@@ -318,62 +363,12 @@ export class RedisBus implements Bus {
   }
 
   private async loadScripts(): Promise<void> {
-    await Promise.all([RELEASE, REFRESH].map((lua) => this.commands.script('LOAD', lua.source)));
-  }
-
-  private async runScript(lua: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.commands.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.commands.eval(lua.source, keys.length, ...keys, ...args);
-    }
-  }
-
-  private presenceKey(uaid: string): string {
-    return `${this.prefix}:presence:${uaid}`;
+    await Promise.all(SCRIPTS.map((lua) => this.commands.script('LOAD', lua.source)));
   }
 
   private nodeChannel(node: string): string {
     return `${this.prefix}:node:${node}`;
   }
-}
-
-interface LuaScript {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): LuaScript {
-  const trimmed = source.trim();
-  return { source: trimmed, sha: createHash('sha1').update(trimmed).digest('hex') };
-}
-
-/** The node a claim value names ("<nodeId>.<claim>"), or null for a value Herald did not write. */
-function ownerOf(claim: string): string | null {
-  const dot = claim.lastIndexOf('.');
-  return dot > 0 ? claim.slice(0, dot) : null;
-}
-
-function chunks<T>(items: T[]): T[][] {
-  const result: T[][] = [];
-  for (let start = 0; start < items.length; start += CHUNK) result.push(items.slice(start, start + CHUNK));
-  return result;
-}
-
-/** QUIT lets queued commands finish; a Redis that does not answer is dropped after a while. */
-async function quit(client: Redis): Promise<void> {
-  await withTimeout(client.quit().catch(() => undefined), CLOSE_TIMEOUT_MS);
-  client.disconnect();
-}
-
-async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([work, timeout]);
-  clearTimeout(timer);
 }
 
 /** The url as logs may show it: user and password replaced by ***. */

@@ -6,6 +6,7 @@
  *   deliver  {"t":"d","r":<request id>,"n":<reply node>,"u":<uaid>,"s":<stored 0|1>,"m":<message>}
  *   answer   {"t":"a","r":<request id>,"ok":<the node had a socket for the device>}
  *   replace  {"t":"x","u":<uaid>,"v":<presence value the newer claim replaced>}
+ *   check    {"t":"c","u":<uaid>}  storage holds messages a failed hand-off left for this device
  *
  *   message  {"i":id,"c":channelId,"p":topic|null,"g":urgency,"l":ttl,"a":receivedAt,"e":expiresAt,
  *             "d":base64 data|null,"h":headers|null,"q"?:seq}
@@ -16,7 +17,8 @@ import type { ForwardedHeaders, Urgency } from '../../store/types.js';
 export type NodeFrame =
   | { type: 'deliver'; requestId: string; replyTo: string; uaid: string; live: LiveMessage }
   | { type: 'answer'; requestId: string; ok: boolean }
-  | { type: 'replace'; uaid: string; claim: string };
+  | { type: 'replace'; uaid: string; claim: string }
+  | { type: 'check'; uaid: string };
 
 const URGENCIES: ReadonlySet<string> = new Set<Urgency>(['very-low', 'low', 'normal', 'high']);
 
@@ -26,6 +28,8 @@ export function encodeFrame(frame: NodeFrame): string {
       return JSON.stringify({ t: 'a', r: frame.requestId, ok: frame.ok });
     case 'replace':
       return JSON.stringify({ t: 'x', u: frame.uaid, v: frame.claim });
+    case 'check':
+      return JSON.stringify({ t: 'c', u: frame.uaid });
     case 'deliver': {
       const { message, stored } = frame.live;
       const wire: Record<string, unknown> = {
@@ -59,6 +63,8 @@ export function decodeFrame(text: string): NodeFrame | null {
       return isString(raw.r) && typeof raw.ok === 'boolean' ? { type: 'answer', requestId: raw.r, ok: raw.ok } : null;
     case 'x':
       return isString(raw.u) && isString(raw.v) ? { type: 'replace', uaid: raw.u, claim: raw.v } : null;
+    case 'c':
+      return isString(raw.u) ? { type: 'check', uaid: raw.u } : null;
     case 'd': {
       if (!isString(raw.r) || !isString(raw.n) || !isString(raw.u) || (raw.s !== 0 && raw.s !== 1)) return null;
       const message = decodeMessage(raw.m, raw.u);

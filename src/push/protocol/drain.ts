@@ -42,6 +42,15 @@ export class Drain {
 
   constructor(private readonly deps: DrainDeps) {}
 
+  /**
+   * Drains again from where the last drain stopped, with a fresh msg_limit allowance: storage may
+   * hold messages whose live hand-off failed (the bus was down) while the device stayed connected.
+   */
+  restart(): void {
+    this.active = true;
+    this.sentFromStorage = 0;
+  }
+
   /** A TTL=0 message accepted mid-drain waits behind the older stored ones. */
   hold(live: LiveMessage): void {
     this.held.push(live);

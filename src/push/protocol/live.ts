@@ -11,4 +11,6 @@ export interface LiveMessage {
 export interface LiveSession {
   deliverLive(live: LiveMessage): void;
   terminate(code: number, reason: string): void;
+  /** Storage may hold messages not sent yet: look again. Resolves false when storage failed. */
+  recheckStorage?(): Promise<boolean>;
 }

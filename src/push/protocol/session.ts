@@ -107,6 +107,35 @@ export class PushSession {
   }
 
   /**
+   * Storage may hold messages for this device that never reached it live (a hand-off failed while
+   * the bus was down): drain again from where the last drain stopped, as after a hello. Runs in
+   * turn with the frames. Resolves false when storage failed (the socket stays open; ask again).
+   */
+  recheckStorage(): Promise<boolean> {
+    const looked = this.queue.then(async () => {
+      if (this.device.phase !== 'ready' || !this.device.recorded) return true;
+      // A drain in progress reads storage again before it ends.
+      if (this.drain.active) {
+        this.drain.storageChanged = true;
+        return true;
+      }
+      this.drain.restart();
+      try {
+        await this.runDrain();
+        return true;
+      } catch {
+        if (this.drain.active) {
+          this.drain.active = false;
+          for (const live of this.drain.takeHeld()) this.deliverLive(live);
+        }
+        return false;
+      }
+    });
+    this.queue = looked.then(() => undefined);
+    return looked;
+  }
+
+  /**
    * The socket proved alive (a pong). A device that stays connected for months must not look idle
    * to the sweep, so its lastSeenAt is refreshed now and then.
    */

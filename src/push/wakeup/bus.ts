@@ -11,6 +11,9 @@ export function withWakeup(bus: Bus, wakeup: WakeupService): Bus {
     get description() {
       return bus.description;
     },
+    get state() {
+      return bus.state;
+    },
     start: () => bus.start(),
     close: () => bus.close(),
     claimed: (uaid) => bus.claimed(uaid),

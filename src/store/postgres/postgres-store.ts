@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
+import { connectionLost, onFreshConnection } from './fresh-connection.js';
 import { latestVersion, migrations } from './migrations.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 
@@ -35,6 +36,8 @@ export interface PostgresStoreOptions {
   serverOptions?: string;
   /** How long to wait for a new connection before failing. Default 10 s. */
   connectionTimeoutMillis?: number;
+  /** A statement is run again on a fresh connection because its connection died under it (metrics). */
+  onRetry?(error: unknown): void;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -187,6 +190,7 @@ interface BlockedRow {
 const UNDEFINED_TABLE = '42P01';
 /** The only foreign key a message insert can break is its channel's. */
 const FOREIGN_KEY_VIOLATION = '23503';
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * The scale-out backend: many Herald processes share one PostgreSQL database. Every method is a
@@ -195,6 +199,9 @@ const FOREIGN_KEY_VIOLATION = '23503';
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly schema: string | null;
+  /** How a connection of the pool is opened (a retry opens one the same way). */
+  private readonly connection: pg.ClientConfig;
+  private readonly onRetry: (error: unknown) => void;
   private closed = false;
   private readonly certificates: PostgresDeviceCertificates;
 
@@ -213,12 +220,13 @@ export class PostgresStore implements Store {
     const serverOptions = [options.serverOptions, this.schema === null ? undefined : `-c search_path=${this.schema}`]
       .filter((part) => part !== undefined && part !== '')
       .join(' ');
-    this.pool = new pg.Pool({
+    this.connection = {
       connectionString: options.connectionString,
-      max: poolSize,
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
       ...(serverOptions === '' ? {} : { options: serverOptions }),
-    });
+    };
+    this.onRetry = options.onRetry ?? (() => {});
+    this.pool = new pg.Pool({ ...this.connection, max: poolSize });
     // An idle connection that breaks (server restart, network) is dropped by the pool; without a
     // listener the 'error' event would end the process. The next query opens a fresh connection.
     this.pool.on('error', () => {});
@@ -281,7 +289,7 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.retried({ text: 'SELECT 1' });
   }
 
   async getDevice(uaid: string): Promise<DeviceRecord | null> {
@@ -494,12 +502,28 @@ export class PostgresStore implements Store {
 
   private async query<R extends QueryResultRow>(name: StatementName, values: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>({ name: `herald_${name}`, text: sql[name], values });
+      return await this.retried<R>({ name: `herald_${name}`, text: sql[name], values });
     } catch (error) {
       if (error instanceof pg.DatabaseError && error.code === UNDEFINED_TABLE) {
         throw new Error('PostgresStore: the schema is missing or out of date; run migrate() before use', { cause: error });
       }
       throw error;
+    }
+  }
+
+  /** On the pool; once more on a fresh connection when the pool's died under it (fresh-connection.ts). */
+  private async retried<R extends QueryResultRow>(statement: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(statement);
+    } catch (error) {
+      if (this.closed || !connectionLost(error)) throw error;
+      this.onRetry(error);
+      return onFreshConnection<R>(this.connection, statement).catch((second: unknown) => {
+        // The first attempt committed before its connection died: the retry found its own row.
+        const own = statement.name === 'herald_saveMessage' && second instanceof pg.DatabaseError && second.code === UNIQUE_VIOLATION;
+        if (own && second.constraint === 'messages_uaid_id') return { rows: [], rowCount: 1, command: 'INSERT', oid: 0, fields: [] };
+        throw second;
+      });
     }
   }
 }

@@ -30,6 +30,7 @@ describe('Redis bus frames', () => {
       { type: 'deliver', requestId: '1b', replyTo: 'node-b', uaid: base.uaid, live: { stored: false, message: { ...base, topic: null, data: null, headers: null } } },
       { type: 'answer', requestId: '1a', ok: true },
       { type: 'replace', uaid: base.uaid, claim: 'node-a.3' },
+      { type: 'check', uaid: base.uaid },
     ];
     for (const frame of frames) assert.deepEqual(decodeFrame(encodeFrame(frame)), frame);
   });

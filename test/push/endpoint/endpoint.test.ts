@@ -298,7 +298,7 @@ describe('sender endpoint', () => {
 
   it('operations routes answer', async () => {
     assert.equal((await fetch(`${running.origin}/__lbheartbeat__`)).status, 200);
-    assert.deepEqual(await (await fetch(`${running.origin}/__heartbeat__`)).json(), { status: 'OK', storage: 'OK' });
+    assert.deepEqual(await (await fetch(`${running.origin}/__heartbeat__`)).json(), { status: 'OK', storage: 'OK', bus: 'LOCAL', limits: 'LOCAL' });
     const version = (await (await fetch(`${running.origin}/__version__`)).json()) as Record<string, string>;
     assert.equal(version.name, 'herald');
     const metrics = await (await fetch(`${running.origin}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
