@@ -24,6 +24,9 @@ import { PostgresDeviceCertificates } from './device-certificates.js';
 import { connectionLost, onFreshConnection } from './fresh-connection.js';
 import { latestVersion, migrations } from './migrations.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
+import { sql, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type WakeupRow } from './statements.js';
+
+export { sql } from './statements.js';
 
 export interface PostgresStoreOptions {
   /** A `postgres://` url for `pg` (without Herald's own parameters; see url.ts). */
@@ -42,149 +45,8 @@ export interface PostgresStoreOptions {
 
 export const DEFAULT_POOL_SIZE = 10;
 
-// Advisory lock keys (two int4 keys); the first says what the lock is for.
+// Advisory lock keys (two int4 keys); the first says what the lock is for (statements.ts has the other).
 const MIGRATION_LOCK = 0x4865_7200; // "Her\0"
-const DEVICE_SAVE_LOCK = 0x4865_7201;
-
-const MESSAGE_COLUMNS = 'seq, uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers';
-
-/**
- * SQL of every statement the store runs; exported so tests can check their query plans.
- * Each is sent as a named prepared statement, parsed once per pooled connection.
- */
-export const sql = {
-  getDevice: 'SELECT uaid, created_at, last_seen_at FROM devices WHERE uaid = $1',
-  upsertDevice: `INSERT INTO devices (uaid, created_at, last_seen_at) VALUES ($1, $2, $2)
-                 ON CONFLICT (uaid) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
-  touchDevice: 'UPDATE devices SET last_seen_at = $2 WHERE uaid = $1',
-  // Channels and messages go with it through ON DELETE CASCADE.
-  dropDevice: 'DELETE FROM devices WHERE uaid = $1',
-
-  // An upsert that keeps the row: deleting it would cascade to the channel's pending messages.
-  putChannel: `INSERT INTO channels (uaid, channel_id, sender_key_hash, created_at) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (uaid, channel_id) DO UPDATE
-               SET sender_key_hash = excluded.sender_key_hash, created_at = excluded.created_at`,
-  getChannel: 'SELECT uaid, channel_id, sender_key_hash, created_at FROM channels WHERE uaid = $1 AND channel_id = $2',
-  // Pending messages go with it through ON DELETE CASCADE.
-  deleteChannel: 'DELETE FROM channels WHERE uaid = $1 AND channel_id = $2',
-  countChannels: 'SELECT count(*) AS n FROM channels WHERE uaid = $1',
-
-  // One statement for both cases. A topic message that finds a pending one of the same topic on its
-  // channel takes that row over, with every field new and a new seq (excluded.seq is the sequence
-  // value drawn for the proposed row), exactly as delete + insert would leave it.
-  //
-  // The per-device advisory lock, taken before the seq is drawn and held until commit, makes seq
-  // order the commit order for each device. Without it two saves on different connections can
-  // commit out of seq order, and a drain whose cursor already passed the later seq would skip the
-  // earlier one until the device's next hello. SQLite gets this for free from its single writer.
-  saveMessage: `WITH device_lock AS (SELECT pg_advisory_xact_lock(${DEVICE_SAVE_LOCK}, hashtext($1)))
-                INSERT INTO messages
-                  (uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers)
-                SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::bytea, $10::jsonb
-                FROM device_lock
-                ON CONFLICT (uaid, channel_id, topic) DO UPDATE
-                SET seq = excluded.seq, id = excluded.id, urgency = excluded.urgency, ttl = excluded.ttl,
-                    received_at = excluded.received_at, expires_at = excluded.expires_at,
-                    data = excluded.data, headers = excluded.headers`,
-  // The drain: topic messages after the cursor's topicSeq, then messages without a topic after its
-  // seq, each group in seq order. Each branch is an ordered seek on its partial index that stops at
-  // the limit; the outer sort orders at most 2 × limit rows.
-  fetchMessages: `SELECT ${MESSAGE_COLUMNS} FROM (
-                    (SELECT ${MESSAGE_COLUMNS}, 0 AS topicless FROM messages
-                     WHERE uaid = $1 AND topic IS NOT NULL AND seq > $2 AND expires_at > $4
-                     ORDER BY seq LIMIT $5)
-                    UNION ALL
-                    (SELECT ${MESSAGE_COLUMNS}, 1 AS topicless FROM messages
-                     WHERE uaid = $1 AND topic IS NULL AND seq > $3 AND expires_at > $4
-                     ORDER BY seq LIMIT $5)
-                  ) AS page
-                  ORDER BY topicless, seq
-                  LIMIT $5`,
-  getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uaid = $1 AND id = $2 AND expires_at > $3`,
-  deleteMessage: 'DELETE FROM messages WHERE uaid = $1 AND id = $2',
-  countMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND expires_at > $2',
-  statsCounts: `SELECT (SELECT count(*) FROM devices) AS devices, (SELECT count(*) FROM channels) AS channels,
-                       (SELECT count(*) FROM messages WHERE expires_at <= $1) AS expired`,
-  statsPending: `SELECT count(*) AS n, count(DISTINCT uaid) AS devices, min(received_at) AS oldest,
-                        coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
-                 FROM messages WHERE expires_at > $1`,
-  statsLargest: 'SELECT coalesce(max(n), 0) AS n FROM (SELECT count(*) AS n FROM messages WHERE expires_at > $1 GROUP BY uaid) AS backlogs',
-  countChannelMessages: 'SELECT count(*) AS n FROM messages WHERE uaid = $1 AND channel_id = $2 AND expires_at > $3',
-  // Bytes are the body and the forwarded headers kept with it (the endpoint counts the same).
-  deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
-                  FROM messages WHERE uaid = $1 AND expires_at > $2`,
-
-  sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
-  sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',
-
-  blockSenderKey: `INSERT INTO blocked_sender_keys (key_hash, source, reason, blocked_at) VALUES ($1, $2, $3, $4)
-                   ON CONFLICT (key_hash) DO NOTHING`,
-  unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = $1',
-  isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = $1',
-  listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
-  // Written only for a device that exists (a device that never registered leaves nothing behind).
-  setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
-                     SELECT $1::text, $2::text, $3::integer, $4::integer, $5::bigint
-                     WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = $1)
-                     ON CONFLICT (uaid) DO UPDATE SET host = excluded.host, port = excluded.port,
-                       key_id = excluded.key_id, updated_at = excluded.updated_at`,
-  getWakeupAddress: 'SELECT host, port, key_id, updated_at FROM wakeup_addresses WHERE uaid = $1',
-  deleteWakeupAddress: 'DELETE FROM wakeup_addresses WHERE uaid = $1',
-
-  bindDeviceOwner: `INSERT INTO device_owners (uaid, owner, bound_at)
-                    SELECT $1::text, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = $1)
-                    ON CONFLICT (uaid) DO NOTHING`,
-  getDeviceOwner: 'SELECT owner FROM device_owners WHERE uaid = $1',
-  dropDevicesOwnedBy: 'DELETE FROM devices WHERE uaid IN (SELECT uaid FROM device_owners WHERE owner = $1)',
-} as const;
-
-type StatementName = keyof typeof sql;
-
-interface DeviceRow {
-  uaid: string;
-  created_at: string;
-  last_seen_at: string;
-}
-
-interface ChannelRow {
-  uaid: string;
-  channel_id: string;
-  sender_key_hash: Buffer | null;
-  created_at: string;
-}
-
-interface MessageRow {
-  seq: string;
-  uaid: string;
-  id: string;
-  channel_id: string;
-  topic: string | null;
-  urgency: Urgency;
-  ttl: string;
-  received_at: string;
-  expires_at: string;
-  data: Buffer | null;
-  /** JSONB, parsed by pg. */
-  headers: ForwardedHeaders | null;
-}
-
-interface WakeupRow {
-  host: string;
-  port: number;
-  key_id: number;
-  updated_at: string;
-}
-
-interface CountRow {
-  n: string;
-}
-
-interface BlockedRow {
-  key_hash: Buffer;
-  source: BlockedSenderKey['source'];
-  reason: string;
-  blocked_at: string;
-}
 
 /** PostgreSQL's "undefined_table": the schema has not been migrated. */
 const UNDEFINED_TABLE = '42P01';
@@ -526,30 +388,4 @@ export class PostgresStore implements Store {
       });
     }
   }
-}
-
-/**
- * BIGINT columns and count(*) arrive as strings (pg does not assume they fit a double). Herald's
- * values (times in ms, seq, counts) stay far below 2^53; a value beyond it means a corrupt row.
- */
-function toNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`PostgresStore: integer ${value} is out of the safe range`);
-  return n;
-}
-
-function toStoredMessage(row: MessageRow): StoredMessage {
-  return {
-    seq: toNumber(row.seq),
-    id: row.id,
-    uaid: row.uaid,
-    channelId: row.channel_id,
-    topic: row.topic,
-    urgency: row.urgency,
-    ttl: toNumber(row.ttl),
-    receivedAt: toNumber(row.received_at),
-    expiresAt: toNumber(row.expires_at),
-    data: row.data,
-    headers: row.headers,
-  };
 }
