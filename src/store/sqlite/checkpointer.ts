@@ -23,7 +23,13 @@ export class WalCheckpointer {
    * `restartBytes`: a WAL longer than this is restarted as soon as it is caught up, so it stays
    * near that size under sustained writes (SQLITE's journal_size_limit then trims the file).
    */
-  constructor(databasePath: string, intervalMs = 1000, restartBytes = 16 * 1024 * 1024) {
+  constructor(
+    databasePath: string,
+    /** Called when the WAL is past `restartBytes` and nearly copied back: restart it now, between writes. */
+    private readonly restartWanted: () => void = () => {},
+    intervalMs = 1000,
+    restartBytes = 16 * 1024 * 1024,
+  ) {
     // An eval'd CommonJS worker: it needs no build step and loads the same better-sqlite3 addon.
     this.worker = new Worker(
       `
@@ -38,17 +44,15 @@ export class WalCheckpointer {
         try {
           const [result] = db.pragma('wal_checkpoint(PASSIVE)');
           // Under steady writes the writer never finds the WAL idle, so it keeps appending and the
-          // file grows without bound (250 MB was seen). Once it is past the bound and the passive
-          // round left little behind, a RESTART copies that little while holding the write lock
-          // and makes the next commit write from the start of the WAL (journal_size_limit then
-          // trims the file). Herald's commits wait for it only that long (a few ms); a short busy
-          // timeout here gives up rather than wait behind a long write, and the next round retries.
+          // file grows without bound (8 GB in two minutes at 3,000 msg/s). Once it is past the
+          // bound and this passive round left little behind, Herald's own connection is asked to
+          // RESTART it between two group commits (see restartWanted): done here, Herald's next
+          // commit would sleep in SQLite's busy handler, whose back-off stalled the loop for 200 ms.
           const behind = result ? (result.log - result.checkpointed) * pageSize : 0;
           if (result && result.log * pageSize > workerData.restartBytes && behind < workerData.restartBehindBytes) {
-            db.pragma('busy_timeout = 20');
-            try { db.pragma('wal_checkpoint(RESTART)'); } finally { db.pragma('busy_timeout = 5000'); }
+            parentPort.postMessage('restart');
             previousLog = -1;
-            return false;
+            return true;
           }
           // Quiet since the last round and fully copied back: truncate the WAL, so frames of deleted
           // (acked) messages do not linger in it (docs/privacy.md). busy_timeout 0: if Herald is
@@ -85,6 +89,9 @@ export class WalCheckpointer {
     );
     // A failed checkpoint loses nothing (the WAL keeps every commit); it only lets the WAL grow.
     this.worker.on('error', () => undefined);
+    this.worker.on('message', (message: unknown) => {
+      if (message === 'restart') this.restartWanted();
+    });
     this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.unref();
   }

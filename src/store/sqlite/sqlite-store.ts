@@ -77,7 +77,25 @@ export class SqliteStore implements Store {
       this.db.pragma('wal_autocheckpoint = 0');
       // When a commit starts the WAL over (after the checkpointer caught up), the file is cut back to this.
       this.db.pragma('journal_size_limit = 67108864');
-      this.checkpointer = new WalCheckpointer(options.path);
+      this.checkpointer = new WalCheckpointer(options.path, () => setImmediate(() => this.restartWal()));
+    }
+  }
+
+  /**
+   * The checkpointer caught up with a WAL past its bound: RESTART it on this connection, between
+   * two group commits, so the next commit writes from the start of the file (and journal_size_limit
+   * trims it). It copies what little is left and returns; busy_timeout 0, so if the checkpointer's
+   * own connection is reading at that instant it is skipped, not waited for (the next round asks again).
+   */
+  private restartWal(): void {
+    if (this.db.inTransaction || !this.db.open) return;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.pragma('wal_checkpoint(RESTART)');
+    } catch {
+      // Busy or failed: nothing is lost; the WAL grows a little longer until the next round.
+    } finally {
+      this.db.pragma('busy_timeout = 5000');
     }
   }
 
