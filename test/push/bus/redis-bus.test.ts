@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { SessionRegistry, type LiveSession } from '../../../src/push/connection/registry.js';
+import { SessionRegistry } from '../../../src/push/connection/registry.js';
+import { RecordingSession } from './conformance.js';
 import { RedisBus, type RedisBusOptions } from '../../../src/push/delivery/redis-bus.js';
 import type { LiveMessage } from '../../../src/push/protocol/session.js';
 import { deleteRedisKeys, redisUnavailable, redisUrl, requireServices, uniquePrefix } from '../../helpers/services.js';
@@ -14,27 +15,6 @@ import { deleteRedisKeys, redisUnavailable, redisUrl, requireServices, uniquePre
 const PREFIX = uniquePrefix('bus');
 const CHANNEL = '5f2f3a1e-0b8c-4d4e-9a5a-1c2b3d4e5f60';
 let uaidCounter = 0;
-
-/** A session as the registry sees it: it records what it is handed and how it was closed. */
-class RecordingSession implements LiveSession {
-  readonly received: LiveMessage[] = [];
-  closedWith: { code: number; reason: string } | null = null;
-
-  constructor(
-    private readonly registry: SessionRegistry<RecordingSession>,
-    readonly uaid: string,
-  ) {}
-
-  deliverLive(live: LiveMessage): void {
-    this.received.push(live);
-  }
-
-  terminate(code: number, reason: string): void {
-    if (this.closedWith) return;
-    this.closedWith = { code, reason };
-    this.registry.release(this.uaid, this);
-  }
-}
 
 interface Node {
   bus: RedisBus;
