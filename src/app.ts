@@ -65,6 +65,25 @@ interface Assembly {
   storeUrl: string;
 }
 
+/** What several parts are built around: the data folder, the store, the guard, the listeners, the key rings, the outage log. */
+interface SharedParts {
+  dataDir: string;
+  storage: StoragePart;
+  guard: GuardPart;
+  listeners: Listeners;
+  secrets: Secrets;
+  outages: observe.Outages;
+}
+
+/** What the push part is told about its neighbours. */
+interface PushWiring {
+  endpointTokens: KeyRing;
+  wakeup: WakeupPart;
+  devices: DevicesPart;
+  attestation: ReturnType<typeof attestationGateFromConfig>;
+  serve: boolean;
+}
+
 export class Herald {
   readonly config: HeraldConfig;
   readonly logger: Logger;
@@ -180,7 +199,28 @@ export class Herald {
       now,
       observe: observe.wakeupObserver(metrics, outages),
     });
-    const push = new PushPart({
+    const shared: SharedParts = { dataDir: paths.dataDir, storage, guard, listeners, secrets, outages };
+    const push = this.pushPart(shared, { endpointTokens, wakeup, devices, attestation, serve: runs('push') });
+    const health = {
+      bus: () => push.busState,
+      limits: () => guard.guard.redisState,
+      storageFailed: (error: unknown) => outages.storage.failed(error),
+    };
+    const ops = opsPart(metrics, () => storage.store, config.server.metricsToken, health, () => outages.stop());
+    const parts: Part[] = [storage, ops, guard, devices, wakeup, push];
+    parts.push(...this.identityParts(shared, push, { accounts: runs('accounts'), tokens: runs('tokens') }));
+    // Stopped before the parts above (reverse order): sockets close 1001, then the listeners.
+    parts.push({ name: 'listeners', stop: () => listeners.close() }, push.sockets);
+    return { parts, listeners, storage, push, storeUrl: paths.storeUrl };
+  }
+
+  /** The push service: endpoints, device sockets, delivery; told about wake-up, device auth and attestation. */
+  private pushPart(
+    { storage, guard, listeners, secrets, outages }: SharedParts,
+    { endpointTokens, wakeup, devices, attestation, serve }: PushWiring,
+  ): PushPart {
+    const { config, logger, metrics, now } = this;
+    return new PushPart({
       config,
       storage: () => storage.store,
       guard: guard.guard,
@@ -201,37 +241,32 @@ export class Herald {
         bus: observe.busObserver(metrics, logger, outages),
       },
       ...(devices.enabled ? { upgradeOwner: (request: IncomingMessage) => devices.upgradeOwner(request) } : {}),
-      serve: runs('push'),
+      serve,
     });
-    const health = {
-      bus: () => push.busState,
-      limits: () => guard.guard.redisState,
-      storageFailed: (error: unknown) => outages.storage.failed(error),
-    };
-    const ops = opsPart(metrics, () => storage.store, config.server.metricsToken, health, () => outages.stop());
-    const parts: Part[] = [storage, ops, guard, devices, wakeup, push];
+  }
 
-    const accountsOn = config.accounts.enabled && runs('accounts');
-    const tokensOn = config.tokenserver.enabled && runs('tokens');
-    if (accountsOn || tokensOn) {
-      const failed = observe.identityErrorLogger(outages);
-      const accounts = new AccountsPart({
-        config, dataDir: paths.dataDir, origin: listeners.origin, now, serve: accountsOn,
-        onError: (error) => failed(error, 'accounts'),
-      });
-      parts.push(accounts);
-      if (accountsOn && config.console.enabled) parts.push(this.consolePart(accounts, push, guard, listeners, secrets, failed));
-      if (tokensOn) {
-        parts.push(new TokenServerPart({
-          config, accounts, secrets: secrets.tokenServer, now, guard: guard.guard,
-          onUserRetired: (event) => this.userRetired(storage.store, event),
-          onError: (error) => failed(error, 'tokenserver'),
-        }));
-      }
+  /** The accounts server, its console and the token server, when config enables them and `--only` runs them. */
+  private identityParts(shared: SharedParts, push: PushPart, runs: { accounts: boolean; tokens: boolean }): Part[] {
+    const { config, now } = this;
+    const { dataDir, storage, guard, listeners, secrets, outages } = shared;
+    const accountsOn = config.accounts.enabled && runs.accounts;
+    const tokensOn = config.tokenserver.enabled && runs.tokens;
+    if (!accountsOn && !tokensOn) return [];
+    const failed = observe.identityErrorLogger(outages);
+    const accounts = new AccountsPart({
+      config, dataDir, origin: listeners.origin, now, serve: accountsOn,
+      onError: (error) => failed(error, 'accounts'),
+    });
+    const parts: Part[] = [accounts];
+    if (accountsOn && config.console.enabled) parts.push(this.consolePart(accounts, push, guard, listeners, secrets, failed));
+    if (tokensOn) {
+      parts.push(new TokenServerPart({
+        config, accounts, secrets: secrets.tokenServer, now, guard: guard.guard,
+        onUserRetired: (event) => this.userRetired(storage.store, event),
+        onError: (error) => failed(error, 'tokenserver'),
+      }));
     }
-    // Stopped before the parts above (reverse order): sockets close 1001, then the listeners.
-    parts.push({ name: 'listeners', stop: () => listeners.close() }, push.sockets);
-    return { parts, listeners, storage, push, storeUrl: paths.storeUrl };
+    return parts;
   }
 
   /** The web console: signs in through the accounts' store and budgets, revokes through push's blocklist. */

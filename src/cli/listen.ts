@@ -30,60 +30,13 @@ export async function run(argv: string[], out: Out = stdout): Promise<number> {
   if (!/^wss?:\/\//i.test(values.server)) throw new UsageError('--server must be a ws:// or wss:// URL');
   const senderKey = values.key;
 
-  let device: PushDevice;
-  try {
-    device = new PushDevice({ serverUrl: values.server, stateFile: path.resolve(values.state) });
-  } catch (error) {
-    // A damaged state file is reported, never overwritten: it holds the only copy of the channel keys.
-    if (error instanceof StateFileError) throw new UsageError(`cannot use the state file: ${error.message}`);
-    throw error;
-  }
-  const lines = new SubscriptionFirst(out);
+  const device = openDevice(values.server, values.state);
   const note = (line: string) => process.stderr.write(`herald listen: ${line}\n`);
-
-  device.on('notification', (message) => {
-    lines.message(message.payload === null ? '' : oneLine(message.payload.toString('utf8')));
-  });
-  device.on('error', (error) => note(error.message));
-  device.on('reset', (event) => note(`the server dropped this device (${event.reason}); registering again`));
-  device.on('disconnected', (event) => {
-    if (event.reconnectInMs !== null) note(`disconnected (${event.code}); reconnecting in ${event.reconnectInMs} ms`);
-  });
-
-  /**
-   * Makes sure a channel exists for the key and prints its subscription when it is new. Called from
-   * the 'connected' event, which the device emits before it handles the frames after hello (the
-   * drain of stored messages): a known subscription is printed at once, and while a new one is
-   * registered the messages wait, so the subscription is always the first line.
-   */
-  const subscribe = (): Promise<void> => {
-    const existing = device.channels().find((channel) => channel.senderKey === (senderKey ?? null));
-    if (existing) {
-      lines.subscription(JSON.stringify(existing.subscription));
-      return Promise.resolve();
-    }
-    lines.hold();
-    return device.register(senderKey !== undefined ? { senderKey } : {}).then(
-      (subscription) => lines.subscription(JSON.stringify(subscription)),
-      (error: unknown) => {
-        lines.release();
-        throw error;
-      },
-    );
-  };
-  let first: Promise<void> | undefined;
-  device.on('connected', ({ uaid }) => {
-    if (first === undefined) {
-      first = subscribe(); // its failure ends the command, below
-      return;
-    }
-    note(`reconnected as ${uaid}`);
-    subscribe().catch((error: unknown) => note(`register failed: ${error instanceof Error ? error.message : String(error)}`));
-  });
+  const firstSubscription = printEvents(device, new SubscriptionFirst(out), senderKey, note);
 
   try {
     const { uaid } = await device.connect();
-    await first;
+    await firstSubscription();
     note(`connected as ${uaid}; waiting for messages (Ctrl-C to stop)`);
   } catch (error) {
     await device.close();
@@ -94,6 +47,63 @@ export async function run(argv: string[], out: Out = stdout): Promise<number> {
   await untilStopped();
   await device.close();
   return 0;
+}
+
+function openDevice(server: string, stateFile: string): PushDevice {
+  try {
+    return new PushDevice({ serverUrl: server, stateFile: path.resolve(stateFile) });
+  } catch (error) {
+    // A damaged state file is reported, never overwritten: it holds the only copy of the channel keys.
+    if (error instanceof StateFileError) throw new UsageError(`cannot use the state file: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Prints the device's subscription, then its messages, one per line, and notes its events on
+ * stderr. Returns the first connection's subscribe step, whose failure ends the command.
+ */
+function printEvents(device: PushDevice, lines: SubscriptionFirst, senderKey: string | undefined, note: (line: string) => void): () => Promise<void> | undefined {
+  device.on('notification', (message) => {
+    lines.message(message.payload === null ? '' : oneLine(message.payload.toString('utf8')));
+  });
+  device.on('error', (error) => note(error.message));
+  device.on('reset', (event) => note(`the server dropped this device (${event.reason}); registering again`));
+  device.on('disconnected', (event) => {
+    if (event.reconnectInMs !== null) note(`disconnected (${event.code}); reconnecting in ${event.reconnectInMs} ms`);
+  });
+  let first: Promise<void> | undefined;
+  device.on('connected', ({ uaid }) => {
+    if (first === undefined) {
+      first = subscribe(device, lines, senderKey);
+      return;
+    }
+    note(`reconnected as ${uaid}`);
+    subscribe(device, lines, senderKey).catch((error: unknown) => note(`register failed: ${error instanceof Error ? error.message : String(error)}`));
+  });
+  return () => first;
+}
+
+/**
+ * Makes sure a channel exists for the key and prints its subscription when it is new. Called from
+ * the 'connected' event, which the device emits before it handles the frames after hello (the
+ * drain of stored messages): a known subscription is printed at once, and while a new one is
+ * registered the messages wait, so the subscription is always the first line.
+ */
+function subscribe(device: PushDevice, lines: SubscriptionFirst, senderKey: string | undefined): Promise<void> {
+  const existing = device.channels().find((channel) => channel.senderKey === (senderKey ?? null));
+  if (existing) {
+    lines.subscription(JSON.stringify(existing.subscription));
+    return Promise.resolve();
+  }
+  lines.hold();
+  return device.register(senderKey !== undefined ? { senderKey } : {}).then(
+    (subscription) => lines.subscription(JSON.stringify(subscription)),
+    (error: unknown) => {
+      lines.release();
+      throw error;
+    },
+  );
 }
 
 /** Ctrl-C, SIGTERM, or the reader of stdout going away (`herald listen | head -n 1`). */

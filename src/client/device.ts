@@ -8,11 +8,13 @@ import WebSocket from 'ws';
 import { toBase64Url } from '../crypto/base64.js';
 import { generateAuthSecret, generateUaKeys } from '../crypto/ece.js';
 import { backoffDelay } from './backoff.js';
-import { decryptNotification, NotificationDecryptError, type NotificationHeaders } from './notification.js';
+import { judgeNotification } from './inbound-notification.js';
 import { emptyState, readState, writeState, type ChannelState, type DeviceState } from './state.js';
 import type { Subscription } from './subscription.js';
 import { WakeupListener, type WakeupVerdict } from './wakeup.js';
-import { DeliveryError, type PushDeviceEvents, type PushDeviceOptions, type ResetEvent, type WakeupHelloStatus } from './device-types.js';
+import { finish, parseFrame, sendRequest, settle, toSubscription, type Attempt, type Frame, type Pending } from './device-frames.js';
+import { Keepalive } from './keepalive.js';
+import { type PushDeviceEvents, type PushDeviceOptions, type ResetEvent, type WakeupHelloStatus } from './device-types.js';
 
 export { DeliveryError } from './device-types.js';
 export type { DisconnectEvent, PushDeviceEvents, PushDeviceOptions, PushMessage, ResetEvent, WakeupHelloStatus } from './device-types.js';
@@ -22,17 +24,8 @@ const DEFAULT_MAX_DELAY_MS = 60_000;
 const DEFAULT_PING_INTERVAL_MS = 300_000;
 /** Herald closes 1011 on client pings less than 45 s apart; keep a margin for network jitter. */
 const MIN_PING_INTERVAL_MS = 46_000;
-const PING_ANSWER_TIMEOUT_MS = 30_000;
 const SUBPROTOCOL = 'push-notification';
 const UAID_PATTERN = /^[0-9a-f]{32}$/;
-
-type Frame = Record<string, unknown>;
-
-interface Pending {
-  resolve(frame: Frame): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 export class PushDevice extends EventEmitter<PushDeviceEvents> {
   private readonly options: Required<Omit<PushDeviceOptions, 'stateFile' | 'reconnect' | 'wakeup' | 'serviceToken' | 'attestation'>> & {
@@ -49,8 +42,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
   private stopped = true;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private pingAnswerTimer: NodeJS.Timeout | undefined;
+  private readonly keepalive: Keepalive;
   /** Versions seen on this connection: Herald may resend, the application sees each once. */
   private seenVersions = new Set<string>();
   private readonly pendingRegister = new Map<string, Pending>();
@@ -71,6 +63,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
       pingIntervalMs: Math.max(MIN_PING_INTERVAL_MS, options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     };
+    this.keepalive = new Keepalive(this.options.pingIntervalMs);
     this.state = options.stateFile ? readState(options.stateFile) : emptyState();
     if (options.wakeup) {
       this.wakeupListener = new WakeupListener(options.wakeup, {
@@ -206,14 +199,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
   private request(pending: Map<string, Pending>, channelID: string, frame: Frame): Promise<Frame> {
     const socket = this.socket;
     if (!this.ready || !socket) return Promise.reject(new Error('PushDevice is not connected'));
-    return new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(channelID);
-        reject(new Error(`no ${String(frame.messageType)} answer within ${this.options.requestTimeoutMs} ms`));
-      }, this.options.requestTimeoutMs);
-      pending.set(channelID, { resolve, reject, timer });
-      socket.send(JSON.stringify(frame));
-    });
+    return sendRequest(socket, pending, channelID, frame, this.options.requestTimeoutMs);
   }
 
   /** One connection attempt: resolves on the hello answer, rejects if the socket fails before it. */
@@ -273,7 +259,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
     }
     this.ready = true;
     this.attempt = 0;
-    this.schedulePing();
+    this.keepalive.start(socket);
     const wakeup = this.wakeupListener ? this.adoptWakeupKey(frame.wakeup) : undefined;
     finish(attempt, { uaid });
     this.emit('connected', wakeup ? { uaid, wakeup } : { uaid });
@@ -283,7 +269,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
     clearTimeout(attempt.timer);
     const wasReady = this.ready;
     this.ready = false;
-    this.stopPing();
+    this.keepalive.stop();
     if (this.socket === socket) this.socket = undefined;
     const lost = new Error(`socket closed (${code}${reason ? ` ${reason}` : ''})`);
     for (const pending of [this.pendingRegister, this.pendingUnregister]) {
@@ -363,8 +349,7 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
         return;
       case undefined:
         // `{}`: the answer to our ping.
-        clearTimeout(this.pingAnswerTimer);
-        this.pingAnswerTimer = undefined;
+        this.keepalive.answered();
         return;
       default:
         // broadcast and anything newer: nothing this client subscribes to.
@@ -373,67 +358,25 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
   }
 
   private onNotification(socket: WebSocket, frame: Frame): void {
-    const channelID = frame.channelID;
-    const version = frame.version;
-    if (typeof channelID !== 'string' || typeof version !== 'string') return;
-    const ack = (code: 100 | 101 | 102) => {
-      if (socket.readyState === WebSocket.OPEN) {
-        socket.send(JSON.stringify({ messageType: 'ack', updates: [{ channelID, version, code }] }));
-      }
-    };
-    // A duplicate was already handed to the application; acking it again is harmless and lets the
-    // server's batch complete.
-    if (this.seenVersions.has(version)) {
-      ack(100);
+    const judged = judgeNotification(frame, this.state.channels, this.seenVersions);
+    if (!judged) return;
+    const { channelID, version, outcome } = judged;
+    if (outcome.code !== 100) {
+      this.ack(socket, channelID, version, outcome.code);
+      this.reportError(outcome.error);
       return;
     }
-    this.seenVersions.add(version);
-    const headers = isHeaders(frame.headers) ? frame.headers : {};
-    const channel = this.state.channels[channelID];
-    if (!channel) {
-      ack(102);
-      this.reportError(new DeliveryError(`notification for unknown channel ${channelID}`, channelID, version, 102));
-      return;
-    }
-    let payload: Buffer | null;
-    try {
-      payload = decryptNotification(typeof frame.data === 'string' ? frame.data : undefined, headers, channel);
-    } catch (error) {
-      ack(101);
-      const why = error instanceof NotificationDecryptError ? error.message : String(error);
-      this.reportError(new DeliveryError(`notification ${version} on ${channelID}: ${why}`, channelID, version, 101));
-      return;
-    }
-    this.emit('notification', { channelID, version, payload, headers });
-    ack(100);
+    // The application has the message before the ack lets Herald forget it.
+    if (outcome.message) this.emit('notification', outcome.message);
+    this.ack(socket, channelID, version, 100);
+  }
+
+  private ack(socket: WebSocket, channelID: string, version: string, code: 100 | 101 | 102): void {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ messageType: 'ack', updates: [{ channelID, version, code }] }));
   }
 
   private reportError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-  }
-
-  private schedulePing(): void {
-    this.stopPing();
-    this.pingTimer = setInterval(() => {
-      const socket = this.socket;
-      if (!socket || !this.ready || socket.readyState !== WebSocket.OPEN) return;
-      socket.send('{}');
-      if (!this.pingAnswerTimer) {
-        this.pingAnswerTimer = setTimeout(() => {
-          // No answer: the connection is dead even if TCP has not noticed; start over.
-          this.pingAnswerTimer = undefined;
-          socket.terminate();
-        }, PING_ANSWER_TIMEOUT_MS);
-      }
-    }, this.options.pingIntervalMs);
-    this.pingTimer.unref();
-  }
-
-  private stopPing(): void {
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pingAnswerTimer);
-    this.pingTimer = undefined;
-    this.pingAnswerTimer = undefined;
   }
 
   /**
@@ -448,47 +391,5 @@ export class PushDevice extends EventEmitter<PushDeviceEvents> {
       if (mode === 'throw') throw error;
       this.reportError(error instanceof Error ? error : new Error(String(error)));
     }
-  }
-}
-
-function settle(pending: Map<string, Pending>, channelID: string, frame: Frame): void {
-  const entry = pending.get(channelID);
-  if (!entry) return;
-  pending.delete(channelID);
-  clearTimeout(entry.timer);
-  entry.resolve(frame);
-}
-
-function isHeaders(value: unknown): value is NotificationHeaders {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function toSubscription(channel: ChannelState): Subscription {
-  return { endpoint: channel.endpoint, expirationTime: null, keys: { p256dh: channel.keys.p256dh, auth: channel.keys.auth } };
-}
-
-/** One connection attempt's promise: settled once, by the hello answer, an error, a close or the timer. */
-interface Attempt {
-  settled: boolean;
-  timer: NodeJS.Timeout;
-  resolve(value: { uaid: string }): void;
-  reject(error: Error): void;
-}
-
-function finish(attempt: Attempt, outcome: { uaid: string } | Error): void {
-  if (attempt.settled) return;
-  attempt.settled = true;
-  clearTimeout(attempt.timer);
-  if (outcome instanceof Error) attempt.reject(outcome);
-  else attempt.resolve(outcome);
-}
-
-/** A JSON object frame, or null for anything else (ignored, as Firefox does). */
-function parseFrame(text: string): Frame | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Frame) : null;
-  } catch {
-    return null;
   }
 }

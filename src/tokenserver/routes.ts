@@ -67,33 +67,12 @@ async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params:
   const { service, version } = request.params;
   if (!SERVICE.test(service) || !VERSION.test(version)) throw tokenError('unknownService', 'url', 'service', 'unknown service or version');
 
-  const assertion = orThrow(parseAuthorization(request.headers.authorization));
-  const keyId = orThrow(parseKeyId(request.headers['x-keyid']));
-  const headerState = orThrow(parseClientState(request.headers['x-client-state']));
-  const stateHeader = keyId ? 'X-KeyID' : 'X-Client-State';
-  if (keyId && request.headers['x-client-state'] !== undefined && headerState !== keyId.clientState) {
-    throw tokenError('invalidClientState', 'header', 'X-Client-State', 'X-Client-State disagrees with X-KeyID');
-  }
-  const clientState = keyId ? keyId.clientState : headerState;
+  const { assertion, keyId, clientState, stateHeader } = readCredentials(request);
 
   if (!(await deps.store.hasService(service))) throw tokenError('unknownService', 'url', 'service', 'unknown service or version');
 
   const now = deps.now();
-  const claims = await verifyAssertion(
-    deps.signingKeys,
-    { issuer: deps.issuer(), audience: deps.audience(), clockToleranceSeconds: deps.clockToleranceSeconds },
-    assertion,
-    now,
-  );
-  if (typeof claims === 'string') {
-    throw tokenError('invalidCredentials', 'header', 'Authorization', claims === 'expired' ? 'the assertion has expired' : 'the assertion is not valid');
-  }
-  if (claims.keysChangedAt > claims.generation) {
-    throw tokenError('invalidKeysChangedAt', 'header', 'Authorization', 'keys_changed_at is later than generation');
-  }
-  if (keyId && keyId.keysChangedAt !== claims.keysChangedAt) {
-    throw tokenError('invalidCredentials', 'header', 'X-KeyID', 'X-KeyID keys_changed_at disagrees with the assertion');
-  }
+  const claims = await checkAssertion(deps, assertion, keyId, now);
 
   const outcome = await deps.store.resolveUser(
     service,
@@ -129,6 +108,38 @@ async function exchange(deps: TokenServerDeps, request: FastifyRequest<{ Params:
     hashalg: 'sha256',
     node_type: deps.nodeType,
   });
+}
+
+/** The assertion and the client state, from Authorization and X-KeyID / X-Client-State (which must agree). */
+function readCredentials(request: FastifyRequest) {
+  const assertion = orThrow(parseAuthorization(request.headers.authorization));
+  const keyId = orThrow(parseKeyId(request.headers['x-keyid']));
+  const headerState = orThrow(parseClientState(request.headers['x-client-state']));
+  const stateHeader = keyId ? 'X-KeyID' : 'X-Client-State';
+  if (keyId && request.headers['x-client-state'] !== undefined && headerState !== keyId.clientState) {
+    throw tokenError('invalidClientState', 'header', 'X-Client-State', 'X-Client-State disagrees with X-KeyID');
+  }
+  return { assertion, keyId, clientState: keyId ? keyId.clientState : headerState, stateHeader } as const;
+}
+
+/** Verifies the assertion against the accounts server's keys and checks its key generation claims. */
+async function checkAssertion(deps: TokenServerDeps, assertion: string, keyId: ReturnType<typeof readCredentials>['keyId'], now: number) {
+  const claims = await verifyAssertion(
+    deps.signingKeys,
+    { issuer: deps.issuer(), audience: deps.audience(), clockToleranceSeconds: deps.clockToleranceSeconds },
+    assertion,
+    now,
+  );
+  if (typeof claims === 'string') {
+    throw tokenError('invalidCredentials', 'header', 'Authorization', claims === 'expired' ? 'the assertion has expired' : 'the assertion is not valid');
+  }
+  if (claims.keysChangedAt > claims.generation) {
+    throw tokenError('invalidKeysChangedAt', 'header', 'Authorization', 'keys_changed_at is later than generation');
+  }
+  if (keyId && keyId.keysChangedAt !== claims.keysChangedAt) {
+    throw tokenError('invalidCredentials', 'header', 'X-KeyID', 'X-KeyID keys_changed_at disagrees with the assertion');
+  }
+  return claims;
 }
 
 function orThrow<T>(value: T | TokenError): T {

@@ -95,6 +95,48 @@ export function anyInExports(files: readonly SourceFile[]): string[] {
   return found;
 }
 
+/**
+ * `file: name (n lines)` for every function, method, constructor, accessor and function-valued
+ * arrow whose text spans more than `max` lines. A nested function counts apart from its parent,
+ * and so does its parent: the parent's lines include it, as a reader's eye does.
+ */
+export function longFunctions(files: readonly SourceFile[], max: number): string[] {
+  const found: string[] = [];
+  for (const { file, ast } of files) {
+    const visit = (node: ts.Node): void => {
+      if (isFunctionLike(node) && node.body) {
+        const start = ast.getLineAndCharacterOfPosition(node.getStart(ast)).line;
+        const end = ast.getLineAndCharacterOfPosition(node.getEnd()).line;
+        const lines = end - start + 1;
+        if (lines > max) found.push(`${file}: ${functionName(node)} (${lines} lines)`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(ast);
+  }
+  return found;
+}
+
+type FunctionWithBody = ts.FunctionDeclaration | ts.MethodDeclaration | ts.ConstructorDeclaration | ts.AccessorDeclaration | ts.FunctionExpression | ts.ArrowFunction;
+
+function isFunctionLike(node: ts.Node): node is FunctionWithBody {
+  return ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isConstructorDeclaration(node) || ts.isGetAccessor(node) || ts.isSetAccessor(node) || ts.isFunctionExpression(node) || ts.isArrowFunction(node);
+}
+
+/** The name a reader would search for: its own, else the variable or property it is assigned to. */
+function functionName(node: FunctionWithBody): string {
+  if (ts.isConstructorDeclaration(node)) return `${className(node.parent)}.constructor`;
+  if (node.name) return ts.isClassLike(node.parent) ? `${className(node.parent)}.${node.name.getText()}` : node.name.getText();
+  const parent = node.parent;
+  if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) return parent.name.getText();
+  const line = node.getSourceFile().getLineAndCharacterOfPosition(node.getStart()).line + 1;
+  return `(anonymous, line ${line})`;
+}
+
+function className(node: ts.Node): string {
+  return ts.isClassLike(node) && node.name ? node.name.getText() : '(class)';
+}
+
 function signatureSays(node: ts.Node): boolean {
   if (node.kind === ts.SyntaxKind.AnyKeyword) return true;
   if (ts.isAsExpression(node) && ts.isAsExpression(node.expression) && node.expression.type.kind === ts.SyntaxKind.UnknownKeyword) return true;

@@ -4,6 +4,64 @@ import { Worker } from 'node:worker_threads';
 const require = createRequire(import.meta.url);
 
 /**
+ * The checkpoint loop, as an eval'd CommonJS worker: it needs no build step and loads the same
+ * better-sqlite3 addon. It runs a PASSIVE checkpoint each round and tells Herald when to RESTART.
+ */
+const CHECKPOINT_WORKER = `
+  const { parentPort, workerData } = require('node:worker_threads');
+  const Database = require(workerData.betterSqlite3);
+  const db = new Database(workerData.path);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('journal_size_limit = 67108864');
+  let previousLog = -1;
+  const pageSize = db.pragma('page_size', { simple: true });
+  const checkpoint = () => {
+    try {
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+      // Under steady writes the writer never finds the WAL idle, so it keeps appending and the
+      // file grows without bound (8 GB in two minutes at 3,000 msg/s). Once it is past the
+      // bound and this passive round left little behind, Herald's own connection is asked to
+      // RESTART it between two group commits (see restartWanted): done here, Herald's next
+      // commit would sleep in SQLite's busy handler, whose back-off stalled the loop for 200 ms.
+      const behind = result ? (result.log - result.checkpointed) * pageSize : 0;
+      if (result && result.log * pageSize > workerData.restartBytes && behind < workerData.restartBehindBytes) {
+        parentPort.postMessage('restart');
+        previousLog = -1;
+        return true;
+      }
+      // Quiet since the last round and fully copied back: truncate the WAL, so frames of deleted
+      // (acked) messages do not linger in it (docs/privacy.md). busy_timeout 0: if Herald is
+      // writing, skip rather than make it wait; under steady load the WAL is rewritten anyway.
+      if (result && result.busy === 0 && result.log > 0 && result.log === result.checkpointed && result.log === previousLog) {
+        db.pragma('busy_timeout = 0');
+        try { db.pragma('wal_checkpoint(TRUNCATE)'); } finally { db.pragma('busy_timeout = 5000'); }
+        previousLog = 0;
+      } else {
+        previousLog = result ? result.log : -1;
+      }
+      return Boolean(result && result.log * pageSize > workerData.restartBytes);
+    } catch (error) { parentPort.postMessage(String(error)); return false; }
+  };
+  // Rounds come faster while the WAL is past its bound, so it is caught while little is behind.
+  let timer;
+  const schedule = (large) => {
+    const delayMs = large ? Math.min(100, workerData.intervalMs) : workerData.intervalMs;
+    timer = setTimeout(() => {
+      const large = checkpoint();
+      schedule(large);
+    }, delayMs);
+  };
+  schedule();
+  parentPort.on('message', (message) => {
+    if (message !== 'stop') return;
+    clearTimeout(timer);
+    checkpoint();
+    db.close();
+    parentPort.close();
+  });
+  `;
+
+/**
  * WAL checkpoints off the event loop.
  *
  * SQLite's automatic checkpoint runs inside whichever commit crosses the threshold, on the
@@ -30,61 +88,8 @@ export class WalCheckpointer {
     intervalMs = 1000,
     restartBytes = 16 * 1024 * 1024,
   ) {
-    // An eval'd CommonJS worker: it needs no build step and loads the same better-sqlite3 addon.
     this.worker = new Worker(
-      `
-      const { parentPort, workerData } = require('node:worker_threads');
-      const Database = require(workerData.betterSqlite3);
-      const db = new Database(workerData.path);
-      db.pragma('busy_timeout = 5000');
-      db.pragma('journal_size_limit = 67108864');
-      let previousLog = -1;
-      const pageSize = db.pragma('page_size', { simple: true });
-      const checkpoint = () => {
-        try {
-          const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-          // Under steady writes the writer never finds the WAL idle, so it keeps appending and the
-          // file grows without bound (8 GB in two minutes at 3,000 msg/s). Once it is past the
-          // bound and this passive round left little behind, Herald's own connection is asked to
-          // RESTART it between two group commits (see restartWanted): done here, Herald's next
-          // commit would sleep in SQLite's busy handler, whose back-off stalled the loop for 200 ms.
-          const behind = result ? (result.log - result.checkpointed) * pageSize : 0;
-          if (result && result.log * pageSize > workerData.restartBytes && behind < workerData.restartBehindBytes) {
-            parentPort.postMessage('restart');
-            previousLog = -1;
-            return true;
-          }
-          // Quiet since the last round and fully copied back: truncate the WAL, so frames of deleted
-          // (acked) messages do not linger in it (docs/privacy.md). busy_timeout 0: if Herald is
-          // writing, skip rather than make it wait; under steady load the WAL is rewritten anyway.
-          if (result && result.busy === 0 && result.log > 0 && result.log === result.checkpointed && result.log === previousLog) {
-            db.pragma('busy_timeout = 0');
-            try { db.pragma('wal_checkpoint(TRUNCATE)'); } finally { db.pragma('busy_timeout = 5000'); }
-            previousLog = 0;
-          } else {
-            previousLog = result ? result.log : -1;
-          }
-          return Boolean(result && result.log * pageSize > workerData.restartBytes);
-        } catch (error) { parentPort.postMessage(String(error)); return false; }
-      };
-      // Rounds come faster while the WAL is past its bound, so it is caught while little is behind.
-      let timer;
-      const schedule = (large) => {
-        const delayMs = large ? Math.min(100, workerData.intervalMs) : workerData.intervalMs;
-        timer = setTimeout(() => {
-          const large = checkpoint();
-          schedule(large);
-        }, delayMs);
-      };
-      schedule();
-      parentPort.on('message', (message) => {
-        if (message !== 'stop') return;
-        clearTimeout(timer);
-        checkpoint();
-        db.close();
-        parentPort.close();
-      });
-      `,
+      CHECKPOINT_WORKER,
       { eval: true, workerData: { path: databasePath, intervalMs, restartBytes, restartBehindBytes: 2 * 1024 * 1024, betterSqlite3: require.resolve('better-sqlite3') } },
     );
     // A failed checkpoint loses nothing (the WAL keeps every commit); it only lets the WAL grow.
