@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { PushSession, type SessionOptions, type SessionPorts } from '../protocol/session.js';
 import type { ServerMessage } from '../protocol/messages.js';
 
@@ -56,13 +56,25 @@ const PAUSE_QUEUED_FRAMES = 8;
 const PAUSE_QUEUED_BYTES = 256 * 1024;
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
+/** One device socket and what the server tracks of it (one object per socket: idle ones stay cheap). */
 interface Connection {
-  socket: WebSocket;
+  socket: DeviceSocket;
   session: PushSession;
+  openedAt: number;
   lastPingSentAt: number;
   awaitingPong: boolean;
   queuedFrames: number;
   queuedBytes: number;
+}
+
+/**
+ * ws builds this class for each device socket (its `WebSocket` option), so the socket carries its
+ * connection and one set of listeners serves every socket: a closure per listener per socket
+ * would cost more than the connection's own fields.
+ */
+class DeviceSocket extends WebSocket {
+  connection: Connection | undefined;
+  server: SocketServer | undefined;
 }
 
 export class SocketServer {
@@ -84,6 +96,7 @@ export class SocketServer {
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
       // Keep no reference to the upgrade request: it is kilobytes per idle connection.
       clientTracking: false,
+      WebSocket: DeviceSocket,
     });
   }
 
@@ -113,7 +126,7 @@ export class SocketServer {
     if (decision) socket.once('close', decision.release);
     if (socket.destroyed) return;
     const owner = decision?.deviceOwner;
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.socket.remoteAddress, owner));
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws as DeviceSocket, request.socket.remoteAddress, owner));
   }
 
   /** The hello check of a socket whose certificate (or its absence) decided its owner. */
@@ -123,11 +136,13 @@ export class SocketServer {
     return this.ports.deviceAuth ?? { verify: () => ({ ok: true, owner: null }) };
   }
 
-  private accept(socket: WebSocket, peerAddress?: string, owner?: string | null): void {
+  private accept(socket: DeviceSocket, peerAddress?: string, owner?: string | null): void {
+    const now = Date.now();
     const connection: Connection = {
       socket,
       session: undefined as unknown as PushSession,
-      lastPingSentAt: Date.now(),
+      openedAt: now,
+      lastPingSentAt: now,
       awaitingPong: false,
       queuedFrames: 0,
       queuedBytes: 0,
@@ -152,33 +167,48 @@ export class SocketServer {
       this.options,
     );
     connection.session = session;
+    socket.connection = connection;
+    socket.server = this;
     this.connections.add(connection);
     this.events.opened?.();
+    socket.on('message', SocketServer.onMessage);
+    socket.on('pong', SocketServer.onPong);
+    socket.on('error', SocketServer.onError);
+    socket.on('close', SocketServer.onClose);
+  }
 
-    const helloDeadline = setTimeout(() => {
-      if (session.uaid === null) session.terminate(1011, 'no hello in time');
-    }, this.options.helloTimeoutMs);
+  // The listeners every device socket shares; ws calls them with the socket as `this`.
+  private static onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const { connection, server } = this as DeviceSocket;
+    if (!connection || !server) return;
+    if (isBinary) {
+      connection.session.terminate(1003, 'binary frames are not accepted');
+      return;
+    }
+    server.receive(connection, data.toString(), frameBytes(data));
+  }
 
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) {
-        session.terminate(1003, 'binary frames are not accepted');
-        return;
-      }
-      this.receive(connection, data.toString(), frameBytes(data));
-    });
-    socket.on('pong', () => {
-      connection.awaitingPong = false;
-      void session.keepAlive();
-    });
-    socket.on('error', () => {
-      // ws closes the socket itself after an error (e.g. 1009 for an oversized frame).
-    });
-    socket.on('close', () => {
-      clearTimeout(helloDeadline);
-      this.connections.delete(connection);
-      session.ended();
-      this.events.closed?.();
-    });
+  private static onPong(this: WebSocket): void {
+    const { connection } = this as DeviceSocket;
+    if (!connection) return;
+    connection.awaitingPong = false;
+    void connection.session.keepAlive();
+  }
+
+  private static onError(): void {
+    // ws closes the socket itself after an error (e.g. 1009 for an oversized frame).
+  }
+
+  private static onClose(this: WebSocket): void {
+    const { connection, server } = this as DeviceSocket;
+    if (connection && server) server.socketClosed(connection);
+  }
+
+  /** The socket is gone (either side closed it). */
+  private socketClosed(connection: Connection): void {
+    this.connections.delete(connection);
+    connection.session.ended();
+    this.events.closed?.();
   }
 
   /** Hands a frame to the session, and stops reading the socket while too much waits to be handled. */
@@ -199,13 +229,17 @@ export class SocketServer {
     });
   }
 
-  /** One timer for all sockets rather than one per socket: idle connections stay cheap. */
+  /** One timer for all sockets rather than one per socket (pings, pongs, hello deadlines): idle connections stay cheap. */
   private startHeartbeat(): void {
-    const tick = Math.max(250, Math.min(5000, this.options.wsPongTimeoutMs / 2, this.options.wsPingIntervalMs / 2));
+    const { helloTimeoutMs, wsPongTimeoutMs, wsPingIntervalMs } = this.options;
+    const tick = Math.max(250, Math.min(5000, helloTimeoutMs / 2, wsPongTimeoutMs / 2, wsPingIntervalMs / 2));
     this.heartbeat = setInterval(() => {
       const now = Date.now();
       for (const connection of this.connections) {
-        if (connection.awaitingPong) {
+        // The hello deadline is checked here too, rather than by a timer per socket.
+        if (connection.session.uaid === null && now - connection.openedAt > helloTimeoutMs) {
+          connection.session.terminate(1011, 'no hello in time');
+        } else if (connection.awaitingPong) {
           if (now - connection.lastPingSentAt > this.options.wsPongTimeoutMs) {
             connection.session.terminate(1011, 'no pong in time');
           }
