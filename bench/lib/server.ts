@@ -2,6 +2,7 @@
  * Herald as a child process, the way an operator runs it (`herald serve`), with the two readings a
  * benchmark needs from outside: CPU seconds (utime + stime of every thread) and resident memory.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,11 @@ export interface HeraldProcess {
   collectGarbage(): Promise<void>;
   /** V8 heap in use, after whatever GC last ran (needs `inspect`). */
   heapUsedBytes(): Promise<number>;
+  /**
+   * The event loop's delay p99 in ms since the last call (Herald's /metrics: prom-client resets its
+   * event-loop histogram on every scrape, so call it once before a window to start one).
+   */
+  eventLoopDelayP99Ms(): Promise<number>;
   /** SIGINT (Herald stops cleanly, so --cpu-prof gets written), SIGKILL after 15 s. */
   stop(): Promise<void>;
 }
@@ -67,6 +73,9 @@ export async function startHerald(options: ServerOptions = {}): Promise<HeraldPr
     '--log-level',
     'info',
   ];
+  // /metrics on the device port, for the event-loop delay (a throwaway token: this process only).
+  const metricsToken = randomBytes(32).toString('hex');
+  args.push('--set', `server.metricsToken=${metricsToken}`);
   for (const [option, value] of Object.entries(options.settings ?? {})) args.push('--set', `${option}=${String(value)}`);
 
   // HERALD_* variables of the caller's shell would change what is measured.
@@ -115,11 +124,27 @@ export async function startHerald(options: ServerOptions = {}): Promise<HeraldPr
       await inspectorCall(inspectorUrl, 'HeapProfiler.collectGarbage');
     },
     heapUsedBytes: async () => ((await inspectorCall(inspectorUrl, 'Runtime.getHeapUsage')) as { usedSize: number }).usedSize,
+    eventLoopDelayP99Ms: () => eventLoopDelayP99Ms(listening.origin, metricsToken),
     stop: async () => {
       await stopChild(child, exited);
       if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * prom-client samples the loop with a 10 ms timer (its default eventLoopMonitoringPrecision, which
+ * Herald keeps) and records each whole interval: an idle Herald shows p99 ≈ 10.2 ms. The delay is
+ * what exceeds it.
+ */
+const EVENT_LOOP_SAMPLING_MS = 10;
+
+async function eventLoopDelayP99Ms(origin: string, token: string): Promise<number> {
+  const response = await fetch(`${origin}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+  const line = /^herald_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(await response.text());
+  if (!line) throw new Error('GET /metrics has no herald_nodejs_eventloop_lag_p99_seconds');
+  return Math.max(0, Number(line[1]) * 1000 - EVENT_LOOP_SAMPLING_MS);
 }
 
 /** One Chrome DevTools protocol call over a fresh inspector connection. */

@@ -81,6 +81,7 @@ function heraldTarget(name: 'herald-sqlite' | 'herald-pg', nodes: HeraldProcess[
     collectGarbage: async () => {
       await Promise.all(nodes.map((n) => n.collectGarbage()));
     },
+    eventLoopDelayP99Ms: async () => Math.max(...(await Promise.all(nodes.map((n) => n.eventLoopDelayP99Ms())))),
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));
       await afterStop();

@@ -106,7 +106,8 @@ function perMessage(reading: Reading, count: number) {
   };
 }
 
-export type E2eRun = ReturnType<typeof perMessage>;
+/** One timed run; Herald's also say its worst event-loop delay p99 (ms) during the run. */
+export type E2eRun = ReturnType<typeof perMessage> & { eventLoopP99Ms?: number };
 
 /**
  * Warm-up messages in chunks of 500 until warmupMessages were sent or maxRunSeconds passed (a slow
@@ -139,6 +140,8 @@ export interface E2eResult {
   serverCpuShare: number;
   generatorCpuShare: number;
   otherCpuShare: number;
+  /** Herald: the median over the runs of the worst node's event-loop delay p99 (ms). */
+  eventLoopP99Ms?: number;
   latency: LatencyResult;
 }
 
@@ -155,6 +158,8 @@ export interface LatencyResult {
   /** Whether the pair kept within 5 % of the pace; when not, p50/p99 include a queue that grew. */
   keptPace: boolean;
   attempts: number;
+  /** Herald: the worst node's event-loop delay p99 (ms) during this attempt. */
+  eventLoopP99Ms?: number;
 }
 
 const LATENCY_ATTEMPTS = 3;
@@ -169,12 +174,14 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
     const send = (i: number) => publisher.publish(i, subscribers[i % subscribers.length]!.publishKey, bodies[i % bodies.length]!);
     try {
       const run = async (count: number) => {
+        await target.eventLoopDelayP99Ms?.();
         const reading = await measure(target.pids, target.servicePids, async () => {
           const delivered = counter.expect(count, 120_000);
           await closedLoop(count, params.inFlight, send);
           await delivered;
         });
-        return perMessage(reading, count);
+        const eventLoopP99Ms = await target.eventLoopDelayP99Ms?.();
+        return { ...perMessage(reading, count), ...(eventLoopP99Ms === undefined ? {} : { eventLoopP99Ms }) };
       };
       const warmRate = await warmUp(params, run);
       const count = runLength(params, params.messages, warmRate);
@@ -186,7 +193,8 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
         onRunWindow?.(startNs, process.hrtime.bigint());
         log(
           `${name} e2e run ${i + 1}: ${Math.round(result.messagesPerSecond)} msg/s, ${result.cpuMicrosPerMessage.toFixed(0)} µs server CPU/msg ` +
-            `(server ${(result.serverCpuShare * 100).toFixed(0)}% of a core, generator ${(result.generatorCpuShare * 100).toFixed(0)}%, other ${(result.otherCpuShare * 100).toFixed(0)}%)`,
+            `(server ${(result.serverCpuShare * 100).toFixed(0)}% of a core, generator ${(result.generatorCpuShare * 100).toFixed(0)}%, other ${(result.otherCpuShare * 100).toFixed(0)}%)` +
+            (result.eventLoopP99Ms === undefined ? '' : `, event loop p99 ${result.eventLoopP99Ms.toFixed(1)} ms`),
         );
         runs.push(result);
       }
@@ -202,10 +210,12 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
           const started = sentAt.get(subscriber)?.shift();
           if (started !== undefined) latencies.push(at - started);
         });
+        await target.eventLoopDelayP99Ms?.();
         const started = performance.now();
         const { maxOutstanding } = await pacedLoop(latencyCount, rate, send, (i) => sentAt.get(subscribers[i % subscribers.length]!)!.push(performance.now()));
         await delivered;
         const achievedPerSecond = latencyCount / ((performance.now() - started) / 1000);
+        const eventLoopP99Ms = await target.eventLoopDelayP99Ms?.();
         // The first tenth warms the pace up; it is not counted.
         const steady = latencies.slice(Math.floor(latencies.length / 10));
         return {
@@ -218,6 +228,7 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
           achievedPerSecond,
           keptPace: achievedPerSecond >= rate * 0.95,
           attempts: 0,
+          ...(eventLoopP99Ms === undefined ? {} : { eventLoopP99Ms }),
         };
       };
       // An open loop that falls behind measures its own queue, not the server: on a shared machine a
@@ -241,6 +252,7 @@ export async function e2ePhase(name: TargetName, params: Params, log: Log, extra
         serverCpuShare: pick((r) => r.serverCpuShare),
         generatorCpuShare: pick((r) => r.generatorCpuShare),
         otherCpuShare: pick((r) => r.otherCpuShare),
+        ...(runs.every((r) => r.eventLoopP99Ms !== undefined) ? { eventLoopP99Ms: pick((r) => r.eventLoopP99Ms as number) } : {}),
         latency: latency!,
       };
     } finally {

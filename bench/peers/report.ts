@@ -59,6 +59,8 @@ export function buildRows(results: Partial<Record<TargetName, TargetResults>>, t
   add('  achieved (kept pace: ≥ 95 %)', 'msg/s', null, (r) => r.e2e?.latency.achievedPerSecond);
   add('latency p50', 'ms', 'lower', (r) => r.e2e?.latency.p50);
   add('latency p99', 'ms', 'lower', (r) => r.e2e?.latency.p99);
+  add('event-loop delay p99, e2e runs (Herald)', 'ms', null, (r) => r.e2e?.eventLoopP99Ms);
+  add('event-loop delay p99, latency test (Herald)', 'ms', null, (r) => r.e2e?.latency.eventLoopP99Ms);
   add('drain 1,000 × 20 stored', 's', 'lower', (r) => r.drain?.drainSeconds);
   add('server CPU per drained message', 'µs', 'lower', (r) => r.drain?.drainCpuMicrosPerMessage);
   add('store rate, subscribers away', 'msg/s', 'higher', (r) => r.drain?.storePerSecond);

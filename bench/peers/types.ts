@@ -91,5 +91,7 @@ export interface RunningTarget {
   servicePids(): number[];
   /** A full GC in every Herald node before a memory reading; nothing for the peers. */
   collectGarbage(): Promise<void>;
+  /** Herald only: the worst node's event-loop delay p99 (ms) since the last call. */
+  eventLoopDelayP99Ms?(): Promise<number>;
   stop(): Promise<void>;
 }
