@@ -55,13 +55,12 @@ function sqliteDatabase(db: Database.Database, file: string): MigrationDatabase 
 
 migrationRunnerCases('sqlite', openSqlite);
 
-describe('migration runner on sqlite: one connection, another process', () => {
-  test('a migration another connection applied in the meantime is not applied twice', async () => {
+describe('migration runner on sqlite: two connections to one file', () => {
+  test('a connection finds what another connection (the CLI, say) applied and applies only the rest', async () => {
     const file = freshFile();
     const ours = new Database(file);
     const theirs = new Database(file);
     try {
-      // Ours has read version 1 and is about to apply 2 and 3 when theirs (the CLI, say) applies 2.
       runSqliteMigrations(ours, THREE.slice(0, 1), { table: TABLE, setting: 'test.setting' });
       runSqliteMigrations(theirs, THREE.slice(0, 2), { table: TABLE, setting: 'test.setting' });
       const outcome = runSqliteMigrations(ours, THREE, { table: TABLE, setting: 'test.setting' });
