@@ -1,9 +1,12 @@
 import { needsNode, planAssignment } from './assignment.js';
-import pg, { type PoolClient } from 'pg';
+import type pg from 'pg';
+import type { PoolClient } from 'pg';
+import { runPostgresMigrations } from '../store/migrations/postgres-runner.js';
+import { createPostgresPool } from '../store/postgres/pool.js';
 import { parsePostgresUrl } from '../store/postgres/url.js';
-import { CONSOLE_MIGRATION_NAME } from './console-records.js';
-import { POSTGRES_CONSOLE_MIGRATION, PostgresConsoleRecords } from './postgres-console-records.js';
-import { POSTGRES_SSO_MIGRATION, PostgresSsoRecords, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
+import { PostgresConsoleRecords } from './postgres-console-records.js';
+import { identityMigrations } from './postgres-migrations.js';
+import { PostgresSsoRecords } from './postgres-sso-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -14,61 +17,6 @@ import {
   type UserDecision,
   type UserOutcome,
 } from './store.js';
-
-/**
- * The identity schema on PostgreSQL, numbered like the SQLite list (version 1 is the same logical
- * schema on both) and recorded in `accounts_schema_migrations`, apart from the push store's. Times,
- * generation and keys_changed_at are BIGINT: a peer may send values past 2^53.
- */
-const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
-  {
-    version: 1,
-    name: 'accounts, sessions, nodes, service users',
-    sql: `
-      CREATE TABLE accounts (
-        id              TEXT   NOT NULL PRIMARY KEY,
-        email           TEXT   NOT NULL UNIQUE,
-        password_hash   TEXT   NOT NULL,
-        created_at      BIGINT NOT NULL,
-        generation      BIGINT NOT NULL,
-        keys_changed_at BIGINT NOT NULL,
-        last_auth_at    BIGINT NOT NULL
-      );
-      CREATE TABLE sessions (
-        id           TEXT   NOT NULL PRIMARY KEY,
-        account_id   TEXT   NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-        token_hash   BYTEA  NOT NULL UNIQUE,
-        created_at   BIGINT NOT NULL,
-        last_used_at BIGINT NOT NULL
-      );
-      CREATE INDEX sessions_account ON sessions (account_id);
-      CREATE TABLE nodes (
-        id           BIGSERIAL PRIMARY KEY,
-        service      TEXT    NOT NULL,
-        url          TEXT    NOT NULL,
-        capacity     BIGINT  NOT NULL,
-        current_load BIGINT  NOT NULL DEFAULT 0,
-        downed       BOOLEAN NOT NULL DEFAULT false,
-        UNIQUE (service, url)
-      );
-      CREATE TABLE service_users (
-        uid             BIGSERIAL PRIMARY KEY,
-        service         TEXT   NOT NULL,
-        account_id      TEXT   NOT NULL,
-        generation      BIGINT NOT NULL,
-        keys_changed_at BIGINT NOT NULL,
-        client_state    TEXT   NOT NULL,
-        node_id         BIGINT NOT NULL REFERENCES nodes (id),
-        created_at      BIGINT NOT NULL,
-        replaced_at     BIGINT
-      );
-      CREATE INDEX service_users_account ON service_users (service, account_id, uid);
-      CREATE UNIQUE INDEX service_users_current ON service_users (service, account_id) WHERE replaced_at IS NULL;
-    `,
-  },
-  { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
-  { version: 3, name: SSO_MIGRATION_NAME, sql: POSTGRES_SSO_MIGRATION },
-];
 
 const MIGRATION_LOCK = 0x4845_5241; // 'HERA'
 const USER_LOCK = 0x4845_5255; // 'HERU'
@@ -165,40 +113,23 @@ export class PostgresIdentityStore implements IdentityStore {
   /** `postgres://…[?schema=NAME][&pool_size=N]`, read like the push store's url. */
   constructor(url: string) {
     const options = parsePostgresUrl(url);
-    this.schema = options.schema ?? null;
-    if (this.schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) {
-      throw new Error('accounts database: schema must be 1-63 lowercase letters, digits or _, not starting with a digit');
-    }
-    const serverOptions = [options.serverOptions, this.schema === null ? undefined : `-c search_path=${this.schema}`]
-      .filter((part) => part !== undefined && part !== '')
-      .join(' ');
-    this.pool = new pg.Pool({
+    const opened = createPostgresPool({
       connectionString: options.connectionString,
+      schema: options.schema,
       max: options.poolSize ?? 5,
-      connectionTimeoutMillis: 10_000,
-      ...(serverOptions === '' ? {} : { options: serverOptions }),
+      serverOptions: options.serverOptions,
+      label: 'accounts database',
     });
-    this.pool.on('error', () => {});
+    this.pool = opened.pool;
+    this.schema = opened.schema;
     this.console = new PostgresConsoleRecords(this.pool);
     this.sso = new PostgresSsoRecords(this.pool);
   }
 
+  /** The shared runner (store/migrations/postgres-runner.ts), on this store's own table and lock. */
   async migrate(): Promise<void> {
-    await this.transaction(async (client) => {
-      // Several Herald processes may start at once: one migrates, the others wait, then find nothing to do.
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, this.schema ?? '']);
-      if (this.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS accounts_schema_migrations (
-        version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
-      const latest = Math.max(...migrations.map((m) => m.version));
-      const current = (await client.query<{ v: number | null }>('SELECT max(version) AS v FROM accounts_schema_migrations')).rows[0]?.v ?? 0;
-      if (current > latest) throw new Error(`the accounts database is at schema version ${current}, newer than this Herald knows (${latest})`);
-      for (const migration of migrations) {
-        if (migration.version <= current) continue;
-        await client.query(migration.sql);
-        await client.query('INSERT INTO accounts_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
-      }
-    });
+    const target = { table: 'accounts_schema_migrations', setting: 'accounts.database', schema: this.schema, lockKey: MIGRATION_LOCK };
+    await runPostgresMigrations(this.pool, identityMigrations, target);
   }
 
   async close(): Promise<void> {

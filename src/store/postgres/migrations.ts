@@ -2,14 +2,13 @@
  * The PostgreSQL schema as numbered migrations, numbered like the SQLite list
  * (src/store/sqlite/migrations.ts): "version 3" means the same logical schema on both backends.
  * Each runs once, in its own transaction, under the migration advisory lock, and is recorded in
- * `schema_migrations`. Never edit a migration that has shipped: add the next number instead.
+ * `schema_migrations` (store/migrations/postgres-runner.ts). Never edit a migration that has
+ * shipped: add the next number instead.
  */
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../migrations/migration-list.js';
+
+export type { Migration } from '../migrations/migration-list.js';
 
 export const migrations: readonly Migration[] = [
   {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { QueryResultRow } from 'pg';
 import type {
   BlockedSenderKey,
   ChannelRecord,
@@ -22,7 +22,9 @@ import type {
 import { SubscriptionMissingError } from '../types.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
 import { connectionLost, onFreshConnection } from './fresh-connection.js';
-import { latestVersion, migrations } from './migrations.js';
+import { runPostgresMigrations } from '../migrations/postgres-runner.js';
+import { migrations } from './migrations.js';
+import { createPostgresPool } from './pool.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 import { sql, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type WakeupRow } from './statements.js';
 
@@ -68,80 +70,25 @@ export class PostgresStore implements Store {
   private readonly certificates: PostgresDeviceCertificates;
 
   constructor(options: PostgresStoreOptions) {
-    this.schema = options.schema ?? null;
-    if (this.schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) {
-      throw new Error('postgres store: schema must be 1-63 lowercase letters, digits or _, not starting with a digit');
-    }
-    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
-    if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
-      throw new Error('postgres store: pool size must be a whole number of at least 1');
-    }
-    // search_path is set at connect, as a startup option: every pooled connection has it before its
-    // first query, at no extra round trip. A schema that does not exist yet is skipped by the server
-    // until migrate() creates it.
-    const serverOptions = [options.serverOptions, this.schema === null ? undefined : `-c search_path=${this.schema}`]
-      .filter((part) => part !== undefined && part !== '')
-      .join(' ');
-    this.connection = {
+    const opened = createPostgresPool({
       connectionString: options.connectionString,
-      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
-      ...(serverOptions === '' ? {} : { options: serverOptions }),
-    };
+      schema: options.schema,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      serverOptions: options.serverOptions,
+      connectionTimeoutMillis: options.connectionTimeoutMillis,
+      label: 'postgres store',
+    });
+    this.pool = opened.pool;
+    this.connection = opened.connection;
+    this.schema = opened.schema;
     this.onRetry = options.onRetry ?? (() => {});
-    this.pool = new pg.Pool({ ...this.connection, max: poolSize });
-    // An idle connection that breaks (server restart, network) is dropped by the pool; without a
-    // listener the 'error' event would end the process. The next query opens a fresh connection.
-    this.pool.on('error', () => {});
     this.certificates = new PostgresDeviceCertificates(this.pool);
   }
 
+  /** The shared runner (store/migrations/postgres-runner.ts): each migration in its own transaction, under the lock. */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      // Several Herald processes may start at once: one migrates, the others wait and then find
-      // nothing left to do. Keyed by schema, so isolated schemas (tests) do not wait on each other.
-      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK, this.schema ?? '']);
-      await this.migrateLocked(client);
-      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK, this.schema ?? '']);
-    } catch (error) {
-      // Destroying the connection also ends its session, which releases the lock.
-      client.release(true);
-      throw error;
-    }
-    client.release();
-  }
-
-  private async migrateLocked(client: PoolClient): Promise<void> {
-    if (this.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    INTEGER NOT NULL PRIMARY KEY,
-      name       TEXT    NOT NULL,
-      applied_at BIGINT  NOT NULL
-    )`);
-    const result = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
-    const current = result.rows[0]?.version ?? 0;
-    if (current > latestVersion) {
-      throw new Error(
-        `the database schema is at version ${current}, newer than this Herald knows (${latestVersion}); ` +
-          'run a newer Herald or point store.url at another database',
-      );
-    }
-    for (const migration of migrations) {
-      if (migration.version <= current) continue;
-      await client.query('BEGIN');
-      try {
-        await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
-          migration.version,
-          migration.name,
-          Date.now(),
-        ]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      }
-    }
+    const target = { table: 'schema_migrations', setting: 'store.url', schema: this.schema, lockKey: MIGRATION_LOCK };
+    await runPostgresMigrations(this.pool, migrations, target);
   }
 
   async close(): Promise<void> {

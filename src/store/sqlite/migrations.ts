@@ -1,15 +1,14 @@
 /**
  * The SQLite schema as numbered migrations. Each runs once, in its own transaction, and is recorded
- * in `schema_migrations`. Never edit a migration that has shipped: add the next number instead.
+ * in `schema_migrations` (store/migrations/sqlite-runner.ts). Never edit a migration that has
+ * shipped: add the next number instead.
  * The PostgreSQL backend keeps its own list with the same numbering, so "version 3" means the same
  * logical schema on both.
  */
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../migrations/migration-list.js';
+
+export type { Migration } from '../migrations/migration-list.js';
 
 export const migrations: readonly Migration[] = [
   {

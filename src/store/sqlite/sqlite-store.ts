@@ -23,7 +23,8 @@ import { SqliteDeviceCertificates } from './device-certificates.js';
 import { ChannelCache } from './channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
-import { latestVersion, migrations, type Migration } from './migrations.js';
+import { runSqliteMigrations } from '../migrations/sqlite-runner.js';
+import { migrations } from './migrations.js';
 import { preparePrivateDatabaseFile } from './private-file.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
 import { prepareStatements, sql, toStoredMessage, type CountRow, type MessageRow, type Statements } from './statements.js';
@@ -99,33 +100,9 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** The shared runner (store/migrations/sqlite-runner.ts): each migration in its own immediate transaction. */
   async migrate(): Promise<void> {
-    const db = this.db;
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    INTEGER NOT NULL PRIMARY KEY,
-      name       TEXT    NOT NULL,
-      applied_at INTEGER NOT NULL
-    ) STRICT`);
-    const current = currentVersion(db);
-    if (current > latestVersion) {
-      throw new Error(
-        `the database schema is at version ${current}, newer than this Herald knows (${latestVersion}); ` +
-          'run a newer Herald or point store.url at another database',
-      );
-    }
-    const isApplied = db.prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?');
-    const record = db.prepare<[number, string, number]>(
-      'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
-    );
-    const apply = db.transaction((migration: Migration) => {
-      // Re-checked under the write lock: another process may have applied it since we looked.
-      if (isApplied.get(migration.version)) return;
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, Date.now());
-    });
-    for (const migration of migrations) {
-      if (migration.version > current) apply.immediate(migration);
-    }
+    runSqliteMigrations(this.db, migrations, { table: 'schema_migrations', setting: 'store.url' });
   }
 
   async close(): Promise<void> {
@@ -380,9 +357,4 @@ export class SqliteStore implements Store {
     }
     return this.statements;
   }
-}
-
-function currentVersion(db: Database.Database): number {
-  const row = db.prepare<[], { version: number | null }>('SELECT max(version) AS version FROM schema_migrations').get();
-  return row?.version ?? 0;
 }
