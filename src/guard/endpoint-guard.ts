@@ -30,12 +30,16 @@ export interface SenderGuard {
 }
 
 export function senderGuard(guard: Guard, store: Store): SenderGuard {
-  const sources = new WeakMap<FastifyRequest, Source>();
+  // A forwarded request's source is resolved once (it may warn about an untrusted proxy); a plain
+  // one is a lookup in the resolver's cache of peers, cheaper than remembering it per request.
+  const forwardedSources = new WeakMap<FastifyRequest, Source>();
   const sourceOf = (request: FastifyRequest): Source => {
-    let source = sources.get(request);
+    const forwardedFor = request.headers['x-forwarded-for'];
+    if (forwardedFor === undefined) return guard.source(request.socket.remoteAddress);
+    let source = forwardedSources.get(request);
     if (!source) {
-      source = guard.source(request.socket.remoteAddress, request.headers['x-forwarded-for']);
-      sources.set(request, source);
+      source = guard.source(request.socket.remoteAddress, forwardedFor);
+      forwardedSources.set(request, source);
     }
     return source;
   };
