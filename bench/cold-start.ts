@@ -10,6 +10,8 @@
  * folder the first run left (a restart). Target: ≤ 0.5 s from the compiled build.
  *
  *   npm run bench:cold-start -- [--runs=N] [--only=tsx,compiled,command]
+ *   npm run bench:cold-start -- --imports [--runs=N]   what each optional package's import costs
+ *                                                      and whether a default start loads it
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatImportCosts, importCosts } from './lib/import-cost.js';
 import { formatTable, median, round, type Figure } from './lib/stats.js';
 import { loadavg } from 'node:os';
 
@@ -97,6 +100,10 @@ async function main(): Promise<void> {
   for (const name of only) if (!WAYS[name]) throw new Error(`--only: unknown way "${name}" (${Object.keys(WAYS).join(', ')})`);
   // The compiled ways measure a build of the current sources.
   execFileSync(process.execPath, ['bin/build.js', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+  if (process.argv.includes('--imports')) {
+    process.stdout.write(`${formatImportCosts(await importCosts(ROOT, await freePort(), runs))}\n`);
+    return;
+  }
 
   const figures: Figure[] = [];
   for (const name of only) {

@@ -3,11 +3,15 @@
  *   node --import tsx bench/guard.ts [--messages=200000] [--devices=1000]
  * Runs what the endpoint asks of the guard for one message (source, ban check, the four rate
  * limits, the backlog caps on their fast path) against in-memory counters, and prints CPU µs per
- * message. CPU time (process.cpuUsage), not wall time: it moves less when the machine is busy.
+ * message: once on the guard itself, once through the sender endpoint's wrapper (endpoint-guard.ts,
+ * what routes.ts awaits: a request object per message, its source remembered per request).
+ * CPU time (process.cpuUsage), not wall time: it moves less when the machine is busy.
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { validateConfig } from '../src/config/load.js';
+import type { FastifyRequest } from 'fastify';
+import { senderGuard } from '../src/guard/endpoint-guard.js';
 import { Guard } from '../src/guard/guard.js';
 import type { Store } from '../src/store/types.js';
 
@@ -31,13 +35,30 @@ async function oneMessage(i: number, peer: string): Promise<void> {
   reserved.release();
 }
 
-for (const [label, peer] of [['loopback (exempt from the per-source limit)', '127.0.0.1'], ['a public source', '203.0.113.9']] as const) {
-  for (let i = 0; i < 20_000; i++) await oneMessage(i, peer); // warm-up
+const endpoint = senderGuard(guard, store);
+
+/** The same checks as routes.ts makes them, each awaited, on a fresh request per message. */
+async function oneRequest(i: number, peer: string): Promise<void> {
+  const device = devices[i % devices.length] as (typeof devices)[number];
+  const request = { socket: { remoteAddress: peer }, headers: {} } as unknown as FastifyRequest;
+  await endpoint.admit(request);
+  await endpoint.limit(request, { uaid: device.uaid, channelId: device.channelId, senderKeyHash });
+  const release = await endpoint.reserveBacklog(device, Date.now(), 3000);
+  release();
+}
+
+async function measure(label: string, one: (i: number) => Promise<void>): Promise<void> {
+  for (let i = 0; i < 20_000; i++) await one(i); // warm-up
   const before = process.cpuUsage();
   const started = process.hrtime.bigint();
-  for (let i = 0; i < messages; i++) await oneMessage(i, peer);
+  for (let i = 0; i < messages; i++) await one(i);
   const cpu = process.cpuUsage(before);
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  console.log(`guard, ${label}: ${(((cpu.user + cpu.system) / messages)).toFixed(2)} µs CPU per message (${messages} messages, ${wallMs.toFixed(0)} ms wall)`);
+  console.log(`${label}: ${((cpu.user + cpu.system) / messages).toFixed(2)} µs CPU per message (${messages} messages, ${wallMs.toFixed(0)} ms wall)`);
+}
+
+for (const [label, peer] of [['loopback (exempt from the per-source limit)', '127.0.0.1'], ['a public source', '203.0.113.9']] as const) {
+  await measure(`guard, ${label}`, (i) => oneMessage(i, peer));
+  await measure(`  through the endpoint's wrapper`, (i) => oneRequest(i, peer));
 }
 await guard.close();

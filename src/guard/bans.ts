@@ -19,8 +19,8 @@ export interface Ban {
 
 export interface BanList {
   ban(source: string, reason: BanReason, seconds: number): Promise<void>;
-  /** Milliseconds the source is still refused, or null when it is not banned. */
-  remaining(source: string): Promise<number | null>;
+  /** Milliseconds the source is still refused, or null when it is not banned (in memory: at once, no promise). */
+  remaining(source: string): number | null | Promise<number | null>;
   list(): Promise<Ban[]>;
   /** Ends the source's ban now; false when it was not banned. */
   lift(source: string): Promise<boolean>;
@@ -40,7 +40,7 @@ export class MemoryBanList implements BanList {
     this.bans.set(source, { reason, expiresAt: this.now() + seconds * 1000 });
   }
 
-  async remaining(source: string): Promise<number | null> {
+  remaining(source: string): number | null {
     const ban = this.bans.get(source);
     if (!ban) return null;
     const left = ban.expiresAt - this.now();
@@ -50,7 +50,7 @@ export class MemoryBanList implements BanList {
   }
 
   async lift(source: string): Promise<boolean> {
-    return (await this.remaining(source)) !== null && this.bans.delete(source);
+    return this.remaining(source) !== null && this.bans.delete(source);
   }
 
   async list(): Promise<Ban[]> {

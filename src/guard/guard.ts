@@ -5,14 +5,20 @@
  */
 import { BacklogHeadroom } from './backlog-headroom.js';
 import type { Store } from '../store/types.js';
-import { MemoryBanList, RedisBanList, type Ban, type BanList, type BanReason } from './bans.js';
+import type { Ban, BanReason } from './bans.js';
 import type { GuardConfig, LimitWindow } from '../config/guard.js';
-import { openCounters, type Counter, type CounterFactory } from './limiters.js';
+import { buildCounterSet, type CounterSet, type RequestLimit, type SendTarget } from './counter-set.js';
+import { MemoryCounters } from './limiters.js';
 import { KeyedLock } from './keyed-lock.js';
 import { NetworkAllowlist, type AllowedNetworks, type ListenerName } from './allowlist.js';
 import type { DependencyState } from '../redis/health.js';
 import { PerSourceCap } from './per-source-cap.js';
 import { SourceResolver, type Source } from './source.js';
+
+export type { RequestLimit, SendTarget } from './counter-set.js';
+
+/** A value now, or a promise of it: in-memory checks answer at once, Redis ones later. */
+export type MaybePromise<T> = T | Promise<T>;
 
 export interface Refusal {
   /** Whole seconds for Retry-After (at least 1). */
@@ -20,16 +26,6 @@ export interface Refusal {
   /** For the sender: which limit, never ids or addresses. */
   detail: string;
 }
-
-export interface SendTarget {
-  uaid: string;
-  channelId: string;
-  /** SHA-256 of the VAPID key that signed the request, when one did. */
-  senderKeyHash: Buffer | null;
-}
-
-/** Per-source limits of requests that name no subscription. */
-export type RequestLimit = 'source' | 'revocations' | 'tokens' | 'enrollments';
 
 export interface GuardEvents {
   banned?(reason: BanReason): void;
@@ -51,20 +47,18 @@ export interface GuardEvents {
 
 export class Guard {
   private readonly sources: SourceResolver;
-  private readonly counters: CounterFactory;
-  private readonly bans: BanList;
-  private readonly perSource: Counter | null;
-  private readonly requestLimits: Record<RequestLimit, Counter | null>;
-  private readonly perSenderKey: Counter | null;
-  private readonly perSubscription: Counter | null;
-  private readonly perDevice: Counter | null;
-  private readonly strikes: Record<BanReason, Counter | null>;
+  /** This node's own counters until start(); Redis' from then on when the bus is Redis. */
+  private counters: CounterSet;
+  /** The Redis bus the counters move to at start; null: they stay in memory. */
+  private readonly sharedBus: { url: string; keyPrefix: string; commandTimeoutMs?: number } | null;
   /** Devices known to be far below their backlog caps, so most POSTs need no backlog query. */
   private readonly headroom: BacklogHeadroom;
   /** Near a backlog cap, one check-and-store at a time per device. */
   private readonly backlogLock = new KeyedLock();
   /** Stored messages one subscription may hold (Infinity: no cap). */
   private readonly perSubscriptionBacklog: number;
+  /** Any backlog cap at all (enabled, and one of the three set): else reserveBacklog has nothing to check. */
+  private readonly capsBacklog: boolean;
   /** Open device sockets per source on this node; null when not capped. */
   private readonly sockets: PerSourceCap | null;
   /** Open TCP connections per peer on the public listeners; null when not capped. */
@@ -92,41 +86,39 @@ export class Guard {
     };
     const configured = config.maxStoredMessagesPerSubscription;
     this.perSubscriptionBacklog = Math.min(configured === 0 ? Number.POSITIVE_INFINITY : configured, msgLimit);
+    this.capsBacklog =
+      config.enabled && (config.maxStoredMessagesPerDevice > 0 || config.maxStoredBytesPerDevice > 0 || Number.isFinite(this.perSubscriptionBacklog));
     this.sources = new SourceResolver(config);
     this.sockets = config.enabled && config.maxConnectionsPerSource > 0 ? new PerSourceCap(config.maxConnectionsPerSource) : null;
     this.tcpConnections = config.enabled && config.maxTcpConnectionsPerSource > 0 ? new PerSourceCap(config.maxTcpConnectionsPerSource) : null;
     // Far below the smaller of the two message caps, neither needs asking (a subscription holds
     // at most what its device holds).
     const perSubscription = Number.isFinite(this.perSubscriptionBacklog) ? this.perSubscriptionBacklog : 0;
-    this.headroom = new BacklogHeadroom({ maxMessages: smallerCap(config.maxStoredMessagesPerDevice, perSubscription), maxBytes: config.maxStoredBytesPerDevice });
+    // On a local bus this process is the only one storing messages (bus.url "local" is one
+    // process), so kept figures only ever over-count and need no expiry: storage is asked again
+    // at half a cap. With other nodes, their messages are unseen: trust the figures a second.
+    const caps = { maxMessages: smallerCap(config.maxStoredMessagesPerDevice, perSubscription), maxBytes: config.maxStoredBytesPerDevice };
+    this.headroom = new BacklogHeadroom(caps, bus.url === 'local' ? Number.POSITIVE_INFINITY : 1000);
+    this.counters = buildCounterSet(config, new MemoryCounters(`${bus.keyPrefix}:guard`, now), now);
     // Disabled: no Redis connection for counters nobody reads.
-    this.counters = openCounters(
-      config.enabled ? bus : { ...bus, url: 'local' },
-      { error: (error) => events.redisFailed?.(error), down: (cause) => events.redisDown?.(cause), up: (downForMs) => events.redisBack?.(downForMs) },
-      now,
-    );
-    const { redis, health } = this.counters;
-    this.bans = redis && health ? new RedisBanList(redis, this.counters.prefix, now, health) : new MemoryBanList(now);
-    const counter = (name: string, window: { points: number; seconds: number }) =>
-      config.enabled && window.points > 0 ? this.counters.counter(name, window.points, window.seconds) : null;
-    this.perSource = counter('source', config.perSource);
-    this.perSenderKey = counter('key', config.perSenderKey);
-    this.perSubscription = counter('sub', config.perSubscription);
-    this.perDevice = counter('device', config.perDevice);
-    this.requestLimits = {
-      source: this.perSource,
-      revocations: counter('revocations', config.revocationsPerSource),
-      tokens: counter('tokens', config.tokenRequestsPerSource),
-      enrollments: counter('enrollments', config.enrollmentsPerSource),
-    };
-    // A counter refuses the hit after `points`: N strikes ban at the Nth with points = N - 1.
-    const { bans } = config;
-    const strikes = (name: string, threshold: number) =>
-      config.enabled && threshold > 0 ? this.counters.counter(name, threshold - 1, bans.windowSeconds) : null;
-    this.strikes = {
-      'invalid-signatures': strikes('strikes-sig', bans.invalidSignatures),
-      'dead-endpoints': strikes('strikes-dead', bans.deadEndpoints),
-    };
+    this.sharedBus = config.enabled && bus.url !== 'local' ? bus : null;
+  }
+
+  /**
+   * On a Redis bus, moves the counters and bans to Redis (every node then counts in the same
+   * windows). Before it, the guard counts on this node alone, as it does while Redis is down.
+   */
+  async start(): Promise<void> {
+    if (!this.sharedBus) return;
+    // Loaded only when named: ioredis and rate-limiter-flexible are ~35 ms of a cold start that does not use them.
+    const { openRedisCounters } = await import('./redis-counters.js');
+    const { events } = this;
+    const factory = openRedisCounters(this.sharedBus, {
+      error: (error) => events.redisFailed?.(error),
+      down: (cause) => events.redisDown?.(cause),
+      up: (downForMs) => events.redisBack?.(downForMs),
+    });
+    this.counters = buildCounterSet(this.config, factory, this.now);
   }
 
   source(peer: string | undefined, forwardedFor?: string | string[]): Source {
@@ -157,33 +149,39 @@ export class Guard {
     return false;
   }
 
-  /** A banned source is refused before anything else is looked at. */
-  async banned(source: Source): Promise<Refusal | null> {
+  /** A banned source is refused before anything else is looked at. In memory: at once, no promise. */
+  banned(source: Source): MaybePromise<Refusal | null> {
     if (!this.config.enabled || source.exempt) return null;
-    const left = await this.bans.remaining(source.key);
-    if (left === null) return null;
-    return { retryAfterSeconds: seconds(left), detail: 'this source is refused for a while after repeated invalid requests' };
+    const left = this.counters.bans.remaining(source.key);
+    return left instanceof Promise ? left.then(banRefusal) : banRefusal(left);
   }
 
-  /** The rate limits, after the token and VAPID checks (so a limit is counted against a real target). */
-  async limitSend(source: Source, target: SendTarget): Promise<Refusal | null> {
-    if (!this.config.enabled) return null;
-    const checks: Array<[string, Counter | null, string]> = [
-      ['source', source.exempt ? null : this.perSource, source.key],
-      ['sender key', target.senderKeyHash ? this.perSenderKey : null, target.senderKeyHash?.toString('base64url') ?? ''],
-      // Ids in clear, as the Redis bus's presence keys already hold them: hashing cost 3 µs a key.
-      ['subscription', this.perSubscription, `${target.uaid}:${target.channelId}`],
-      ['device', this.perDevice, target.uaid],
-    ];
-    for (const [name, counter, key] of checks) {
-      if (!counter) continue;
-      const wait = await counter.hit(key);
-      if (wait !== null) {
-        this.events.limited?.(name);
-        return { retryAfterSeconds: seconds(wait), detail: `too many messages per ${name}` };
-      }
+  /**
+   * The rate limits, after the token and VAPID checks (so a limit is counted against a real
+   * target). Each is counted only when the ones before it let the message through. In memory the
+   * answer comes at once: every POST of a burst is counted before the next is looked at.
+   */
+  limitSend(source: Source, target: SendTarget): MaybePromise<Refusal | null> {
+    return this.config.enabled ? this.limitSendFrom(0, source, target) : null;
+  }
+
+  private limitSendFrom(first: number, source: Source, target: SendTarget): MaybePromise<Refusal | null> {
+    const limits = this.counters.send;
+    for (let i = first; i < limits.length; i++) {
+      const limit = limits[i] as (typeof limits)[number];
+      const key = limit.keyOf(source, target);
+      if (key === null) continue;
+      const wait = limit.counter.hit(key);
+      // Redis answers later: the remaining limits are checked once it has.
+      if (wait instanceof Promise) return wait.then((ms) => (ms === null ? this.limitSendFrom(i + 1, source, target) : this.sendRefusal(limit.name, ms)));
+      if (wait !== null) return this.sendRefusal(limit.name, wait);
     }
     return null;
+  }
+
+  private sendRefusal(name: string, waitMs: number): Refusal {
+    this.events.limited?.(name);
+    return { retryAfterSeconds: seconds(waitMs), detail: `too many messages per ${name}` };
   }
 
   /**
@@ -191,7 +189,7 @@ export class Guard {
    * deletion), `revocations` (POST /v1/keys/revoke), `tokens` (the token server).
    */
   async limitRequests(source: Source, limit: RequestLimit): Promise<Refusal | null> {
-    const counter = this.requestLimits[limit];
+    const counter = this.counters.requests[limit];
     if (!this.config.enabled || source.exempt || !counter) return null;
     const wait = await counter.hit(source.key);
     if (wait === null) return null;
@@ -204,15 +202,18 @@ export class Guard {
    * and the subscription's messages, which never exceed push.msgLimit so that no one sender's
    * backlog can make the device's next drain reset it (and end its other subscriptions).
    * Admitted, it returns `release`, to call once the message is stored (or failed to be): near
-   * a cap, the device's POSTs on this node are checked and stored one at a time.
+   * a cap, the device's POSTs on this node are checked and stored one at a time. Far below the
+   * caps it answers at once, without storage.
    */
-  async reserveBacklog(store: Store, target: { uaid: string; channelId: string }, now: number, payloadBytes: number): Promise<{ refusal: Refusal } | { release: () => void }> {
-    const { enabled, maxStoredMessagesPerDevice: maxMessages, maxStoredBytesPerDevice: maxBytes } = this.config;
+  reserveBacklog(store: Store, target: { uaid: string; channelId: string }, now: number, payloadBytes: number): MaybePromise<BacklogReservation> {
+    if (!this.capsBacklog || this.headroom.roomWithoutAsking(target.uaid, now, payloadBytes)) return ADMITTED;
+    return this.reserveNearCap(store, target, now, payloadBytes);
+  }
+
+  private async reserveNearCap(store: Store, target: { uaid: string; channelId: string }, now: number, payloadBytes: number): Promise<BacklogReservation> {
+    const { maxStoredMessagesPerDevice: maxMessages, maxStoredBytesPerDevice: maxBytes } = this.config;
     const perSubscription = this.perSubscriptionBacklog;
-    const admitted = { release: () => {} };
-    if (!enabled || (maxMessages === 0 && maxBytes === 0 && !Number.isFinite(perSubscription))) return admitted;
     const { uaid } = target;
-    if (this.headroom.roomWithoutAsking(uaid, now, payloadBytes)) return admitted;
     const release = await this.backlogLock.acquire(uaid);
     try {
       const backlog = await store.deviceBacklog(uaid, now);
@@ -243,10 +244,10 @@ export class Guard {
   /** Counts a failed request towards a ban for `reason` (the edge decides which failures are which). */
   async noteFailure(source: Source, reason: BanReason): Promise<void> {
     if (!this.config.enabled || source.exempt) return;
-    const counter = this.strikes[reason];
+    const counter = this.counters.strikes[reason];
     if (!counter || (await counter.hit(source.key)) === null) return;
     // Every strike past the threshold within the window renews the cool-down.
-    await this.bans.ban(source.key, reason, this.config.bans.coolDownSeconds);
+    await this.counters.bans.ban(source.key, reason, this.config.bans.coolDownSeconds);
     this.events.banned?.(reason);
   }
 
@@ -282,7 +283,7 @@ export class Guard {
   }
 
   listBans(): Promise<Ban[]> {
-    return this.bans.list();
+    return this.counters.bans.list();
   }
 
   /**
@@ -292,17 +293,17 @@ export class Guard {
    */
   async liftBan(source: string): Promise<{ source: string; lifted: boolean }> {
     const key = /^[46]:/.test(source) ? source : this.sources.resolve(source).key;
-    for (const counter of Object.values(this.strikes)) await counter?.forget(key);
-    return { source: key, lifted: await this.bans.lift(key) };
+    for (const counter of Object.values(this.counters.strikes)) await counter?.forget(key);
+    return { source: key, lifted: await this.counters.bans.lift(key) };
   }
 
   /** For /__heartbeat__: "local" on one node, "down" while limits count per node because Redis does not answer. */
   get redisState(): DependencyState {
-    return this.config.enabled ? this.counters.state : 'local';
+    return this.config.enabled ? this.counters.factory.state : 'local';
   }
 
   close(): Promise<void> {
-    return this.counters.close();
+    return this.counters.factory.close();
   }
 }
 
@@ -311,6 +312,16 @@ function smallerCap(a: number, b: number): number {
   if (a === 0) return b;
   if (b === 0) return a;
   return Math.min(a, b);
+}
+
+export type BacklogReservation = { refusal: Refusal } | { release: () => void };
+
+/** Far below the caps: admitted, with nothing to release (one shared answer, no allocation per POST). */
+const ADMITTED: BacklogReservation = Object.freeze({ release: () => {} });
+
+function banRefusal(leftMs: number | null): Refusal | null {
+  if (leftMs === null) return null;
+  return { retryAfterSeconds: seconds(leftMs), detail: 'this source is refused for a while after repeated invalid requests' };
 }
 
 function seconds(ms: number): number {

@@ -1,21 +1,18 @@
 /**
  * Counters behind the limits and ban heuristics: fixed windows in memory on one node, read on the
- * guard's clock; in Redis when the bus is Redis (rate-limiter-flexible; every node then counts
- * against the same windows, timed by Redis). A Redis failure falls back to an in-memory counter
- * per node, so an outage loosens the limits to per-node ones instead of refusing every sender.
- * Every Redis command answers within bus.commandTimeoutMs or fails; once one has failed, counters
- * go to the per-node ones at once, without asking Redis, until a probe finds it answering again.
+ * guard's clock; in Redis when the bus is Redis (redis-counters.ts, loaded only then; every node
+ * then counts against the same windows, timed by Redis).
  */
-import { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { RedisHealth, requestPathOptions, type DependencyState, type RedisHealthEvents } from '../redis/health.js';
+import type { Redis } from 'ioredis';
+import type { DependencyState, RedisHealth, RedisHealthEvents } from '../redis/health.js';
 
 export interface Counter {
   /**
    * Counts one event for `key`. Returns null while within `points` per window, else the
-   * milliseconds until the window frees a point.
+   * milliseconds until the window frees a point. In memory it answers at once (no promise, so
+   * a burst is counted in arrival order with no tick between check and count); in Redis, later.
    */
-  hit(key: string): Promise<number | null>;
+  hit(key: string): number | null | Promise<number | null>;
   /** Forgets what was counted for `key` (an operator lifted its ban). */
   forget(key: string): Promise<void>;
 }
@@ -37,21 +34,8 @@ export interface RedisCounterEvents extends RedisHealthEvents {
   error?(error: Error): void;
 }
 
-export function openCounters(
-  bus: { url: string; keyPrefix: string; commandTimeoutMs?: number },
-  events: RedisCounterEvents,
-  now: () => number = Date.now,
-): CounterFactory {
-  const prefix = `${bus.keyPrefix}:guard`;
-  if (bus.url === 'local') return new MemoryCounters(prefix, now);
-  const redis = new Redis(bus.url, { ...requestPathOptions(bus.commandTimeoutMs ?? 250), lazyConnect: false });
-  redis.on('error', (error: Error) => events.error?.(error));
-  const health = new RedisHealth(redis, { probe: async () => void (await redis.ping()) }, events);
-  health.start();
-  return new RedisCounters(prefix, redis, health);
-}
-
-class MemoryCounters implements CounterFactory {
+/** Counters of this node alone: the single-node guard, and a Redis guard until it has started. */
+export class MemoryCounters implements CounterFactory {
   readonly redis = null;
   readonly health = null;
   readonly state = 'local';
@@ -84,7 +68,7 @@ export class WindowCounter implements Counter {
     this.nextSweepAt = now() + windowMs;
   }
 
-  async hit(key: string): Promise<number | null> {
+  hit(key: string): number | null {
     const now = this.now();
     this.sweep(now);
     let window = this.windows.get(key);
@@ -129,66 +113,5 @@ export class WindowCounter implements Counter {
     if (now < this.nextSweepAt) return;
     this.nextSweepAt = now + this.windowMs;
     for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
-  }
-}
-
-class RedisCounters implements CounterFactory {
-  constructor(
-    readonly prefix: string,
-    readonly redis: Redis,
-    readonly health: RedisHealth,
-  ) {}
-
-  get state(): DependencyState {
-    return this.health.state;
-  }
-
-  counter(name: string, points: number, seconds: number): Counter {
-    const keyPrefix = `${this.prefix}:${name}`;
-    const shared = new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points, duration: seconds });
-    return new FallbackCounter(shared, new RateLimiterMemory({ keyPrefix, points, duration: seconds }), this.health);
-  }
-
-  async close(): Promise<void> {
-    this.health.stop();
-    await this.redis.quit().catch(() => this.redis.disconnect());
-  }
-}
-
-/** Redis' window while Redis answers; this node's own window (the insurance counter) while it does not. */
-class FallbackCounter implements Counter {
-  constructor(
-    private readonly shared: RateLimiterAbstract,
-    private readonly local: RateLimiterMemory,
-    private readonly health: RedisHealth,
-  ) {}
-
-  async hit(key: string): Promise<number | null> {
-    if (this.health.up) {
-      try {
-        return await consume(this.shared, key);
-      } catch (error) {
-        this.health.failed(error);
-      }
-    }
-    // Neither counter answered: let the request through rather than refuse every sender because
-    // the limiter itself failed.
-    return consume(this.local, key).catch(() => null);
-  }
-
-  async forget(key: string): Promise<void> {
-    await this.local.delete(key).catch(() => false);
-    if (this.health.up) await this.shared.delete(key).catch((error: unknown) => this.health.failed(error));
-  }
-}
-
-/** null within the limit, else the ms until a point frees; rejects only when the limiter failed. */
-async function consume(limiter: RateLimiterAbstract, key: string): Promise<number | null> {
-  try {
-    await limiter.consume(key, 1);
-    return null;
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
-    throw rejection;
   }
 }

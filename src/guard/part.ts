@@ -29,6 +29,11 @@ export class GuardPart implements Part {
     this.guard = new Guard(config, bus, events, now, msgLimit, allowedNetworks);
   }
 
+  /** Moves the counters to Redis when the bus is Redis (loading its client only then). */
+  async start(): Promise<void> {
+    await this.guard.start();
+  }
+
   async register(http: HttpListeners): Promise<void> {
     if (http.endpoint === http.devices && this.allowedNetworks.endpoint.length > 0) {
       throw new ConfigError('server.allowedNetworks.endpoint: needs server.endpointPort (the endpoint shares the device port; use allowedNetworks.devices)');

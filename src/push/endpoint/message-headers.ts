@@ -54,8 +54,15 @@ export const MAX_FORWARDED_HEADER_LENGTH = 1024;
  * the headers kept for it, counted as the store counts them (the JSON it stores).
  */
 export function storedBytes(body: Buffer | null, forwarded: ForwardedHeaders | null): number {
-  return (body?.length ?? 0) + (forwarded ? Buffer.byteLength(JSON.stringify(forwarded)) : 0);
+  if (!forwarded) return body?.length ?? 0;
+  // Nearly every message is aes128gcm and shares one headers value: its size is counted once.
+  const headerBytes = forwarded === AES128GCM ? AES128GCM_BYTES : Buffer.byteLength(JSON.stringify(forwarded));
+  return (body?.length ?? 0) + headerBytes;
 }
+
+/** The forwarded headers of every aes128gcm message (everything travels in the body). */
+const AES128GCM: ForwardedHeaders = Object.freeze({ encoding: 'aes128gcm' });
+const AES128GCM_BYTES = Buffer.byteLength(JSON.stringify(AES128GCM));
 
 function capped(name: string, value: string | undefined): string | undefined {
   if (value !== undefined && value.length > MAX_FORWARDED_HEADER_LENGTH) {
@@ -77,7 +84,7 @@ export function parseEncryption(
   if (encoding === 'aes128gcm') {
     // The salt, record size and sender key travel in the body itself (RFC 8188 §2.1).
     if (!parseAes128gcmHeader(body)) throw senderErrors.error('invalidEncryption', { detail: 'aes128gcm body is too short for its header' });
-    return { encoding: 'aes128gcm' };
+    return AES128GCM;
   }
   if (encoding === 'aesgcm') {
     const encryption = capped('Encryption', single(headers.encryption));
