@@ -4,7 +4,7 @@
  * not connected. The key is derived from the endpoint-token ring (HKDF over the uaid), so Herald
  * stores only the address and the ring key id the device was handed.
  */
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import { toBase64Url } from '../../crypto/base64.js';
 import type { KeyRing } from '../../crypto/keyring.js';
 import { deriveWakeupKey, encodeWakeupDatagram } from '../../crypto/wakeup.js';
@@ -38,7 +38,9 @@ export interface WakeupDeps {
 
 export class WakeupService implements WakeupHook {
   private readonly policy: WakeupPolicy;
-  private readonly limiter: RateLimiterMemory;
+  /** Built at the first wake-up: a Herald with wake-up off (the default) never loads the library. */
+  private limiter: Promise<RateLimiterMemory> | undefined;
+  private readonly minIntervalSeconds: number;
   private readonly sender = new DatagramSender();
   private lastCounter = 0n;
 
@@ -47,7 +49,7 @@ export class WakeupService implements WakeupHook {
     options: WakeupOptions,
   ) {
     this.policy = new WakeupPolicy(options);
-    this.limiter = new RateLimiterMemory({ points: 1, duration: options.minIntervalSeconds, keyPrefix: 'wakeup' });
+    this.minIntervalSeconds = options.minIntervalSeconds;
   }
 
   get enabled(): boolean {
@@ -101,6 +103,13 @@ export class WakeupService implements WakeupHook {
     await this.sender.close();
   }
 
+  private perDeviceLimiter(): Promise<RateLimiterMemory> {
+    this.limiter ??= import('rate-limiter-flexible').then(
+      ({ RateLimiterMemory }) => new RateLimiterMemory({ points: 1, duration: this.minIntervalSeconds, keyPrefix: 'wakeup' }),
+    );
+    return this.limiter;
+  }
+
   private async tryWake(uaid: string): Promise<WakeOutcome> {
     if (!this.policy.enabled) return 'no-address';
     const address = await this.deps.store.getWakeupAddress(uaid);
@@ -110,7 +119,7 @@ export class WakeupService implements WakeupHook {
     // fresh one at its next hello; until then no datagram it could verify can be made.
     if (!ringKey) return 'key-retired';
     // Only devices that have an address reach the limiter, so its memory is bounded by them.
-    const allowed = await this.limiter.consume(uaid).then(
+    const allowed = await (await this.perDeviceLimiter()).consume(uaid).then(
       () => true,
       (rejection: unknown) => {
         if (rejection instanceof Error) throw rejection;
