@@ -22,6 +22,7 @@ import { GuardPart } from './guard/part.js';
 import { checkTlsOrigin } from './server/tls.js';
 import { Metrics } from './ops/metrics.js';
 import * as observe from './ops/observers.js';
+import { AppStatsCounter } from './ops/app-stats.js';
 import { opsPart } from './ops/part.js';
 import type { SweepResult } from './push/delivery/sweeper.js';
 import { DEVICE_AUTH_SERVICE, deviceAuthFromConfig } from './push/device-auth/from-config.js';
@@ -161,6 +162,7 @@ export class Herald {
     const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now }, { retried: () => metrics.storageRetries.inc() });
     const redis = config.bus.url !== 'local';
     const outages = observe.outages(metrics, logger, () => storage.store, { bus: redis, limits: redis && config.guard.enabled });
+    const appStats = new AppStatsCounter({ store: () => storage.store.appStats, now, onError: (error) => outages.storage.failed(error) });
     const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger, outages), now, config.push.msgLimit, config.server.allowedNetworks);
     const attestation = attestationGateFromConfig(config.devices.attestation, { now, ...observe.attestationObserver(metrics, logger) });
     const devices = new DevicesPart({
@@ -193,7 +195,7 @@ export class Herald {
       now,
       logger,
       observe: {
-        endpoint: observe.endpointObserver(metrics, outages),
+        endpoint: observe.endpointObserver(metrics, outages, appStats),
         session: observe.sessionObserver(metrics, logger, outages),
         connections: observe.connectionObserver(metrics),
         sweep: observe.sweepReporter(metrics, logger),
@@ -209,7 +211,8 @@ export class Herald {
       storageFailed: (error: unknown) => outages.storage.failed(error),
     };
     const ops = opsPart(metrics, () => storage.store, config.server.metricsToken, health, () => outages.stop());
-    const parts: Part[] = [storage, ops, guard, devices, wakeup, push];
+    // appStats stops after push (reverse order), so its last flush has every count.
+    const parts: Part[] = [storage, ops, appStats, guard, devices, wakeup, push];
 
     const accountsOn = config.accounts.enabled && runs('accounts');
     const tokensOn = config.tokenserver.enabled && runs('tokens');

@@ -2,6 +2,7 @@ import { needsNode, planAssignment } from './assignment.js';
 import pg, { type PoolClient } from 'pg';
 import { parsePostgresUrl } from '../store/postgres/url.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
+import { SESSION_KIND_MIGRATION_NAME, SESSION_KIND_MIGRATION_SQL, sessionKindOf } from './session-kinds.js';
 import { POSTGRES_CONSOLE_MIGRATION, PostgresConsoleRecords } from './postgres-console-records.js';
 import { POSTGRES_SSO_MIGRATION, PostgresSsoRecords, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
 import {
@@ -68,6 +69,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: POSTGRES_SSO_MIGRATION },
+  { version: 4, name: SESSION_KIND_MIGRATION_NAME, sql: SESSION_KIND_MIGRATION_SQL },
 ];
 
 const MIGRATION_LOCK = 0x4845_5241; // 'HERA'
@@ -95,6 +97,7 @@ interface SessionRow {
   token_hash: Buffer;
   created_at: string;
   last_used_at: string;
+  kind: string;
 }
 interface NodeRow {
   id: string;
@@ -131,6 +134,7 @@ const toSession = (r: SessionRow): SessionRecord => ({
   tokenHash: r.token_hash,
   createdAt: num(r.created_at),
   lastUsedAt: num(r.last_used_at),
+  kind: sessionKindOf(r.kind),
 });
 const toNode = (r: NodeRow): NodeRecord => ({
   id: num(r.id),
@@ -267,13 +271,8 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    await this.pool.query('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5)', [
-      s.id,
-      s.accountId,
-      s.tokenHash,
-      s.createdAt,
-      s.lastUsedAt,
-    ]);
+    const values = [s.id, s.accountId, s.tokenHash, s.createdAt, s.lastUsedAt, s.kind ?? 'accounts'];
+    await this.pool.query('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at, kind) VALUES ($1, $2, $3, $4, $5, $6)', values);
   }
 
   async sessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {

@@ -2,6 +2,7 @@ import { needsNode, planAssignment } from './assignment.js';
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
+import { SESSION_KIND_MIGRATION_NAME, SESSION_KIND_MIGRATION_SQL, sessionKindOf } from './session-kinds.js';
 import { SQLITE_CONSOLE_MIGRATION, SqliteConsoleRecords } from './sqlite-console-records.js';
 import { SQLITE_SSO_MIGRATION, SqliteSsoRecords, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
 import {
@@ -74,6 +75,7 @@ export const identityMigrations: ReadonlyArray<{ version: number; name: string; 
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: SQLITE_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: SQLITE_SSO_MIGRATION },
+  { version: 4, name: SESSION_KIND_MIGRATION_NAME, sql: SESSION_KIND_MIGRATION_SQL },
 ];
 
 interface AccountRow {
@@ -91,6 +93,7 @@ interface SessionRow {
   token_hash: Buffer;
   created_at: number;
   last_used_at: number;
+  kind: string;
 }
 interface NodeRow {
   id: number;
@@ -127,6 +130,7 @@ const toSession = (row: SessionRow): SessionRecord => ({
   tokenHash: row.token_hash,
   createdAt: row.created_at,
   lastUsedAt: row.last_used_at,
+  kind: sessionKindOf(row.kind),
 });
 const toNode = (row: NodeRow): NodeRecord => ({
   id: row.id,
@@ -235,8 +239,8 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async createSession(session: SessionRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)')
-      .run(session.id, session.accountId, session.tokenHash, session.createdAt, session.lastUsedAt);
+      .prepare('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at, kind) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(session.id, session.accountId, session.tokenHash, session.createdAt, session.lastUsedAt, session.kind ?? 'accounts');
   }
 
   async sessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {

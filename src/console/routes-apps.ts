@@ -4,10 +4,11 @@
  * refuses its next push at once on this node. Revoke and delete ask for the password again.
  *   GET  /console/api/apps               the account's apps
  *   POST /console/api/apps               {name} → the app and its private key, once
+ *   POST /console/api/apps/import        {name, publicKey} → an app for a key made elsewhere
  *   POST /console/api/apps/:id/revoke    {password}
  *   POST /console/api/apps/:id/delete    {password} (a revoked key stays blocked)
  */
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppRecord } from '../accounts/console-records.js';
@@ -17,6 +18,7 @@ import { confirmPassword, parseBody, signedIn, type ConsoleDeps } from './contex
 import { consoleErrors } from './errors.js';
 
 const createBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(200) }).strict();
 const passwordBody = z.object({ password: z.string().min(1).max(4096) }).strict();
 const APP_ID = /^[0-9a-f]{32}$/;
 
@@ -62,6 +64,16 @@ export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): vo
     return { app: view(app), privateKey: keys.privateKey };
   });
 
+  scope.post('/apps/import', async (request, reply) => {
+    const { account } = signedIn(request);
+    const { name, publicKey } = parseBody(importBody, request.body);
+    const point = checkPublicKey(publicKey);
+    const app: AppRecord = { id: randomBytes(16).toString('hex'), accountId: account.id, name, publicKey: toBase64Url(point), createdAt: deps.now(), revokedAt: null };
+    await deps.store.console.createApp(app);
+    reply.code(201).header('cache-control', 'no-store');
+    return { app: view(app) };
+  });
+
   scope.post<{ Params: { id: string } }>('/apps/:id/revoke', async (request) => {
     const who = signedIn(request);
     const { password } = parseBody(passwordBody, request.body);
@@ -83,4 +95,19 @@ export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): vo
     await deps.store.console.deleteApp(who.account.id, app.id);
     reply.code(204).send();
   });
+}
+
+/** An imported VAPID public key, as the endpoint will read it, or 400 errno 632 saying what is wrong. */
+export function checkPublicKey(text: string): Buffer {
+  const invalid = (detail: string) => consoleErrors.error('invalidPublicKey', { detail });
+  const point = fromBase64Url(text.trim().replace(/=+$/, ''));
+  if (!point) throw invalid('the key is not base64url');
+  if (point.length !== 65) throw invalid(`the key is ${point.length} bytes, not 65`);
+  if (point[0] !== 0x04) throw invalid('the key is not an uncompressed point (its first byte is not 0x04)');
+  try {
+    createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: toBase64Url(point.subarray(1, 33)), y: toBase64Url(point.subarray(33)) }, format: 'jwk' });
+  } catch {
+    throw invalid('the point is not on the P-256 curve');
+  }
+  return point;
 }

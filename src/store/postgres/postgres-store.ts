@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
+import { PostgresAppStats } from './app-stats.js';
 import { connectionLost, onFreshConnection } from './fresh-connection.js';
 import { latestVersion, migrations } from './migrations.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
@@ -66,6 +67,7 @@ export class PostgresStore implements Store {
   private readonly onRetry: (error: unknown) => void;
   private closed = false;
   private readonly certificates: PostgresDeviceCertificates;
+  readonly appStats: PostgresAppStats;
 
   constructor(options: PostgresStoreOptions) {
     this.schema = options.schema ?? null;
@@ -93,6 +95,7 @@ export class PostgresStore implements Store {
     // listener the 'error' event would end the process. The next query opens a fresh connection.
     this.pool.on('error', () => {});
     this.certificates = new PostgresDeviceCertificates(this.pool);
+    this.appStats = new PostgresAppStats(this.pool);
   }
 
   async migrate(): Promise<void> {

@@ -14,6 +14,7 @@ export interface App {
 export function AppsPage({ keys }: { keys: KeyMemory }) {
   const [apps, setApps] = useState<App[]>([]);
   const [name, setName] = useState('');
+  const [imported, setImported] = useState({ name: '', publicKey: '' });
   const [created, setCreated] = useState<{ app: App; privateKey: string } | null>(null);
   const [revoking, setRevoking] = useState<App | null>(null);
   const [password, setPassword] = useState('');
@@ -29,6 +30,18 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
       keys.remember(answer.app.id, answer.privateKey);
       setCreated(answer);
       setName('');
+      await load();
+    } catch (failure) {
+      setError(describe(failure));
+    }
+  };
+
+  const importKey = async (event: Event) => {
+    event.preventDefault();
+    setError('');
+    try {
+      await api<{ app: App }>('POST', '/apps/import', imported);
+      setImported({ name: '', publicKey: '' });
       await load();
     } catch (failure) {
       setError(describe(failure));
@@ -64,6 +77,20 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
         </label>
         <button type="submit">Create app</button>
       </form>
+      <details>
+        <summary>Import a public key made elsewhere</summary>
+        <form onSubmit={importKey} id="import-app">
+          <label>
+            App name
+            <input name="name" required maxLength={100} value={imported.name} onInput={(e) => setImported({ ...imported, name: e.currentTarget.value })} />
+          </label>
+          <label>
+            VAPID public key (base64url, 65-byte uncompressed P-256 point)
+            <input name="publicKey" required maxLength={200} spellcheck={false} autocomplete="off" value={imported.publicKey} onInput={(e) => setImported({ ...imported, publicKey: e.currentTarget.value })} />
+          </label>
+          <button type="submit">Import key</button>
+        </form>
+      </details>
       {created && (
         <div class="notice" id="created-app">
           <p><strong>{created.app.name}</strong> created. Its private key is shown this once; Herald does not keep it.</p>
