@@ -18,7 +18,7 @@ import { confirmPassword, parseBody, signedIn, type ConsoleDeps } from './contex
 import { consoleErrors } from './errors.js';
 
 const createBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
-const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(200) }).strict();
+const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(1000) }).strict();
 const passwordBody = z.object({ password: z.string().min(1).max(4096) }).strict();
 const APP_ID = /^[0-9a-f]{32}$/;
 
