@@ -2,7 +2,7 @@
  * Apps: a VAPID key pair an account owns. Herald generates it and shows the private key once (it
  * is never stored); revoking puts the key on the sender blocklist (src/push/revocation/), which
  * refuses its next push at once on this node. Revoke and delete ask for the password again.
- *   GET  /console/api/apps               the account's apps
+ *   GET  /console/api/apps               the account's apps, a page at a time (?cursor, ?limit ≤ 100)
  *   POST /console/api/apps               {name} → the app and its private key, once
  *   POST /console/api/apps/import        {name, publicKey} → an app for a key made elsewhere
  *   POST /console/api/apps/:id/revoke    {password}
@@ -16,6 +16,7 @@ import { fromBase64Url, toBase64Url } from '../crypto/base64.js';
 import { generateVapidKeyPair, sha256 } from '../crypto/vapid.js';
 import { confirmPassword, parseBody, signedIn, type ConsoleDeps } from './context.js';
 import { consoleErrors } from './errors.js';
+import { page, pageQuery, sortKey } from './paging.js';
 
 const createBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
 const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(1000) }).strict();
@@ -49,8 +50,10 @@ export async function appOf(deps: ConsoleDeps, accountId: string, id: string): P
 export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): void {
   scope.get('/apps', async (request, reply) => {
     const { account } = signedIn(request);
+    const query = parseBody(pageQuery, request.query);
     reply.header('cache-control', 'no-store');
-    return { apps: (await deps.store.console.listApps(account.id)).map(view) };
+    const { items, next } = page(await deps.store.console.listApps(account.id), (app) => sortKey(app.createdAt, app.id), query);
+    return { apps: items.map(view), next };
   });
 
   scope.post('/apps', async (request, reply) => {

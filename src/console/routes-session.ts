@@ -3,7 +3,7 @@
  *   GET    /console/api/session        who is signed in, and a CSRF token for the next request
  *   POST   /console/api/session        sign in (pre-session token) → a new session cookie
  *   DELETE /console/api/session        sign out: the session ends on the server
- *   GET    /console/api/sessions       the account's sessions
+ *   GET    /console/api/sessions       the account's sessions, a page at a time (?cursor, ?limit ≤ 100)
  *   DELETE /console/api/sessions/:id   end one
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { openSession, sessionOver } from '../accounts/sign-in.js';
 import { readCookie, setCookie } from './cookies.js';
 import { parseBody, PRE_SESSION_ROUTE, signedIn, sourceKey, type ConsoleDeps, type SignedIn } from './context.js';
 import { consoleErrors } from './errors.js';
+import { page, pageQuery, sortKey } from './paging.js';
 
 const signInBody = z.object({ email: z.string().max(254), password: z.string().min(1).max(MAX_PASSWORD_LENGTH * 4) }).strict();
 const PRE_SESSION_PATTERN = /^[0-9a-f]{32}$/;
@@ -82,11 +83,14 @@ async function signIn(deps: ConsoleDeps, request: FastifyRequest, reply: Fastify
 function registerSessionList(scope: FastifyInstance, deps: ConsoleDeps): void {
   scope.get('/sessions', async (request, reply) => {
     const { session } = signedIn(request);
+    const query = parseBody(pageQuery, request.query);
     const now = deps.now();
-    const sessions = (await deps.store.listSessions(session.accountId)).filter((each) => !sessionOver(deps.accountSessions, each, now));
+    const live = (await deps.store.listSessions(session.accountId)).filter((each) => !sessionOver(deps.accountSessions, each, now));
+    const { items, next } = page(live, (each) => sortKey(each.createdAt, each.id), query);
     reply.header('cache-control', 'no-store');
     return {
-      sessions: sessions.map((each) => ({ id: each.id, kind: each.kind ?? 'accounts', createdAt: each.createdAt, lastUsedAt: each.lastUsedAt, current: each.id === session.id })),
+      sessions: items.map((each) => ({ id: each.id, kind: each.kind ?? 'accounts', createdAt: each.createdAt, lastUsedAt: each.lastUsedAt, current: each.id === session.id })),
+      next,
     };
   });
 

@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, describe, when } from '../api';
 import type { KeyMemory } from '../keys';
+import { MoreButton, usePaged } from '../paged';
 
 export interface App {
   id: string;
@@ -12,15 +13,15 @@ export interface App {
 }
 
 export function AppsPage({ keys }: { keys: KeyMemory }) {
-  const [apps, setApps] = useState<App[]>([]);
   const [name, setName] = useState('');
   const [imported, setImported] = useState({ name: '', publicKey: '' });
   const [created, setCreated] = useState<{ app: App; privateKey: string } | null>(null);
   const [revoking, setRevoking] = useState<App | null>(null);
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
-  const load = () => api<{ apps: App[] }>('GET', '/apps').then((answer) => setApps(answer.apps), (failure: unknown) => setError(describe(failure)));
-  useEffect(() => void load(), []);
+  const paged = usePaged<App>('/apps', 'apps', setError);
+  const apps = paged.items;
+  const load = paged.reload;
 
   const create = async (event: Event) => {
     event.preventDefault();
@@ -114,6 +115,7 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
           ))}
         </tbody>
       </table>
+      <MoreButton paged={paged} label="More apps" />
       {revoking && (
         <form onSubmit={revoke} id="revoke-app" class="notice">
           <p>Revoke <strong>{revoking.name}</strong>? Every push signed with its key is refused from now on; this cannot be undone here.</p>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe } from '../api';
 import { LineChart } from '../chart';
+import { REFRESH_MS, useVisiblePolling } from '../polling';
 import type { App } from './apps';
 
 interface Bucket {
@@ -15,30 +16,6 @@ interface Bucket {
 }
 type Range = 'hours' | 'days';
 
-/** How often the charts refresh while the page is visible. */
-export const REFRESH_MS = 10_000;
-
-/** Calls `load` now and every REFRESH_MS while the document is visible; stops when hidden. */
-function useVisiblePolling(load: () => void, deps: unknown[]): void {
-  useEffect(() => {
-    let timer: ReturnType<typeof setInterval> | undefined;
-    const sync = () => {
-      clearInterval(timer);
-      timer = undefined;
-      if (document.visibilityState === 'visible') {
-        load();
-        timer = setInterval(load, REFRESH_MS);
-      }
-    };
-    sync();
-    document.addEventListener('visibilitychange', sync);
-    return () => {
-      clearInterval(timer);
-      document.removeEventListener('visibilitychange', sync);
-    };
-  }, deps);
-}
-
 export function ChartsPage() {
   const [apps, setApps] = useState<App[]>([]);
   const [appId, setAppId] = useState('');
@@ -47,7 +24,7 @@ export function ChartsPage() {
   const [updated, setUpdated] = useState<number | null>(null);
   const [error, setError] = useState('');
   useEffect(() => {
-    api<{ apps: App[] }>('GET', '/apps').then(
+    api<{ apps: App[] }>('GET', '/apps?limit=100').then(
       (answer) => {
         setApps(answer.apps);
         setAppId((current) => current || answer.apps[0]?.id || '');
