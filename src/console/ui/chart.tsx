@@ -14,7 +14,9 @@ const WIDTH = 640;
 const HEIGHT = 180;
 const PAD = { left: 44, right: 8, top: 10, bottom: 22 };
 
-export function LineChart({ title, labels, series, unit }: { title: string; labels: readonly string[]; series: readonly Series[]; unit?: string }) {
+/** `summary`: what the legend shows per series, the total (counts) or the latest value (latencies). */
+export function LineChart({ title, labels, series, summary = 'total' }: { title: string; labels: readonly string[]; series: readonly Series[]; summary?: 'total' | 'latest' }) {
+  const shown = (values: ReadonlyArray<number | null>) => (summary === 'total' ? sum(values) : latest(values));
   const max = Math.max(1, ...series.flatMap((each) => each.values.map((value) => value ?? 0)));
   const n = Math.max(1, labels.length - 1);
   const x = (i: number) => PAD.left + (i / n) * (WIDTH - PAD.left - PAD.right);
@@ -26,18 +28,24 @@ export function LineChart({ title, labels, series, unit }: { title: string; labe
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}: ${series.map((each) => `${each.name} ${sum(each.values)}`).join(', ')}`}>
+      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}: ${series.map((each) => `${each.name} ${shown(each.values)}`).join(', ')}`}>
         {ticks.map((tick) => (
           <g key={tick}>
             <line class="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(tick)} y2={y(tick)} />
-            <text class="tick" x={PAD.left - 4} y={y(tick) + 4} text-anchor="end">{formatTick(tick)}{unit ?? ''}</text>
+            <text class="tick" x={PAD.left - 4} y={y(tick) + 4} text-anchor="end">{formatTick(tick)}</text>
           </g>
         ))}
         {labels.map((label, i) => (i % every === 0 ? <text key={label} class="tick" x={x(i)} y={HEIGHT - 6} text-anchor="middle">{label}</text> : null))}
         {series.map((each) => <path key={each.name} class={`line ${each.tone}`} d={path(each.values)} />)}
+        {/* A point with no neighbour draws no line: a dot shows it. */}
+        {series.flatMap((each) =>
+          each.values.map((value, i) =>
+            value !== null && (each.values[i - 1] ?? null) === null && (each.values[i + 1] ?? null) === null ? <circle key={`${each.name}${i}`} class={`dot ${each.tone}`} cx={x(i)} cy={y(value)} r={3} /> : null,
+          ),
+        )}
       </svg>
       <ul class="legend">
-        {series.map((each) => <li key={each.name} class={each.tone}>{each.name}: {sum(each.values)}</li>)}
+        {series.map((each) => <li key={each.name} class={each.tone}>{each.name}: {shown(each.values) ?? '—'}</li>)}
       </ul>
     </figure>
   );
@@ -45,6 +53,11 @@ export function LineChart({ title, labels, series, unit }: { title: string; labe
 
 function sum(values: ReadonlyArray<number | null>): number {
   return values.reduce<number>((total, value) => total + (value ?? 0), 0);
+}
+
+function latest(values: ReadonlyArray<number | null>): number | null {
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i] as number;
+  return null;
 }
 
 function formatTick(value: number): string {

@@ -81,9 +81,9 @@ export function ChartsPage() {
             ]}
           />
           <LineChart
-            title="Delivery latency (ms)"
+            title="Delivery latency (ms, upper bound of the histogram bucket)"
             labels={labels}
-            unit=""
+            summary="latest"
             series={[
               { name: 'p50', tone: 't-delivered', values: buckets.map((b) => b.p50Ms) },
               { name: 'p99', tone: 't-refused', values: buckets.map((b) => b.p99Ms) },
