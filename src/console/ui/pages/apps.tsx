@@ -14,7 +14,6 @@ export interface App {
 
 export function AppsPage({ keys }: { keys: KeyMemory }) {
   const [name, setName] = useState('');
-  const [imported, setImported] = useState({ name: '', publicKey: '' });
   const [created, setCreated] = useState<{ app: App; privateKey: string } | null>(null);
   const [revoking, setRevoking] = useState<App | null>(null);
   const [password, setPassword] = useState('');
@@ -31,18 +30,6 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
       keys.remember(answer.app.id, answer.privateKey);
       setCreated(answer);
       setName('');
-      await load();
-    } catch (failure) {
-      setError(describe(failure));
-    }
-  };
-
-  const importKey = async (event: Event) => {
-    event.preventDefault();
-    setError('');
-    try {
-      await api<{ app: App }>('POST', '/apps/import', imported);
-      setImported({ name: '', publicKey: '' });
       await load();
     } catch (failure) {
       setError(describe(failure));
@@ -78,20 +65,7 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
         </label>
         <button type="submit">Create app</button>
       </form>
-      <details>
-        <summary>Import a public key made elsewhere</summary>
-        <form onSubmit={importKey} id="import-app">
-          <label>
-            App name
-            <input name="name" required maxLength={100} value={imported.name} onInput={(e) => setImported({ ...imported, name: e.currentTarget.value })} />
-          </label>
-          <label>
-            VAPID public key (base64url, 65-byte uncompressed P-256 point)
-            <input name="publicKey" required maxLength={200} spellcheck={false} autocomplete="off" value={imported.publicKey} onInput={(e) => setImported({ ...imported, publicKey: e.currentTarget.value })} />
-          </label>
-          <button type="submit">Import key</button>
-        </form>
-      </details>
+      <ImportApp onImported={load} onError={setError} />
       {created && (
         <div class="notice" id="created-app">
           <p><strong>{created.app.name}</strong> created. Its private key is shown this once; Herald does not keep it.</p>
@@ -128,5 +102,37 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
         </form>
       )}
     </section>
+  );
+}
+
+/** Import the public key of a pair made elsewhere; the API checks it is a P-256 point (errno 632). */
+function ImportApp({ onImported, onError }: { onImported: () => Promise<void>; onError: (message: string) => void }) {
+  const [imported, setImported] = useState({ name: '', publicKey: '' });
+  const importKey = async (event: Event) => {
+    event.preventDefault();
+    onError('');
+    try {
+      await api<{ app: App }>('POST', '/apps/import', imported);
+      setImported({ name: '', publicKey: '' });
+      await onImported();
+    } catch (failure) {
+      onError(describe(failure));
+    }
+  };
+  return (
+    <details>
+      <summary>Import a public key made elsewhere</summary>
+      <form onSubmit={importKey} id="import-app">
+        <label>
+          App name
+          <input name="name" required maxLength={100} value={imported.name} onInput={(e) => setImported({ ...imported, name: e.currentTarget.value })} />
+        </label>
+        <label>
+          VAPID public key (base64url, 65-byte uncompressed P-256 point)
+          <input name="publicKey" required maxLength={200} spellcheck={false} autocomplete="off" value={imported.publicKey} onInput={(e) => setImported({ ...imported, publicKey: e.currentTarget.value })} />
+        </label>
+        <button type="submit">Import key</button>
+      </form>
+    </details>
   );
 }

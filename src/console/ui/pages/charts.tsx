@@ -50,22 +50,7 @@ export function ChartsPage() {
       <h1>Charts</h1>
       <p>Per app: messages accepted, delivered at once, stored for a device away, expired (TTL 0, device away) and refused after the app's signature checked; and the time to hand a message to the device's node. Refreshes every {REFRESH_MS / 1000} s while this page is visible.</p>
       {error && <p role="alert" class="error">{error}</p>}
-      <form class="row" id="chart-options" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          App
-          <select name="app" value={appId} onChange={(event) => setAppId(event.currentTarget.value)}>
-            {apps.map((app) => <option key={app.id} value={app.id}>{app.name}</option>)}
-          </select>
-        </label>
-        <fieldset class="range">
-          <legend>Per</legend>
-          {(['hours', 'days'] as const).map((each) => (
-            <label key={each} class="inline">
-              <input type="radio" name="range" value={each} checked={range === each} onChange={() => setRange(each)} /> {each === 'hours' ? 'hour (48 h)' : 'day (30 days)'}
-            </label>
-          ))}
-        </fieldset>
-      </form>
+      <ChartOptions apps={apps} appId={appId} range={range} onApp={setAppId} onRange={setRange} />
       {apps.length === 0 && <p>No apps yet: create or import one on the Apps page.</p>}
       {buckets.length > 0 && (
         <div id="charts">
@@ -93,6 +78,28 @@ export function ChartsPage() {
         </div>
       )}
     </section>
+  );
+}
+
+function ChartOptions(props: { apps: App[]; appId: string; range: Range; onApp: (id: string) => void; onRange: (range: Range) => void }) {
+  const { apps, appId, range } = props;
+  return (
+    <form class="row" id="chart-options" onSubmit={(event) => event.preventDefault()}>
+      <label>
+        App
+        <select name="app" value={appId} onChange={(event) => props.onApp(event.currentTarget.value)}>
+          {apps.map((app) => <option key={app.id} value={app.id}>{app.name}</option>)}
+        </select>
+      </label>
+      <fieldset class="range">
+        <legend>Per</legend>
+        {(['hours', 'days'] as const).map((each) => (
+          <label key={each} class="inline">
+            <input type="radio" name="range" value={each} checked={range === each} onChange={() => props.onRange(each)} /> {each === 'hours' ? 'hour (48 h)' : 'day (30 days)'}
+          </label>
+        ))}
+      </fieldset>
+    </form>
   );
 }
 
