@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   await createAccount(server.origin, email);
   const client = new ConsoleClient(server.origin);
   if ((await client.signIn(email)).status !== 200) throw new Error('console sign-in failed');
-  const imported = await client.request('POST', '/console/api/apps/import', { name: 'bench', publicKey: keys.publicKey });
+  const imported = await client.request('POST', '/console/api/apps/import', { name: 'bench', publicKey: keys.publicKey, proof: vapidHeader(server.origin, keys) });
   const appId = (imported.body.app as { id: string }).id;
   const devices = await connectFleet(DEVICES, { url: server.wsUrl, register: true, key: keys.publicKey, onNotification: () => {} });
   const bodies = makeBodies(DEVICES, 200);

@@ -4,7 +4,9 @@
  * refuses its next push at once on this node. Revoke and delete ask for the password again.
  *   GET  /console/api/apps               the account's apps, a page at a time (?cursor, ?limit ≤ 100)
  *   POST /console/api/apps               {name} → the app and its private key, once
- *   POST /console/api/apps/import        {name, publicKey} → an app for a key made elsewhere
+ *   POST /console/api/apps/import        {name, publicKey, proof} → an app for a key made elsewhere; proof: a
+ *                                        VAPID JWT the key signed for this Herald, since a public key is
+ *                                        public and its app's charts are not
  *   POST /console/api/apps/:id/revoke    {password}
  *   POST /console/api/apps/:id/delete    {password} (a revoked key stays blocked)
  */
@@ -13,13 +15,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppRecord } from '../accounts/console-records.js';
 import { fromBase64Url, toBase64Url } from '../crypto/base64.js';
-import { generateVapidKeyPair, sha256 } from '../crypto/vapid.js';
+import { generateVapidKeyPair, sha256, verifyVapidJwt } from '../crypto/vapid.js';
 import { confirmPassword, parseBody, signedIn, type ConsoleDeps } from './context.js';
 import { consoleErrors } from './errors.js';
 import { page, pageQuery, sortKey } from './paging.js';
 
 const createBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
-const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(1000) }).strict();
+const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(1000), proof: z.string().max(4096) }).strict();
 const passwordBody = z.object({ password: z.string().min(1).max(4096) }).strict();
 const APP_ID = /^[0-9a-f]{32}$/;
 
@@ -69,8 +71,12 @@ export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): vo
 
   scope.post('/apps/import', async (request, reply) => {
     const { account } = signedIn(request);
-    const { name, publicKey } = parseBody(importBody, request.body);
+    const { name, publicKey, proof } = parseBody(importBody, request.body);
     const point = checkPublicKey(publicKey);
+    // The JWT alone, or the whole `vapid t=…, k=…` header a sender sends (what people can copy).
+    const jwt = /(?:^|[\s,])t=([^,\s]+)/.exec(proof)?.[1] ?? proof.trim();
+    const verified = verifyVapidJwt(jwt, point, { audience: deps.pushOrigin(), nowSeconds: Math.floor(deps.now() / 1000) });
+    if (!verified.ok) throw consoleErrors.error('importUnproven', { detail: verified.reason });
     const app: AppRecord = { id: randomBytes(16).toString('hex'), accountId: account.id, name, publicKey: toBase64Url(point), createdAt: deps.now(), revokedAt: null };
     await deps.store.console.createApp(app);
     reply.code(201).header('cache-control', 'no-store');

@@ -26,6 +26,8 @@ export interface AppStatsOptions {
 const HOUR_MS = 3_600_000;
 /** Rows kept for a retry while the store is down; past it the oldest are given up. */
 const MAX_PENDING_ROWS = 10_000;
+/** Buffers remembered by identity between flushes. */
+const MAX_BUFFERS = 10_000;
 
 interface Entry {
   keyHash: Buffer;
@@ -96,7 +98,9 @@ export class AppStatsCounter implements Part {
     this.byBuffer.clear();
     try {
       const store = this.options.store();
-      await store.addAppStats(rows);
+      // A row kept from a failed flush may share its key and hour with a new one: PostgreSQL's
+      // upsert refuses to touch one row twice in a statement, so they are added up first.
+      await store.addAppStats(mergeRows(rows));
       await this.prune(store);
     } catch (error) {
       this.pending = rows.concat(this.pending).slice(-MAX_PENDING_ROWS);
@@ -122,6 +126,8 @@ export class AppStatsCounter implements Part {
         entry = { keyHash: copy, hour, counts: emptyRow(copy, hour), touched: false };
         this.byHex.set(hex, entry);
       }
+      // A sender that signs every push anew hands a new Buffer each time: keep the map bounded.
+      if (this.byBuffer.size >= MAX_BUFFERS) this.byBuffer.clear();
       this.byBuffer.set(keyHash, entry);
     }
     if (entry.hour !== hour) {
@@ -133,6 +139,27 @@ export class AppStatsCounter implements Part {
     entry.touched = true;
     return entry;
   }
+}
+
+/** Rows of the same key and hour added into one. */
+export function mergeRows(rows: AppStatsRow[]): AppStatsRow[] {
+  const byKey = new Map<string, AppStatsRow>();
+  for (const row of rows) {
+    const key = `${row.keyHash.toString('hex')}:${row.hour}`;
+    const sum = byKey.get(key);
+    if (!sum) {
+      // A copy: the rows stay as they were, to be kept whole if this flush fails.
+      byKey.set(key, { ...row, latency: [...row.latency] });
+      continue;
+    }
+    sum.accepted += row.accepted;
+    sum.delivered += row.delivered;
+    sum.stored += row.stored;
+    sum.expired += row.expired;
+    sum.refused += row.refused;
+    row.latency.forEach((n, i) => (sum.latency[i] = (sum.latency[i] ?? 0) + n));
+  }
+  return [...byKey.values()];
 }
 
 export function hourOf(ms: number): number {

@@ -159,7 +159,7 @@ function consoleSuite(binary: string): void {
     assert.match((await page.textContent('#push-error')) ?? '', /errno 27/);
   });
 
-  it('imports a public key with the keyboard alone; a key that is not a P-256 point is refused with errno 632', async () => {
+  it('imports a public key, with a header it signed as proof, by keyboard alone; a key that is not a P-256 point is refused with errno 632', async () => {
     await go('apps');
     await page.focus('details > summary');
     await page.keyboard.press('Enter');
@@ -167,7 +167,10 @@ function consoleSuite(binary: string): void {
     await page.keyboard.type('Imported app');
     await page.keyboard.press('Tab');
     await page.keyboard.type('BAAAA');
-    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(vapidHeader(running.origin, imported));
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter'); // the focused submit button
     await page.waitForSelector('p[role=alert]:has-text("errno 632")');
     await page.fill('form#import-app input[name=publicKey]', '');
     await page.focus('form#import-app input[name=publicKey]');

@@ -89,6 +89,7 @@ describe('per-app counters', () => {
     await counter.stop();
     const sent = store.flushes.flat().reduce((sum, row) => sum + row.accepted, 0);
     assert.equal(sent, 2, 'both messages reached the store once');
+    assert.equal(store.flushes.flat().length, 1, "the kept row and the new one of the same hour went as one (PostgreSQL's upsert takes a row once per statement)");
   });
 
   it('percentiles come from the bucket counts', () => {

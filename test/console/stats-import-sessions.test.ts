@@ -6,12 +6,17 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
+import { generateVapidKeyPair, signVapidJwt } from '../../src/crypto/vapid.js';
 import { CHANNEL_A, RawDevice, type Running } from '../helpers/herald.js';
 import { post, vapidHeader } from '../helpers/sender.js';
 import { ConsoleClient, createAccount, PASSWORD, startConsoleHerald } from './harness.js';
 
 const EMAIL = 'charts@example.com';
+
+/** A VAPID JWT the key signed for this Herald: what the import takes as proof of the private key. */
+function proofFor(running: Running, keys: { publicKey: string; privateKey: string }, audience = running.origin): string {
+  return signVapidJwt({ audience, subject: 'mailto:dev@example.com', expiresAt: Math.floor(Date.now() / 1000) + 600, ...keys });
+}
 
 describe('console: imported apps and their charts', () => {
   let running: Running;
@@ -30,7 +35,7 @@ describe('console: imported apps and their charts', () => {
 
   it('an imported key is an app; pushes it signs are counted, forged ones are not', { timeout: 30_000 }, async () => {
     const keys = generateVapidKeyPair();
-    const imported = await client.request('POST', '/console/api/apps/import', { name: 'Imported', publicKey: keys.publicKey });
+    const imported = await client.request('POST', '/console/api/apps/import', { name: 'Imported', publicKey: keys.publicKey, proof: proofFor(running, keys) });
     assert.equal(imported.status, 201);
     const app = imported.body.app as { id: string; publicKey: string };
     assert.equal(app.publicKey, keys.publicKey);
@@ -81,13 +86,30 @@ describe('console: imported apps and their charts', () => {
       [rsa.toString('base64url'), /bytes, not 65/],
     ];
     for (const [publicKey, why] of cases) {
-      const answer = await client.request('POST', '/console/api/apps/import', { name: 'Bad', publicKey });
+      const answer = await client.request('POST', '/console/api/apps/import', { name: 'Bad', publicKey, proof: 'x' });
       assert.equal(answer.status, 400, publicKey);
       assert.equal(answer.body.errno, 632);
       assert.match(String(answer.body.message), why);
     }
-    assert.equal((await client.request('POST', '/console/api/apps/import', { name: 'No key' })).body.errno, 600);
+    assert.equal((await client.request('POST', '/console/api/apps/import', { name: 'No key', proof: 'x' })).body.errno, 600);
     assert.equal(((await client.request('GET', '/console/api/apps')).body.apps as unknown[]).length, before.length);
+  });
+
+  it('an import without proof of the private key is refused with 400 errno 633: a public key is public, its charts are not', async () => {
+    const owner = generateVapidKeyPair();
+    const stranger = generateVapidKeyPair();
+    const cases: Array<[string, RegExp]> = [
+      ['not a jwt', /./],
+      [proofFor(running, stranger), /signature/i], // signed by another key
+      [proofFor(running, owner, 'https://elsewhere.example'), /aud/i],
+    ];
+    for (const [proof, why] of cases) {
+      const answer = await client.request('POST', '/console/api/apps/import', { name: 'Not mine', publicKey: owner.publicKey, proof });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.errno, 633);
+      assert.match(String(answer.body.message), why);
+    }
+    assert.equal((await client.request('POST', '/console/api/apps/import', { name: 'Mine', publicKey: owner.publicKey, proof: proofFor(running, owner) })).status, 201);
   });
 
   it("a console session's token is refused by the accounts API, and an accounts token by the console", async () => {

@@ -107,13 +107,13 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
 
 /** Import the public key of a pair made elsewhere; the API checks it is a P-256 point (errno 632). */
 function ImportApp({ onImported, onError }: { onImported: () => Promise<void>; onError: (message: string) => void }) {
-  const [imported, setImported] = useState({ name: '', publicKey: '' });
+  const [imported, setImported] = useState({ name: '', publicKey: '', proof: '' });
   const importKey = async (event: Event) => {
     event.preventDefault();
     onError('');
     try {
       await api<{ app: App }>('POST', '/apps/import', imported);
-      setImported({ name: '', publicKey: '' });
+      setImported({ name: '', publicKey: '', proof: '' });
       await onImported();
     } catch (failure) {
       onError(describe(failure));
@@ -129,7 +129,11 @@ function ImportApp({ onImported, onError }: { onImported: () => Promise<void>; o
         </label>
         <label>
           VAPID public key (base64url, 65-byte uncompressed P-256 point)
-          <input name="publicKey" required maxLength={200} spellcheck={false} autocomplete="off" value={imported.publicKey} onInput={(e) => setImported({ ...imported, publicKey: e.currentTarget.value })} />
+          <input name="publicKey" required maxLength={1000} spellcheck={false} autocomplete="off" value={imported.publicKey} onInput={(e) => setImported({ ...imported, publicKey: e.currentTarget.value })} />
+        </label>
+        <label>
+          Proof that you hold its private key: an Authorization header your server sends to this Herald (<code>vapid t=…, k=…</code>), or its JWT
+          <textarea name="proof" required rows={3} maxLength={4096} spellcheck={false} value={imported.proof} onInput={(e) => setImported({ ...imported, proof: e.currentTarget.value })} />
         </label>
         <button type="submit">Import key</button>
       </form>
