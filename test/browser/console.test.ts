@@ -197,13 +197,15 @@ function consoleSuite(binary: string): void {
       // Live: two more pushes show up at the next refresh, with no reload.
       for (let i = 0; i < 2; i++) assert.equal((await post(endpoint, signed)).status, 201);
       await page.waitForSelector('#charts .legend li:has-text("accepted: 5")', { timeout: 25_000 });
+      const daily = page.waitForResponse((response) => response.url().includes('range=days'));
       await page.check('form#chart-options input[value=days]');
+      await daily;
       await page.waitForSelector('#charts .legend li:has-text("accepted: 5")');
-      // Hidden: no request until it is visible again.
+      // Hidden: no request until it is visible again (counted from the moment the page is hidden).
+      await page.evaluate(`Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); document.dispatchEvent(new Event('visibilitychange'))`);
       let polls = 0;
       const count = (request: { url(): string }) => void (request.url().includes('/stats?') && polls++);
       page.on('request', count);
-      await page.evaluate(`Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); document.dispatchEvent(new Event('visibilitychange'))`);
       await new Promise((resolve) => setTimeout(resolve, 11_000));
       assert.equal(polls, 0, 'no stats request while hidden');
       await page.evaluate(`Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true }); document.dispatchEvent(new Event('visibilitychange'))`);
