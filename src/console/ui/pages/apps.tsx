@@ -16,7 +16,6 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ app: App; privateKey: string } | null>(null);
   const [revoking, setRevoking] = useState<App | null>(null);
-  const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const paged = usePaged<App>('/apps', 'apps', setError);
   const apps = paged.items;
@@ -36,8 +35,7 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
     }
   };
 
-  const revoke = async (event: Event) => {
-    event.preventDefault();
+  const revoke = async (password: string) => {
     if (!revoking) return;
     setError('');
     try {
@@ -46,12 +44,9 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
       await load();
     } catch (failure) {
       setError(describe(failure));
-    } finally {
-      setPassword('');
     }
   };
 
-  const download = created ? URL.createObjectURL(new Blob([JSON.stringify({ publicKey: created.app.publicKey, privateKey: created.privateKey }, null, 2)], { type: 'application/json' })) : '';
 
   return (
     <section>
@@ -66,41 +61,10 @@ export function AppsPage({ keys }: { keys: KeyMemory }) {
         <button type="submit">Create app</button>
       </form>
       <ImportApp onImported={load} onError={setError} />
-      {created && (
-        <div class="notice" id="created-app">
-          <p><strong>{created.app.name}</strong> created. Its private key is shown this once; Herald does not keep it.</p>
-          <p>Private key: <code id="private-key">{created.privateKey}</code></p>
-          <p><a href={download} download={`${created.app.name}-vapid.json`}>Download the key pair (JSON)</a></p>
-        </div>
-      )}
-      <table id="apps">
-        <thead>
-          <tr><th>Name</th><th>Public key</th><th>Created</th><th>State</th><th /></tr>
-        </thead>
-        <tbody>
-          {apps.map((app) => (
-            <tr key={app.id} data-app={app.id}>
-              <td>{app.name}</td>
-              <td><code class="key">{app.publicKey}</code></td>
-              <td>{when(app.createdAt)}</td>
-              <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}</td>
-              <td>{app.revokedAt === null && <button type="button" onClick={() => setRevoking(app)}>Revoke…</button>}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {created && <CreatedApp created={created} />}
+      <AppsTable apps={apps} onRevoke={setRevoking} />
       <MoreButton paged={paged} label="More apps" />
-      {revoking && (
-        <form onSubmit={revoke} id="revoke-app" class="notice">
-          <p>Revoke <strong>{revoking.name}</strong>? Every push signed with its key is refused from now on; this cannot be undone here.</p>
-          <label>
-            Your password, to confirm
-            <input type="password" name="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
-          </label>
-          <button type="submit" class="danger">Revoke key</button>
-          <button type="button" onClick={() => setRevoking(null)}>Cancel</button>
-        </form>
-      )}
+      {revoking && <RevokeForm app={revoking} onRevoke={revoke} onCancel={() => setRevoking(null)} />}
     </section>
   );
 }
@@ -138,5 +102,59 @@ function ImportApp({ onImported, onError }: { onImported: () => Promise<void>; o
         <button type="submit">Import key</button>
       </form>
     </details>
+  );
+}
+
+/** The one time a private key is shown: on screen and as a download; Herald keeps neither. */
+function CreatedApp({ created }: { created: { app: App; privateKey: string } }) {
+  const download = URL.createObjectURL(new Blob([JSON.stringify({ publicKey: created.app.publicKey, privateKey: created.privateKey }, null, 2)], { type: 'application/json' }));
+  return (
+    <div class="notice" id="created-app">
+      <p><strong>{created.app.name}</strong> created. Its private key is shown this once; Herald does not keep it.</p>
+      <p>Private key: <code id="private-key">{created.privateKey}</code></p>
+      <p><a href={download} download={`${created.app.name}-vapid.json`}>Download the key pair (JSON)</a></p>
+    </div>
+  );
+}
+
+/** Revoking asks for the password again; the field is emptied whatever the answer. */
+function RevokeForm({ app, onRevoke, onCancel }: { app: App; onRevoke: (password: string) => Promise<void>; onCancel: () => void }) {
+  const [password, setPassword] = useState('');
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    await onRevoke(password);
+    setPassword('');
+  };
+  return (
+    <form onSubmit={submit} id="revoke-app" class="notice">
+      <p>Revoke <strong>{app.name}</strong>? Every push signed with its key is refused from now on; this cannot be undone here.</p>
+      <label>
+        Your password, to confirm
+        <input type="password" name="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+      </label>
+      <button type="submit" class="danger">Revoke key</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+  );
+}
+
+function AppsTable({ apps, onRevoke }: { apps: App[]; onRevoke: (app: App) => void }) {
+  return (
+    <table id="apps">
+      <thead>
+        <tr><th>Name</th><th>Public key</th><th>Created</th><th>State</th><th /></tr>
+      </thead>
+      <tbody>
+        {apps.map((app) => (
+          <tr key={app.id} data-app={app.id}>
+            <td>{app.name}</td>
+            <td><code class="key">{app.publicKey}</code></td>
+            <td>{when(app.createdAt)}</td>
+            <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}</td>
+            <td>{app.revokedAt === null && <button type="button" onClick={() => onRevoke(app)}>Revoke…</button>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -14,23 +14,19 @@ interface Overview {
 export function OperatorPage() {
   const [overview, setOverview] = useState<Overview | null>(null);
   const [lifting, setLifting] = useState('');
-  const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const nodes = usePaged<Node>('/operator/nodes', 'nodes', setError);
   const bans = usePaged<Ban>('/operator/bans', 'bans', setError);
   const load = () => api<Overview>('GET', '/operator/overview').then(setOverview, (failure: unknown) => setError(describe(failure)));
   useVisiblePolling(() => void load(), []);
 
-  const lift = async (event: Event) => {
-    event.preventDefault();
+  const lift = async (password: string) => {
     try {
       await api('POST', '/operator/bans/lift', { source: lifting, password });
       setLifting('');
       await Promise.all([load(), bans.reload()]);
     } catch (failure) {
       setError(describe(failure));
-    } finally {
-      setPassword('');
     }
   };
 
@@ -65,23 +61,42 @@ export function OperatorPage() {
         </tbody>
       </table>
       <MoreButton paged={bans} label="More bans" />
-      {lifting && (
-        <form onSubmit={lift} class="notice">
-          <p>Lift the ban on <code>{lifting}</code>?</p>
-          <label>Your password, to confirm<input type="password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
-          <button type="submit" class="danger">Lift ban</button>
-          <button type="button" onClick={() => setLifting('')}>Cancel</button>
-        </form>
-      )}
-      <h2>Sender blocklist ({overview.blocklist.total})</h2>
+      {lifting && <LiftForm source={lifting} onLift={lift} onCancel={() => setLifting('')} />}
+      <Blocklist blocklist={overview.blocklist} />
+    </section>
+  );
+}
+
+function Blocklist({ blocklist }: { blocklist: Overview['blocklist'] }) {
+  return (
+    <>
+      <h2>Sender blocklist ({blocklist.total})</h2>
       <table>
         <thead><tr><th>Key hash</th><th>By</th><th>Reason</th><th>When</th></tr></thead>
         <tbody>
-          {overview.blocklist.newest.map((entry) => (
+          {blocklist.newest.map((entry) => (
             <tr><td><code class="key">{entry.keyHash}</code></td><td>{entry.source}</td><td>{entry.reason}</td><td>{when(entry.blockedAt)}</td></tr>
           ))}
         </tbody>
       </table>
-    </section>
+    </>
+  );
+}
+
+/** Lifting a ban asks for the password again; the field is emptied whatever the answer. */
+function LiftForm({ source, onLift, onCancel }: { source: string; onLift: (password: string) => Promise<void>; onCancel: () => void }) {
+  const [password, setPassword] = useState('');
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    await onLift(password);
+    setPassword('');
+  };
+  return (
+    <form onSubmit={submit} class="notice">
+      <p>Lift the ban on <code>{source}</code>?</p>
+      <label>Your password, to confirm<input type="password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
+      <button type="submit" class="danger">Lift ban</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
   );
 }
