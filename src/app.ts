@@ -22,6 +22,7 @@ import { GuardPart } from './guard/part.js';
 import { checkTlsOrigin } from './server/tls.js';
 import { Metrics } from './ops/metrics.js';
 import * as observe from './ops/observers.js';
+import { AppStatsCounter } from './ops/app-stats.js';
 import { opsPart } from './ops/part.js';
 import type { SweepResult } from './push/delivery/sweeper.js';
 import { DEVICE_AUTH_SERVICE, deviceAuthFromConfig } from './push/device-auth/from-config.js';
@@ -81,6 +82,8 @@ interface PushWiring {
   wakeup: WakeupPart;
   devices: DevicesPart;
   attestation: ReturnType<typeof attestationGateFromConfig>;
+  /** Counts each app's pushes for the console's charts. */
+  appStats: AppStatsCounter;
   serve: boolean;
 }
 
@@ -180,6 +183,7 @@ export class Herald {
     const storage = new StoragePart(paths.storeUrl, { rings: secrets, dataDir: paths.dataDir, now }, { retried: () => metrics.storageRetries.inc() });
     const redis = config.bus.url !== 'local';
     const outages = observe.outages(metrics, logger, () => storage.store, { bus: redis, limits: redis && config.guard.enabled });
+    const appStats = new AppStatsCounter({ store: () => storage.store.appStats, now, onError: (error) => outages.storage.failed(error) });
     const guard = new GuardPart(config.guard, config.bus, observe.guardObserver(metrics, logger, outages), now, config.push.msgLimit, config.server.allowedNetworks);
     const attestation = attestationGateFromConfig(config.devices.attestation, { now, ...observe.attestationObserver(metrics, logger) });
     const devices = new DevicesPart({
@@ -200,14 +204,15 @@ export class Herald {
       observe: observe.wakeupObserver(metrics, outages),
     });
     const shared: SharedParts = { dataDir: paths.dataDir, storage, guard, listeners, secrets, outages };
-    const push = this.pushPart(shared, { endpointTokens, wakeup, devices, attestation, serve: runs('push') });
+    const push = this.pushPart(shared, { endpointTokens, wakeup, devices, attestation, appStats, serve: runs('push') });
     const health = {
       bus: () => push.busState,
       limits: () => guard.guard.redisState,
       storageFailed: (error: unknown) => outages.storage.failed(error),
     };
     const ops = opsPart(metrics, () => storage.store, config.server.metricsToken, health, () => outages.stop());
-    const parts: Part[] = [storage, ops, guard, devices, wakeup, push];
+    // appStats stops after push (reverse order), so its last flush has every count.
+    const parts: Part[] = [storage, ops, appStats, guard, devices, wakeup, push];
     parts.push(...this.identityParts(shared, push, { accounts: runs('accounts'), tokens: runs('tokens') }));
     // Stopped before the parts above (reverse order): sockets close 1001, then the listeners.
     parts.push({ name: 'listeners', stop: () => listeners.close() }, push.sockets);
@@ -217,7 +222,7 @@ export class Herald {
   /** The push service: endpoints, device sockets, delivery; told about wake-up, device auth and attestation. */
   private pushPart(
     { storage, guard, listeners, secrets, outages }: SharedParts,
-    { endpointTokens, wakeup, devices, attestation, serve }: PushWiring,
+    { endpointTokens, wakeup, devices, attestation, appStats, serve }: PushWiring,
   ): PushPart {
     const { config, logger, metrics, now } = this;
     return new PushPart({
@@ -233,7 +238,7 @@ export class Herald {
       now,
       logger,
       observe: {
-        endpoint: observe.endpointObserver(metrics, outages),
+        endpoint: observe.endpointObserver(metrics, outages, appStats),
         session: observe.sessionObserver(metrics, logger, outages),
         connections: observe.connectionObserver(metrics),
         sweep: observe.sweepReporter(metrics, logger),

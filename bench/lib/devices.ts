@@ -23,6 +23,8 @@ export interface ConnectOptions {
   uaid?: string;
   /** Register one channel after hello (new devices); a reconnecting device skips it. */
   register: boolean;
+  /** The channel's VAPID public key (base64url): its endpoint is v2, bound to that key. */
+  key?: string;
   /** Source address to bind (127.0.0.2, …): one source address reaches ~28k ports of one port. */
   localAddress?: string;
   onNotification: NotificationHandler;
@@ -86,7 +88,7 @@ export class BenchDevice {
           device.uaid = frame.uaid as string;
           if (options.register) {
             device.channelId = randomUUID();
-            socket.send(JSON.stringify({ messageType: 'register', channelID: device.channelId }));
+            socket.send(JSON.stringify({ messageType: 'register', channelID: device.channelId, ...(options.key ? { key: options.key } : {}) }));
           } else {
             succeed();
           }
@@ -144,6 +146,7 @@ export async function connectFleet(
       devices[index] = await BenchDevice.connect({
         url: options.url,
         register: options.register,
+        ...(options.key ? { key: options.key } : {}),
         onNotification: options.onNotification,
         ...(uaid ? { uaid } : {}),
         ...(localAddress ? { localAddress } : {}),

@@ -25,6 +25,8 @@ export class PushSender {
     origin: string,
     private readonly ttlSeconds: number,
     maxSockets: number,
+    /** Sent with every POST (e.g. one VAPID Authorization for v2 endpoints). */
+    private readonly extraHeaders: Record<string, string> = {},
   ) {
     const url = new URL(origin);
     this.host = url.hostname;
@@ -45,7 +47,7 @@ export class PushSender {
   private requestBytes(endpointPath: string, body: Buffer | null): Buffer {
     const built = this.requests.get(endpointPath);
     if (built && built.body === body) return built.bytes;
-    const headers: Record<string, string | number> = { TTL: this.ttlSeconds };
+    const headers: Record<string, string | number> = { TTL: this.ttlSeconds, ...this.extraHeaders };
     if (body) {
       headers['Content-Encoding'] = 'aes128gcm';
       headers['Content-Type'] = 'application/octet-stream';

@@ -1,4 +1,5 @@
 import type { Migration } from '../store/migrations/migration-list.js';
+import { SESSION_KIND_MIGRATION_NAME, SESSION_KIND_MIGRATION_SQL } from './session-kinds.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { POSTGRES_CONSOLE_MIGRATION } from './postgres-console-records.js';
 import { POSTGRES_SSO_MIGRATION, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
@@ -56,4 +57,5 @@ export const identityMigrations: readonly Migration[] = [
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: POSTGRES_SSO_MIGRATION },
+  { version: 4, name: SESSION_KIND_MIGRATION_NAME, sql: SESSION_KIND_MIGRATION_SQL },
 ];

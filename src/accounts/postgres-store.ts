@@ -1,4 +1,5 @@
 import { needsNode, planAssignment } from './assignment.js';
+import { sessionKindOf } from './session-kinds.js';
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import { runPostgresMigrations } from '../store/migrations/postgres-runner.js';
@@ -43,6 +44,7 @@ interface SessionRow {
   token_hash: Buffer;
   created_at: string;
   last_used_at: string;
+  kind: string;
 }
 interface NodeRow {
   id: string;
@@ -79,6 +81,7 @@ const toSession = (r: SessionRow): SessionRecord => ({
   tokenHash: r.token_hash,
   createdAt: num(r.created_at),
   lastUsedAt: num(r.last_used_at),
+  kind: sessionKindOf(r.kind),
 });
 const toNode = (r: NodeRow): NodeRecord => ({
   id: num(r.id),
@@ -198,13 +201,8 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    await this.pool.query('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5)', [
-      s.id,
-      s.accountId,
-      s.tokenHash,
-      s.createdAt,
-      s.lastUsedAt,
-    ]);
+    const values = [s.id, s.accountId, s.tokenHash, s.createdAt, s.lastUsedAt, s.kind ?? 'accounts'];
+    await this.pool.query('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at, kind) VALUES ($1, $2, $3, $4, $5, $6)', values);
   }
 
   async sessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {

@@ -83,7 +83,8 @@ export async function authenticateToken(deps: AccountsDeps, token: string | null
   const tokenHash = hashSessionToken(token);
   if (!tokenHash) throw accountErrors.error('invalidSession');
   const session = await deps.store.sessionByTokenHash(tokenHash);
-  if (!session || !sameTokenHash(session.tokenHash, tokenHash)) throw accountErrors.error('invalidSession');
+  // A console session (its HttpOnly cookie's token) is no bearer token here (session-kinds.ts).
+  if (!session || !sameTokenHash(session.tokenHash, tokenHash) || (session.kind ?? 'accounts') !== 'accounts') throw accountErrors.error('invalidSession');
   if (sessionOver(deps.sessions, session, deps.now())) {
     await deps.store.deleteSession(session.accountId, session.id);
     throw accountErrors.error('invalidSession');

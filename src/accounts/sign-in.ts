@@ -3,6 +3,7 @@
  * web console (src/console/) both check a password here, against the same login budgets, and open
  * sessions in the same table with the same rules.
  */
+import type { SessionKind } from './session-kinds.js';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { LoginLimiter } from './login-limiter.js';
@@ -83,11 +84,12 @@ export async function openSession(
   limits: SessionLimits,
   accountId: string,
   now: number,
+  kind: SessionKind = 'accounts',
 ): Promise<{ sessionId: string; sessionToken: string }> {
   const sessionToken = newSessionToken();
   const sessionId = newSessionId();
   const tokenHash = hashSessionToken(sessionToken) as Buffer;
-  await store.createSession({ id: sessionId, accountId, tokenHash, createdAt: now, lastUsedAt: now });
+  await store.createSession({ id: sessionId, accountId, tokenHash, createdAt: now, lastUsedAt: now, kind });
   const live: SessionRecord[] = [];
   for (const session of await store.listSessions(accountId)) {
     if (sessionOver(limits, session, now)) await store.deleteSession(accountId, session.id);

@@ -1,6 +1,7 @@
 import { needsNode, planAssignment } from './assignment.js';
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
+import { sessionKindOf } from './session-kinds.js';
 import { runSqliteMigrations } from '../store/migrations/sqlite-runner.js';
 import { SqliteConsoleRecords } from './sqlite-console-records.js';
 import { identityMigrations } from './sqlite-migrations.js';
@@ -31,6 +32,7 @@ interface SessionRow {
   token_hash: Buffer;
   created_at: number;
   last_used_at: number;
+  kind: string;
 }
 interface NodeRow {
   id: number;
@@ -67,6 +69,7 @@ const toSession = (row: SessionRow): SessionRecord => ({
   tokenHash: row.token_hash,
   createdAt: row.created_at,
   lastUsedAt: row.last_used_at,
+  kind: sessionKindOf(row.kind),
 });
 const toNode = (row: NodeRow): NodeRecord => ({
   id: row.id,
@@ -163,8 +166,8 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async createSession(session: SessionRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)')
-      .run(session.id, session.accountId, session.tokenHash, session.createdAt, session.lastUsedAt);
+      .prepare('INSERT INTO sessions (id, account_id, token_hash, created_at, last_used_at, kind) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(session.id, session.accountId, session.tokenHash, session.createdAt, session.lastUsedAt, session.kind ?? 'accounts');
   }
 
   async sessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {

@@ -6,6 +6,7 @@
  * Times are epoch milliseconds. `generation` and `keysChangedAt` are epoch milliseconds too (as in
  * Firefox Accounts); callers refuse anything above 2^53-1 before it reaches a store.
  */
+import type { SessionKind } from './session-kinds.js';
 import type { ConsoleRecords } from './console-records.js';
 import type { SsoRecords } from './sso-records.js';
 
@@ -33,6 +34,8 @@ export interface SessionRecord {
   tokenHash: Buffer;
   createdAt: number;
   lastUsedAt: number;
+  /** The API that opened it, the only one that accepts it (session-kinds.ts); absent on create: 'accounts'. */
+  kind?: SessionKind | 'unknown';
 }
 
 export interface NodeRecord {

@@ -57,7 +57,8 @@ export async function resolveSession(deps: ConsoleDeps, request: FastifyRequest)
   const tokenHash = hashSessionToken(readCookie(request.headers.cookie, deps.cookies.session));
   if (!tokenHash) return null;
   const session = await deps.store.sessionByTokenHash(tokenHash);
-  if (!session || !sameTokenHash(session.tokenHash, tokenHash)) return null;
+  // Only sessions the console opened: an accounts bearer token is no console cookie (session-kinds.ts).
+  if (!session || !sameTokenHash(session.tokenHash, tokenHash) || session.kind !== 'console') return null;
   const now = deps.now();
   if (sessionOver(deps.sessions, session, now)) {
     await deps.store.deleteSession(session.accountId, session.id);

@@ -22,6 +22,8 @@ const CONSOLE_ERRORS = {
   loginCsrf: { status: 403, errno: 623, message: 'Refused: the sign-in token does not belong to this browser (reload the page)' },
   appNotFound: { status: 404, errno: 630, message: 'No such app' },
   keyMismatch: { status: 400, errno: 631, message: "The private key is not this app's" },
+  importUnproven: { status: 400, errno: 633, message: 'The proof is not a VAPID JWT signed by this key for this Herald (aud), unexpired' },
+  invalidPublicKey: { status: 400, errno: 632, message: 'Not a P-256 public key: 65 bytes, base64url, an uncompressed point (0x04 first) on the curve' },
   invalidSubscription: { status: 400, errno: 640, message: 'Invalid subscription' },
   foreignEndpoint: { status: 400, errno: 641, message: 'The console sends only to push endpoints of this Herald' },
   endpointUnreachable: { status: 502, errno: 642, message: 'The push endpoint could not be reached' },

@@ -16,6 +16,7 @@ import { addSecurityHeaders, checkJsonBody, checkRequestOrigin } from './request
 import { registerAppRoutes } from './routes-apps.js';
 import { registerOperatorRoutes } from './routes-operator.js';
 import { registerSessionRoutes } from './routes-session.js';
+import { registerStatsRoutes } from './routes-stats.js';
 import { registerToolRoutes } from './routes-tools.js';
 
 export interface ConsolePartOptions {
@@ -73,6 +74,7 @@ async function registerApi(scope: FastifyInstance, deps: ConsoleDeps, clockSkewS
     async (routes) => {
       registerSessionRoutes(routes, deps);
       registerAppRoutes(routes, deps);
+      registerStatsRoutes(routes, deps);
       registerToolRoutes(routes, deps, clockSkewSeconds);
       registerOperatorRoutes(routes, deps);
     },

@@ -2,6 +2,8 @@
  * Operators' pages (accounts given the role with `herald admin accounts operator <email>`):
  *   GET  /console/api/operator/overview   nodes and their load, bans, device and message counts,
  *                                         the sender blocklist (key hashes: public information)
+ *   GET  /console/api/operator/nodes      the token server's nodes, a page at a time (?cursor, ?limit ≤ 100)
+ *   GET  /console/api/operator/bans       the live bans, a page at a time (the overview has the first page of each)
  *   POST /console/api/operator/bans/lift  {source, password}
  * Counts only, as on the admin listener (src/push/admin-routes.ts): never a uaid or a payload.
  */
@@ -9,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toBase64Url } from '../crypto/base64.js';
 import { confirmPassword, operator, parseBody, type ConsoleDeps } from './context.js';
+import { DEFAULT_PAGE_SIZE, page, pageQuery, sortKey, type PageQuery } from './paging.js';
 
 const liftBody = z.object({ source: z.string().min(1).max(100), password: z.string().min(1).max(4096) }).strict();
 const BLOCKLIST_SHOWN = 200;
@@ -18,13 +21,14 @@ export function registerOperatorRoutes(scope: FastifyInstance, deps: ConsoleDeps
     operator(request);
     const now = deps.now();
     const store = deps.pushStore();
-    const [nodes, bans, stats, blocked] = await Promise.all([deps.store.listNodes(), deps.guard.listBans(), store.stats(now), store.listBlockedSenderKeys()]);
+    const first = { limit: DEFAULT_PAGE_SIZE };
+    const [nodes, bans, stats, blocked] = await Promise.all([nodesPage(deps, first), bansPage(deps, first), store.stats(now), store.listBlockedSenderKeys()]);
     reply.header('cache-control', 'no-store');
     return {
-      nodes: nodes.map(({ id, service, url, capacity, currentLoad, downed }) => ({ id, service, url, capacity, currentLoad, downed })),
-      bans: bans
-        .filter((ban) => ban.expiresAt > now)
-        .map((ban) => ({ source: ban.source, reason: ban.reason, remainingSeconds: Math.ceil((ban.expiresAt - now) / 1000) })),
+      nodes: nodes.items,
+      nodesNext: nodes.next,
+      bans: bans.items,
+      bansNext: bans.next,
       devices: { devices: stats.devices, channels: stats.channels, devicesWithBacklog: stats.devicesWithBacklog, largestBacklog: stats.largestBacklog, connectedHere: deps.connectedHere() },
       messages: {
         pending: stats.pendingMessages,
@@ -42,6 +46,20 @@ export function registerOperatorRoutes(scope: FastifyInstance, deps: ConsoleDeps
     };
   });
 
+  scope.get('/operator/nodes', async (request, reply) => {
+    operator(request);
+    const { items, next } = await nodesPage(deps, parseBody(pageQuery, request.query));
+    reply.header('cache-control', 'no-store');
+    return { nodes: items, next };
+  });
+
+  scope.get('/operator/bans', async (request, reply) => {
+    operator(request);
+    const { items, next } = await bansPage(deps, parseBody(pageQuery, request.query));
+    reply.header('cache-control', 'no-store');
+    return { bans: items, next };
+  });
+
   scope.post('/operator/bans/lift', async (request) => {
     const who = operator(request);
     const body = parseBody(liftBody, request.body);
@@ -50,4 +68,16 @@ export function registerOperatorRoutes(scope: FastifyInstance, deps: ConsoleDeps
     deps.audit({ lifted: result.lifted }, 'audit: a ban was lifted in the web console');
     return result;
   });
+}
+
+async function nodesPage(deps: ConsoleDeps, query: PageQuery) {
+  const found = page(await deps.store.listNodes(), (node) => sortKey(node.id, ''), query);
+  return { items: found.items.map(({ id, service, url, capacity, currentLoad, downed }) => ({ id, service, url, capacity, currentLoad, downed })), next: found.next };
+}
+
+async function bansPage(deps: ConsoleDeps, query: PageQuery) {
+  const now = deps.now();
+  const live = (await deps.guard.listBans()).filter((ban) => ban.expiresAt > now);
+  const found = page(live, (ban) => ban.source, query);
+  return { items: found.items.map((ban) => ({ source: ban.source, reason: ban.reason, remainingSeconds: Math.ceil((ban.expiresAt - now) / 1000) })), next: found.next };
 }

@@ -11,6 +11,7 @@ import type { EndpointObserver } from '../push/endpoint/routes.js';
 import type { SessionObserver } from '../push/protocol/session.js';
 import type { WakeupObserver } from '../push/wakeup/service.js';
 import type { StoreLifecycle } from '../store/types.js';
+import type { AppStatsCounter } from './app-stats.js';
 import { errorSummary } from './error-summary.js';
 import type { Metrics } from './metrics.js';
 import { DependencyOutage, ThrottledLog } from './outage-log.js';
@@ -70,14 +71,17 @@ export function outages(
   return result;
 }
 
-export function endpointObserver(metrics: Metrics, outages: Outages): EndpointObserver {
+/** `appStats`: the per-app counters of the console's charts (app-stats.ts), fed by VAPID-signed pushes. */
+export function endpointObserver(metrics: Metrics, outages: Outages, appStats?: AppStatsCounter): EndpointObserver {
   return {
-    accepted: (outcome, seconds) => {
+    accepted: (outcome, seconds, senderKeyHash) => {
       metrics.messagesAccepted.inc({ outcome });
       metrics.acceptSeconds.observe(seconds);
+      if (senderKeyHash && appStats) appStats.accepted(senderKeyHash, outcome, seconds);
     },
-    failed: (errno, cause) => {
+    failed: (errno, cause, refusedSender) => {
       metrics.endpointErrors.inc({ errno: String(errno) });
+      if (refusedSender && appStats) appStats.refused(refusedSender);
       // A cause comes with 5xx answers only: Herald's own failures (storage, a bug) go to the error log.
       if (cause === undefined) return;
       if (errno === STORAGE_UNAVAILABLE) return outages.storage.failed(cause);

@@ -299,7 +299,40 @@ export type Store = StoreLifecycle &
   DeviceOwnerStore &
   DeviceCertificateStore &
   HousekeepingStore &
-  SecretFingerprintStore;
+  SecretFingerprintStore & {
+    /** Per-app hourly counters (migration 7; the console's charts). */
+    readonly appStats: AppStatsStore;
+  };
+
+/**
+ * Upper bounds (ms) of the latency histogram's buckets; the last bucket counts everything above
+ * the last bound. Fixed, so rows of any node and any hour add up bucket by bucket.
+ */
+export const LATENCY_BOUNDS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] as const;
+export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
+
+/** One sender key's counts over one hour (hour: whole hours since the epoch, UTC). */
+export interface AppStatsRow {
+  /** SHA-256 of the sender's VAPID public key (32 bytes). */
+  keyHash: Buffer;
+  hour: number;
+  accepted: number;
+  delivered: number;
+  stored: number;
+  expired: number;
+  refused: number;
+  /** LATENCY_BUCKETS counts, bucket i holding latencies up to LATENCY_BOUNDS_MS[i]. */
+  latency: number[];
+}
+
+export interface AppStatsStore {
+  /** Adds each row's counts to the stored row of its (key, hour), creating it when missing. */
+  addAppStats(rows: readonly AppStatsRow[]): Promise<void>;
+  /** The key's rows with fromHour <= hour < toHour, oldest first (hours with nothing are absent). */
+  appStats(keyHash: Buffer, fromHour: number, toHour: number): Promise<AppStatsRow[]>;
+  /** Deletes rows older than the hour; returns how many. */
+  pruneAppStats(beforeHour: number): Promise<number>;
+}
 
 /** What a device's stored messages add up to. */
 export interface DeviceBacklog {

@@ -15,8 +15,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { run as admin } from '../../src/cli/admin.js';
-import { signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
-import { CHANNEL_A, RawDevice, type Running } from '../helpers/herald.js';
+import { generateVapidKeyPair, signVapidJwt, vapidAuthorizationHeader } from '../../src/crypto/vapid.js';
+import { post, vapidHeader } from '../helpers/sender.js';
+import { CHANNEL_A, CHANNEL_B, RawDevice, type Running } from '../helpers/herald.js';
 import { ConsoleClient, createAccount, PASSWORD, startConsoleHerald } from '../console/harness.js';
 import { CHROMIUM_CANDIDATES, findChromium, launchChromium, startAttackerSite, type AttackerSite } from './chromium.js';
 
@@ -44,6 +45,19 @@ function consoleSuite(binary: string): void {
   let device: RawDevice;
   let subscription: string;
   let appId = '';
+  const imported = generateVapidKeyPair();
+  let importedId = '';
+  /** Until the imported app's charts route counts `count` accepted pushes this hour (the counters flush every 5 s). */
+  const untilAccepted = async (count: number) => {
+    const client = new ConsoleClient(running.origin);
+    await client.signIn(EMAIL);
+    for (let tries = 0; tries < 60; tries++) {
+      const answer = await client.request('GET', `/console/api/apps/${importedId}/stats`);
+      if ((answer.body.buckets as Array<{ accepted: number }>).at(-1)?.accepted === count) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.fail(`the charts never counted ${count} pushes`);
+  };
 
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const go = async (id: string) => {
@@ -143,6 +157,69 @@ function consoleSuite(binary: string): void {
     await page.waitForSelector('#push-status');
     assert.equal(await page.textContent('#push-status'), '410');
     assert.match((await page.textContent('#push-error')) ?? '', /errno 27/);
+  });
+
+  it('imports a public key, with a header it signed as proof, by keyboard alone; a key that is not a P-256 point is refused with errno 632', async () => {
+    await go('apps');
+    await page.focus('details > summary');
+    await page.keyboard.press('Enter');
+    await page.focus('form#import-app input[name=name]');
+    await page.keyboard.type('Imported app');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('BAAAA');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(vapidHeader(running.origin, imported));
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter'); // the focused submit button
+    await page.waitForSelector('p[role=alert]:has-text("errno 632")');
+    await page.fill('form#import-app input[name=publicKey]', '');
+    await page.focus('form#import-app input[name=publicKey]');
+    await page.keyboard.type(imported.publicKey);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#apps td:has-text("Imported app")');
+    const found = (await appsNow()).find((app) => app.name === 'Imported app');
+    assert.ok(found, 'the imported app is listed by the API');
+    importedId = found.id;
+  });
+
+  it("charts an app's pushes and refreshes them while the page is visible, and stops polling when hidden", async () => {
+    const holder = await RawDevice.connect(running.wsUrl);
+    try {
+      await holder.hello();
+      const endpoint = await holder.register(CHANNEL_B, imported.publicKey);
+      const signed = { authorization: vapidHeader(running.origin, imported) };
+      for (let i = 0; i < 3; i++) assert.equal((await post(endpoint, signed)).status, 201);
+      await untilAccepted(3);
+      await go('charts');
+      await page.selectOption('form#chart-options select[name=app]', { label: 'Imported app' });
+      await page.waitForSelector('#charts .legend li:has-text("accepted: 3")');
+      await shot('charts');
+      // Live: two more pushes show up at the next refresh, with no reload.
+      for (let i = 0; i < 2; i++) assert.equal((await post(endpoint, signed)).status, 201);
+      await page.waitForSelector('#charts .legend li:has-text("accepted: 5")', { timeout: 25_000 });
+      const daily = page.waitForResponse((response) => response.url().includes('range=days'));
+      await page.check('form#chart-options input[value=days]');
+      await daily;
+      await page.waitForSelector('#charts .legend li:has-text("accepted: 5")');
+      // Hidden: no request until it is visible again (counted from the moment the page is hidden).
+      await page.evaluate(`Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); document.dispatchEvent(new Event('visibilitychange'))`);
+      let polls = 0;
+      const count = (request: { url(): string }) => void (request.url().includes('/stats?') && polls++);
+      page.on('request', count);
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      assert.equal(polls, 0, 'no stats request while hidden');
+      await page.evaluate(`Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true }); document.dispatchEvent(new Event('visibilitychange'))`);
+      await page.waitForTimeout(500);
+      assert.equal(polls, 1, 'visible again: one request at once');
+      page.off('request', count);
+      await page.setViewportSize({ width: 360, height: 740 });
+      await page.waitForSelector('#charts svg');
+      assert.ok(await page.evaluate('document.documentElement.scrollWidth <= 360'), 'no page-wide horizontal scroll at 360 px');
+      await shot('charts-360px');
+      await page.setViewportSize({ width: 1100, height: 800 });
+    } finally {
+      holder.close();
+    }
   });
 
   it('diagnoses a VAPID JWT: the aud is not this Herald', async () => {

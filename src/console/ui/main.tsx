@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe, loadSession, type Account } from './api';
 import { AppsPage } from './pages/apps';
+import { ChartsPage } from './pages/charts';
 import { OperatorPage } from './pages/operator';
 import { SendPage } from './pages/send';
 import { SessionsPage } from './pages/sessions';
@@ -11,6 +12,7 @@ import { KeyMemory } from './keys';
 
 const PAGES = [
   { id: 'apps', title: 'Apps' },
+  { id: 'charts', title: 'Charts' },
   { id: 'send', title: 'Test push' },
   { id: 'vapid', title: 'VAPID check' },
   { id: 'sessions', title: 'Sessions' },
@@ -66,6 +68,7 @@ function Console() {
       <main>
         {error && <p role="alert" class="error">{error}</p>}
         {page === 'apps' && <AppsPage keys={keys} />}
+        {page === 'charts' && <ChartsPage />}
         {page === 'send' && <SendPage keys={keys} />}
         {page === 'vapid' && <VapidPage />}
         {page === 'sessions' && <SessionsPage onEnded={async () => setAccount(await loadSession())} />}

@@ -39,12 +39,16 @@ export interface EndpointDeps {
 }
 
 export interface EndpointObserver {
-  accepted?(outcome: Outcome, seconds: number): void;
-  /** `cause` is the underlying error for 5xx answers (storage, internal), for the error log. */
-  failed?(errno: number, cause?: unknown): void;
+  /** `senderKeyHash`: the verified VAPID key's hash, null without VAPID (per-app stats). */
+  accepted?(outcome: Outcome, seconds: number, senderKeyHash: Buffer | null): void;
+  /** `cause` is the underlying error for 5xx answers (storage, internal), for the error log; `refusedSender` the verified VAPID key of a refused (4xx) push. */
+  failed?(errno: number, cause?: unknown, refusedSender?: Buffer): void;
   /** The sender closed the connection before its body arrived whole: its failure, not an error. */
   aborted?(): void;
 }
+
+/** The sender key whose signature a request's VAPID proved, so a refusal counts under it (per-app stats). */
+const verifiedSenders = new WeakMap<FastifyRequest, Buffer>();
 
 /** Bodies above this are not even read; between maxBodyBytes and it, 413 comes in check order. */
 const HARD_BODY_LIMIT = 64 * 1024;
@@ -65,7 +69,7 @@ export async function registerEndpointRoutes(app: FastifyInstance, deps: Endpoin
         // Nobody is left to answer, and counting it as errno 999 would let anyone fake error alerts.
         if (uploadAborted(request, thrown)) return deps.observe?.aborted?.();
         await deps.guard?.failed(request, failure);
-        deps.observe?.failed?.(failure.definition.errno, failure.status >= 500 ? (failure.cause ?? thrown) : undefined);
+        deps.observe?.failed?.(failure.definition.errno, failure.status >= 500 ? (failure.cause ?? thrown) : undefined, failure.status < 500 ? verifiedSenders.get(request) : undefined);
       },
     });
 
@@ -105,6 +109,7 @@ async function pushMessage(
   // 2. VAPID: optional on v1 (checked when present), required on v2 and bound to the sealed key.
   const headers = request.headers;
   const sender = checkVapid(deps, version, contents, headers, now);
+  if (sender && deps.observe?.failed) verifiedSenders.set(request, sender.keyHash);
 
   // 2b. a revoked or blocked sender key (docs/security.md)
   if (sender && deps.blocklist) await refuseBlockedSender(deps.blocklist, sender.keyHash, version);
@@ -139,7 +144,7 @@ async function pushMessage(
     .finally(() => release?.());
 
   const location = `${deps.origin()}/m/${sealMessageId(deps.messageIds, { uaid: contents.uaid, channelId: contents.channelId, messageId: id })}`;
-  deps.observe?.accepted?.(outcome, Number(process.hrtime.bigint() - started) / 1e9);
+  deps.observe?.accepted?.(outcome, Number(process.hrtime.bigint() - started) / 1e9, sender?.keyHash ?? null);
   // 201 also when TTL=0 found the device away and the message was dropped: senders rely on it.
   reply.code(201).header('location', location).header('ttl', String(ttl)).send();
 }

@@ -146,6 +146,35 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'app stats',
+    // See the SQLite migration 7.
+    sql: `
+      CREATE TABLE app_stats_hourly (
+        key_hash  BYTEA NOT NULL CHECK (length(key_hash) = 32),
+        hour      BIGINT NOT NULL,
+        accepted  BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0,
+        stored    BIGINT NOT NULL DEFAULT 0,
+        expired   BIGINT NOT NULL DEFAULT 0,
+        refused   BIGINT NOT NULL DEFAULT 0,
+        l0        BIGINT NOT NULL DEFAULT 0,
+        l1        BIGINT NOT NULL DEFAULT 0,
+        l2        BIGINT NOT NULL DEFAULT 0,
+        l3        BIGINT NOT NULL DEFAULT 0,
+        l4        BIGINT NOT NULL DEFAULT 0,
+        l5        BIGINT NOT NULL DEFAULT 0,
+        l6        BIGINT NOT NULL DEFAULT 0,
+        l7        BIGINT NOT NULL DEFAULT 0,
+        l8        BIGINT NOT NULL DEFAULT 0,
+        l9        BIGINT NOT NULL DEFAULT 0,
+        l10       BIGINT NOT NULL DEFAULT 0,
+        l11       BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (key_hash, hour)
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

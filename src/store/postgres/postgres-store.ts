@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
+import { PostgresAppStats } from './app-stats.js';
 import { connectionLost, onFreshConnection } from './fresh-connection.js';
 import { runPostgresMigrations } from '../migrations/postgres-runner.js';
 import { migrations } from './migrations.js';
@@ -68,6 +69,7 @@ export class PostgresStore implements Store {
   private readonly onRetry: (error: unknown) => void;
   private closed = false;
   private readonly certificates: PostgresDeviceCertificates;
+  readonly appStats: PostgresAppStats;
 
   constructor(options: PostgresStoreOptions) {
     const opened = createPostgresPool({
@@ -83,6 +85,7 @@ export class PostgresStore implements Store {
     this.schema = opened.schema;
     this.onRetry = options.onRetry ?? (() => {});
     this.certificates = new PostgresDeviceCertificates(this.pool);
+    this.appStats = new PostgresAppStats(this.pool);
   }
 
   /** The shared runner (store/migrations/postgres-runner.ts): each migration in its own transaction, under the lock. */

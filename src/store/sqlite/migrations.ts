@@ -146,6 +146,37 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 7,
+    name: 'app stats',
+    // The web console's per-app charts (docs/console.md): one row per sender key hash and hour,
+    // counts added by each node's batched flush (src/ops/app-stats.ts); l0..l11 are the latency
+    // histogram's buckets (LATENCY_BOUNDS_MS in store/types.ts), so percentiles add up across nodes.
+    sql: `
+      CREATE TABLE app_stats_hourly (
+        key_hash  BLOB NOT NULL CHECK (length(key_hash) = 32),
+        hour      INTEGER NOT NULL,
+        accepted  INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        stored    INTEGER NOT NULL DEFAULT 0,
+        expired   INTEGER NOT NULL DEFAULT 0,
+        refused   INTEGER NOT NULL DEFAULT 0,
+        l0        INTEGER NOT NULL DEFAULT 0,
+        l1        INTEGER NOT NULL DEFAULT 0,
+        l2        INTEGER NOT NULL DEFAULT 0,
+        l3        INTEGER NOT NULL DEFAULT 0,
+        l4        INTEGER NOT NULL DEFAULT 0,
+        l5        INTEGER NOT NULL DEFAULT 0,
+        l6        INTEGER NOT NULL DEFAULT 0,
+        l7        INTEGER NOT NULL DEFAULT 0,
+        l8        INTEGER NOT NULL DEFAULT 0,
+        l9        INTEGER NOT NULL DEFAULT 0,
+        l10       INTEGER NOT NULL DEFAULT 0,
+        l11       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (key_hash, hour)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

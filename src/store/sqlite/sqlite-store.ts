@@ -20,6 +20,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { SqliteDeviceCertificates } from './device-certificates.js';
+import { SqliteAppStats } from './app-stats.js';
 import { ChannelCache } from './channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
@@ -52,6 +53,7 @@ export class SqliteStore implements Store {
   private readonly channels: ChannelCache;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly certificates: SqliteDeviceCertificates;
+  readonly appStats: SqliteAppStats;
 
   constructor(options: SqliteStoreOptions) {
     preparePrivateDatabaseFile(options.path);
@@ -72,6 +74,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.groupCommit = new GroupCommit(this.db);
     this.certificates = new SqliteDeviceCertificates(this.db);
+    this.appStats = new SqliteAppStats(this.db, (job) => this.groupCommit.write(job));
     this.channels = new ChannelCache(options.channelCacheDevices ?? DEFAULT_CHANNEL_CACHE_DEVICES);
     if (options.path !== ':memory:') {
       // Checkpoints (which fsync) run on a worker thread, never inside a commit on the event loop.

@@ -1,9 +1,11 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, describe, when } from '../api';
+import { MoreButton, usePaged } from '../paged';
+import { useVisiblePolling } from '../polling';
 
+interface Node { id: number; service: string; url: string; capacity: number; currentLoad: number; downed: boolean }
+interface Ban { source: string; reason: string; remainingSeconds: number }
 interface Overview {
-  nodes: Array<{ id: number; service: string; url: string; capacity: number; currentLoad: number; downed: boolean }>;
-  bans: Array<{ source: string; reason: string; remainingSeconds: number }>;
   devices: Record<string, number>;
   messages: Record<string, number | null>;
   blocklist: { total: number; newest: Array<{ keyHash: string; source: string; reason: string; blockedAt: number }> };
@@ -12,25 +14,19 @@ interface Overview {
 export function OperatorPage() {
   const [overview, setOverview] = useState<Overview | null>(null);
   const [lifting, setLifting] = useState('');
-  const [password, setPassword] = useState('');
   const [error, setError] = useState('');
+  const nodes = usePaged<Node>('/operator/nodes', 'nodes', setError);
+  const bans = usePaged<Ban>('/operator/bans', 'bans', setError);
   const load = () => api<Overview>('GET', '/operator/overview').then(setOverview, (failure: unknown) => setError(describe(failure)));
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 10_000);
-    return () => clearInterval(timer);
-  }, []);
+  useVisiblePolling(() => void load(), []);
 
-  const lift = async (event: Event) => {
-    event.preventDefault();
+  const lift = async (password: string) => {
     try {
       await api('POST', '/operator/bans/lift', { source: lifting, password });
       setLifting('');
-      await load();
+      await Promise.all([load(), bans.reload()]);
     } catch (failure) {
       setError(describe(failure));
-    } finally {
-      setPassword('');
     }
   };
 
@@ -49,37 +45,58 @@ export function OperatorPage() {
       <table>
         <thead><tr><th>Service</th><th>URL</th><th>Load</th><th>State</th></tr></thead>
         <tbody>
-          {overview.nodes.map((node) => (
+          {nodes.items.map((node) => (
             <tr><td>{node.service}</td><td>{node.url}</td><td>{node.currentLoad} / {node.capacity}</td><td>{node.downed ? 'down' : 'up'}</td></tr>
           ))}
         </tbody>
       </table>
+      <MoreButton paged={nodes} label="More nodes" />
       <h2>Bans</h2>
       <table>
         <thead><tr><th>Source</th><th>Reason</th><th>Remaining</th><th /></tr></thead>
         <tbody>
-          {overview.bans.map((ban) => (
+          {bans.items.map((ban) => (
             <tr><td>{ban.source}</td><td>{ban.reason}</td><td>{ban.remainingSeconds} s</td><td><button type="button" onClick={() => setLifting(ban.source)}>Lift…</button></td></tr>
           ))}
         </tbody>
       </table>
-      {lifting && (
-        <form onSubmit={lift} class="notice">
-          <p>Lift the ban on <code>{lifting}</code>?</p>
-          <label>Your password, to confirm<input type="password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
-          <button type="submit" class="danger">Lift ban</button>
-          <button type="button" onClick={() => setLifting('')}>Cancel</button>
-        </form>
-      )}
-      <h2>Sender blocklist ({overview.blocklist.total})</h2>
+      <MoreButton paged={bans} label="More bans" />
+      {lifting && <LiftForm source={lifting} onLift={lift} onCancel={() => setLifting('')} />}
+      <Blocklist blocklist={overview.blocklist} />
+    </section>
+  );
+}
+
+function Blocklist({ blocklist }: { blocklist: Overview['blocklist'] }) {
+  return (
+    <>
+      <h2>Sender blocklist ({blocklist.total})</h2>
       <table>
         <thead><tr><th>Key hash</th><th>By</th><th>Reason</th><th>When</th></tr></thead>
         <tbody>
-          {overview.blocklist.newest.map((entry) => (
+          {blocklist.newest.map((entry) => (
             <tr><td><code class="key">{entry.keyHash}</code></td><td>{entry.source}</td><td>{entry.reason}</td><td>{when(entry.blockedAt)}</td></tr>
           ))}
         </tbody>
       </table>
-    </section>
+    </>
+  );
+}
+
+/** Lifting a ban asks for the password again; the field is emptied whatever the answer. */
+function LiftForm({ source, onLift, onCancel }: { source: string; onLift: (password: string) => Promise<void>; onCancel: () => void }) {
+  const [password, setPassword] = useState('');
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    await onLift(password);
+    setPassword('');
+  };
+  return (
+    <form onSubmit={submit} class="notice">
+      <p>Lift the ban on <code>{source}</code>?</p>
+      <label>Your password, to confirm<input type="password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
+      <button type="submit" class="danger">Lift ban</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
   );
 }

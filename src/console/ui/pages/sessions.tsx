@@ -1,18 +1,20 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, describe, when } from '../api';
+import { MoreButton, usePaged } from '../paged';
 
 interface Session {
   id: string;
   createdAt: number;
   lastUsedAt: number;
   current: boolean;
+  kind: 'accounts' | 'console';
 }
 
 export function SessionsPage({ onEnded }: { onEnded: () => void }) {
-  const [sessions, setSessions] = useState<Session[]>([]);
   const [error, setError] = useState('');
-  const load = () => api<{ sessions: Session[] }>('GET', '/sessions').then((answer) => setSessions(answer.sessions), (failure: unknown) => setError(describe(failure)));
-  useEffect(() => void load(), []);
+  const paged = usePaged<Session>('/sessions', 'sessions', setError);
+  const sessions = paged.items;
+  const load = paged.reload;
 
   const end = async (session: Session) => {
     try {
@@ -31,12 +33,13 @@ export function SessionsPage({ onEnded }: { onEnded: () => void }) {
       {error && <p role="alert" class="error">{error}</p>}
       <table>
         <thead>
-          <tr><th>Session</th><th>Signed in</th><th>Last used</th><th /></tr>
+          <tr><th>Session</th><th>Where</th><th>Signed in</th><th>Last used</th><th /></tr>
         </thead>
         <tbody>
           {sessions.map((session) => (
             <tr key={session.id}>
               <td><code>{session.id.slice(0, 8)}</code>{session.current && ' (this one)'}</td>
+              <td>{session.kind === 'console' ? 'web console' : 'accounts API'}</td>
               <td>{when(session.createdAt)}</td>
               <td>{when(session.lastUsedAt)}</td>
               <td><button type="button" onClick={() => end(session)}>End</button></td>
@@ -44,6 +47,7 @@ export function SessionsPage({ onEnded }: { onEnded: () => void }) {
           ))}
         </tbody>
       </table>
+      <MoreButton paged={paged} label="More sessions" />
     </section>
   );
 }
