@@ -7,6 +7,7 @@ import type { AccountsDeps } from './deps.js';
 import { accountErrors } from './errors.js';
 import { authenticateToken, credentialsBody, LIMITED_BODY, openSession, parse, sourceOf } from './request-parts.js';
 import { registerSsoFrameRoutes } from './routes-sso-frame.js';
+import { registerSsoSignInAssets, sendSignInPage, wantsHtml } from './routes-sso-sign-in.js';
 import type { PasswordChecker } from './sign-in.js';
 import { readSsoCookie, requireSameOrigin, setSsoCookie, ssoCookie } from './sso-cookie.js';
 import { authorizeQuery, checkAuthorize, exchangeCode, issueCode, redirectWithCode, tokenBody } from './sso-flow.js';
@@ -46,11 +47,17 @@ export function registerSsoRoutes(scope: FastifyInstance, deps: AccountsDeps, pa
     // the redirect target is the attacker's to choose.
     const app = await checkAuthorize(deps, query);
     const token = readSsoCookie(request, cookie());
-    if (!token) throw accountErrors.error('ssoLoginRequired');
-    const signedIn = await authenticateToken(deps, token).catch((error: unknown) => {
-      if (accountErrors.is(error, 'invalidSession')) throw accountErrors.error('ssoLoginRequired');
-      throw error;
-    });
+    const signedIn = token
+      ? await authenticateToken(deps, token).catch((error: unknown) => {
+          if (accountErrors.is(error, 'invalidSession')) return null;
+          throw error;
+        })
+      : null;
+    if (!signedIn) {
+      // A browser gets the sign-in page, which comes back here once signed in; an API client the 401.
+      if (wantsHtml(request)) return sendSignInPage(reply, app.origin);
+      throw accountErrors.error('ssoLoginRequired');
+    }
     const code = await issueCode(deps, app, app.challenge, signedIn.session);
     noStore(reply).header('referrer-policy', 'no-referrer').redirect(redirectWithCode(app.redirectUri, code, query.state), 302);
   });
@@ -61,6 +68,7 @@ export function registerSsoRoutes(scope: FastifyInstance, deps: AccountsDeps, pa
   });
 
   registerSsoFrameRoutes(scope, deps);
+  registerSsoSignInAssets(scope);
 }
 
 function noStore(reply: FastifyReply): FastifyReply {

@@ -83,14 +83,25 @@ export class SsoRelyingParty {
   private jwks: { set: ReturnType<typeof createLocalJWKSet>; at: number } | undefined;
 
   constructor(private readonly options: RelyingPartyOptions) {
-    for (const [cipherId, text] of Object.entries(options.keys)) {
-      const key = fromBase64Url(text);
-      if (!CIPHER_ID.test(cipherId) || !key || key.length !== SSO_KEY_BYTES) throw new Error(`SSO key ${cipherId} must be a 16-hex cipherId and 32 bytes of base64url`);
-      this.keys.set(cipherId, key);
-    }
+    for (const [cipherId, text] of Object.entries(options.keys)) this.addKey(cipherId, text);
     this.now = options.now ?? Date.now;
     this.replay = options.replay ?? new MemoryReplayCache(this.now);
     this.fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * Accepts payloads sealed under one more key (a rotation: `sso-app rotate-key` printed it),
+   * without a restart; the keys held before keep opening until `dropKey`.
+   */
+  addKey(cipherId: string, base64urlKey: string): void {
+    const key = fromBase64Url(base64urlKey);
+    if (!CIPHER_ID.test(cipherId) || !key || key.length !== SSO_KEY_BYTES) throw new Error(`SSO key ${cipherId} must be a 16-hex cipherId and 32 bytes of base64url`);
+    this.keys.set(cipherId, key);
+  }
+
+  /** Stops accepting a retired key (once its payloads, 60 s at most, are gone). */
+  dropKey(cipherId: string): void {
+    this.keys.delete(cipherId);
   }
 
   /** The body the browser posted (`{recoveryPayload: {packet, cipherId}}`) → signed in, or why not. */
