@@ -19,8 +19,8 @@ export interface SsoAppOptions extends RelyingPartyOptions {
 export interface SsoApp {
   app: FastifyInstance;
   sso: SsoRelyingParty;
-  /** Session id → who, for a test to look at. */
-  sessions: Map<string, SsoProfile>;
+  /** Session id → who, and the sign-in's sid (what a logout token names), for a test to look at. */
+  sessions: Map<string, { profile: SsoProfile; sid: string }>;
 }
 
 const PAGE_SCRIPT = `'use strict';
@@ -45,10 +45,10 @@ export function buildSsoApp(options: SsoAppOptions): SsoApp {
   const redirectUri = `${options.origin}/sso/callback`;
   const secure = options.origin.startsWith('https:');
   const sessionCookie = secure ? '__Host-app-session' : 'app-session';
-  const sessions = new Map<string, SsoProfile>();
+  const sessions = new Map<string, { profile: SsoProfile; sid: string }>();
   const pending = new Map<string, { state: string; verifier: string; until: number }>();
   const app = Fastify({ logger: options.logger ?? false, ...(options.https ? { https: options.https } : {}) });
-  const who = (cookie: string | undefined): SsoProfile | undefined => sessions.get(cookieOf(cookie, sessionCookie) ?? '');
+  const who = (cookie: string | undefined): SsoProfile | undefined => sessions.get(cookieOf(cookie, sessionCookie) ?? '')?.profile;
 
   function signIn(outcome: SsoOutcome, reply: FastifyReply): boolean {
     if (outcome.status !== 204 || !('profile' in outcome)) {
@@ -56,7 +56,7 @@ export function buildSsoApp(options: SsoAppOptions): SsoApp {
       return false;
     }
     const id = randomBytes(32).toString('hex');
-    sessions.set(id, outcome.profile);
+    sessions.set(id, { profile: outcome.profile, sid: outcome.sid });
     reply.header('set-cookie', `${sessionCookie}=${id}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`);
     return true;
   }
@@ -96,6 +96,18 @@ export function buildSsoApp(options: SsoAppOptions): SsoApp {
 
   app.post('/sso/recover', async (request, reply) => {
     if (signIn(await sso.recover(request.body), reply)) reply.code(204).send();
+  });
+
+  // Back-channel sign-out: the accounts server POSTs logout_token=… (form-encoded) here.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_request, body, done) => done(null, body));
+  app.post('/sso/backchannel-logout', async (request, reply) => {
+    const outcome = await sso.verifyLogout(request.body);
+    reply.header('cache-control', 'no-store');
+    if (outcome.status !== 200 || !('sub' in outcome)) return reply.code(outcome.status).send('body' in outcome ? outcome.body : {});
+    for (const [id, session] of sessions) {
+      if (session.profile.sub === outcome.sub && (outcome.sid === null || session.sid === outcome.sid)) sessions.delete(id);
+    }
+    return reply.code(200).send();
   });
 
   app.get('/herald-sso.js', async (_request, reply) => reply.type('text/javascript').send(SSO_BROWSER_SCRIPT));

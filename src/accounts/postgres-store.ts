@@ -3,7 +3,7 @@ import pg, { type PoolClient } from 'pg';
 import { parsePostgresUrl } from '../store/postgres/url.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { POSTGRES_CONSOLE_MIGRATION, PostgresConsoleRecords } from './postgres-console-records.js';
-import { POSTGRES_SSO_MIGRATION, PostgresSsoRecords, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
+import { POSTGRES_SSO_BACKCHANNEL_MIGRATION, POSTGRES_SSO_MIGRATION, PostgresSsoRecords, SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -68,6 +68,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: POSTGRES_SSO_MIGRATION },
+  { version: 4, name: SSO_BACKCHANNEL_MIGRATION_NAME, sql: POSTGRES_SSO_BACKCHANNEL_MIGRATION },
 ];
 
 const MIGRATION_LOCK = 0x4845_5241; // 'HERA'

@@ -9,12 +9,16 @@ import { authenticateToken, credentialsBody, LIMITED_BODY, openSession, parse, s
 import { registerSsoFrameRoutes } from './routes-sso-frame.js';
 import { registerSsoSignInAssets, sendSignInPage, wantsHtml } from './routes-sso-sign-in.js';
 import type { PasswordChecker } from './sign-in.js';
+import { BackchannelSignOut } from './sso-backchannel.js';
 import { readSsoCookie, requireSameOrigin, setSsoCookie, ssoCookie } from './sso-cookie.js';
 import { authorizeQuery, checkAuthorize, exchangeCode, issueCode, redirectWithCode, tokenBody } from './sso-flow.js';
 
 export function registerSsoRoutes(scope: FastifyInstance, deps: AccountsDeps, passwords: PasswordChecker): void {
   const origin = (): string => deps.assertion().issuer;
   const cookie = () => ssoCookie(origin());
+  const backchannel = new BackchannelSignOut(deps, {
+    onUndelivered: (clientId, reason) => deps.onError?.(new Error(`back-channel sign-out to SSO app ${clientId} not delivered: ${reason}`)),
+  });
 
   scope.post('/v1/sso/session', LIMITED_BODY, async (request, reply) => {
     requireSameOrigin(request, origin());
@@ -35,7 +39,11 @@ export function registerSsoRoutes(scope: FastifyInstance, deps: AccountsDeps, pa
     const token = readSsoCookie(request, cookie());
     if (token) {
       const signedIn = await authenticateToken(deps, token).catch(() => null);
-      if (signedIn) await deps.store.deleteSession(signedIn.session.accountId, signedIn.session.id);
+      if (signedIn) {
+        await deps.store.deleteSession(signedIn.session.accountId, signedIn.session.id);
+        // The apps' sessions end now; telling the apps runs after this answer.
+        await backchannel.signedOut(signedIn.session.accountId, signedIn.session.id);
+      }
     }
     setSsoCookie(reply, cookie(), '', 0);
     noStore(reply).code(204).send();

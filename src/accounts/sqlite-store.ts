@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../store/sqlite/private-file.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { SQLITE_CONSOLE_MIGRATION, SqliteConsoleRecords } from './sqlite-console-records.js';
-import { SQLITE_SSO_MIGRATION, SqliteSsoRecords, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
+import { SQLITE_SSO_BACKCHANNEL_MIGRATION, SQLITE_SSO_MIGRATION, SqliteSsoRecords, SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
 import {
   EmailTakenError,
   type AccountRecord,
@@ -74,6 +74,7 @@ export const identityMigrations: ReadonlyArray<{ version: number; name: string; 
   },
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: SQLITE_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: SQLITE_SSO_MIGRATION },
+  { version: 4, name: SSO_BACKCHANNEL_MIGRATION_NAME, sql: SQLITE_SSO_BACKCHANNEL_MIGRATION },
 ];
 
 interface AccountRow {
