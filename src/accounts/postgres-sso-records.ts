@@ -15,6 +15,7 @@ export const POSTGRES_SSO_BACKCHANNEL_MIGRATION = `
     created_at         BIGINT  NOT NULL,
     PRIMARY KEY (account_id, origin_session_id, session_id)
   );
+  CREATE INDEX sso_grants_age ON sso_grants (created_at);
 `;
 
 export const POSTGRES_SSO_MIGRATION = `
@@ -129,7 +130,8 @@ export class PostgresSsoRecords implements SsoRecords {
     return seen ? { kind: 'replayed', code: toCode(seen) } : { kind: 'unknown' };
   }
 
-  async addGrant(grant: SsoGrantRecord): Promise<void> {
+  async addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void> {
+    await this.pool.query('DELETE FROM sso_grants WHERE created_at < $1', [pruneBefore]);
     await this.pool.query(
       'INSERT INTO sso_grants (account_id, client_id, session_id, origin_session_id, sid, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
       [grant.accountId, grant.clientId, grant.sessionId, grant.originSessionId, grant.sid, grant.createdAt],

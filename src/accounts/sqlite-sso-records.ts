@@ -15,6 +15,7 @@ export const SQLITE_SSO_BACKCHANNEL_MIGRATION = `
     created_at         INTEGER NOT NULL,
     PRIMARY KEY (account_id, origin_session_id, session_id)
   ) STRICT;
+  CREATE INDEX sso_grants_age ON sso_grants (created_at);
 `;
 
 export const SQLITE_SSO_MIGRATION = `
@@ -132,7 +133,8 @@ export class SqliteSsoRecords implements SsoRecords {
     return consume.immediate();
   }
 
-  async addGrant(grant: SsoGrantRecord): Promise<void> {
+  async addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void> {
+    this.db.prepare('DELETE FROM sso_grants WHERE created_at < ?').run(pruneBefore);
     this.db
       .prepare('INSERT OR IGNORE INTO sso_grants (account_id, client_id, session_id, origin_session_id, sid, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(grant.accountId, grant.clientId, grant.sessionId, grant.originSessionId, grant.sid, grant.createdAt);

@@ -117,7 +117,7 @@ export async function mintPayload(deps: AccountsDeps, app: SsoAppRecord, account
   if (!key) throw accountErrors.error('ssoNoKey');
   const now = deps.now();
   const { sessionId, sessionToken } = await openSession(deps, accountId, now);
-  await deps.store.sso.addGrant({ accountId, clientId: app.clientId, sessionId, originSessionId, sid: ssoSessionId(sessionToken), createdAt: now });
+  await deps.store.sso.addGrant({ accountId, clientId: app.clientId, sessionId, originSessionId, sid: ssoSessionId(sessionToken), createdAt: now }, now - deps.sessions.lifetimeMs);
   const exp = Math.floor(now / 1000) + SSO_PAYLOAD_LIFETIME_SECONDS;
   return { packet: sealRecoveryPacket(key.key, key.cipherId, app.origin, sessionToken, exp), cipherId: key.cipherId };
 }

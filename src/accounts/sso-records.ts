@@ -64,7 +64,8 @@ export interface SsoRecords {
   /** Marks the code used, atomically: of two concurrent exchanges exactly one is `fresh`. */
   consumeCode(codeHash: Buffer, at: number): Promise<CodeConsumption>;
 
-  addGrant(grant: SsoGrantRecord): Promise<void>;
+  /** Records a grant and drops those made before `pruneBefore` (their sessions have ended by age). */
+  addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void>;
   /** Removes and answers the grants made from this browser session (its sign-out). */
   takeGrants(accountId: string, originSessionId: string): Promise<SsoGrantRecord[]>;
 }

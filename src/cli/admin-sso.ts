@@ -124,7 +124,7 @@ async function list(argv: string[], out: Out): Promise<number> {
   const parsed = parseCommand(LIST, argv, out);
   if (!parsed) return 0;
   const apps = await withStore(configOf(parsed.values), (store) => store.sso.listApps());
-  out(apps.length === 0 ? 'no SSO apps\n' : apps.map((app) => `${app.clientId}\t${app.origin}\t${app.redirectUri}\n`).join(''));
+  out(apps.length === 0 ? 'no SSO apps\n' : apps.map((app) => `${app.clientId}\t${app.origin}\t${app.redirectUri}${app.backchannelLogoutUri ? `\t${app.backchannelLogoutUri}` : ''}\n`).join(''));
   return 0;
 }
 
