@@ -138,8 +138,12 @@ export class PostgresSsoRecords implements SsoRecords {
     );
   }
 
-  async takeGrants(accountId: string, originSessionId: string): Promise<SsoGrantRecord[]> {
-    const rows = (await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 RETURNING *', [accountId, originSessionId])).rows;
+  async takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]> {
+    const rows = (
+      clientId === undefined
+        ? await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 RETURNING *', [accountId, originSessionId])
+        : await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 AND client_id = $3 RETURNING *', [accountId, originSessionId, clientId])
+    ).rows;
     return rows.map(toGrant);
   }
 }

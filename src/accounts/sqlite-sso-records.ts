@@ -140,10 +140,12 @@ export class SqliteSsoRecords implements SsoRecords {
       .run(grant.accountId, grant.clientId, grant.sessionId, grant.originSessionId, grant.sid, grant.createdAt);
   }
 
-  async takeGrants(accountId: string, originSessionId: string): Promise<SsoGrantRecord[]> {
-    const rows = this.db
-      .prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? RETURNING *')
-      .all(accountId, originSessionId) as GrantRow[];
+  async takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]> {
+    const rows = (
+      clientId === undefined
+        ? this.db.prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? RETURNING *').all(accountId, originSessionId)
+        : this.db.prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? AND client_id = ? RETURNING *').all(accountId, originSessionId, clientId)
+    ) as GrantRow[];
     return rows.map(toGrant);
   }
 }

@@ -116,8 +116,25 @@ export async function mintPayload(deps: AccountsDeps, app: SsoAppRecord, account
   const key = deps.ssoKeys.sealingKey(app.clientId);
   if (!key) throw accountErrors.error('ssoNoKey');
   const now = deps.now();
+  await keepFewMinted(deps, accountId, originSessionId, app.clientId, now);
   const { sessionId, sessionToken } = await openSession(deps, accountId, now);
   await deps.store.sso.addGrant({ accountId, clientId: app.clientId, sessionId, originSessionId, sid: ssoSessionId(sessionToken), createdAt: now }, now - deps.sessions.lifetimeMs);
   const exp = Math.floor(now / 1000) + SSO_PAYLOAD_LIFETIME_SECONDS;
   return { packet: sealRecoveryPacket(key.key, key.cipherId, app.origin, sessionToken, exp), cipherId: key.cipherId };
+}
+
+/** Sessions minted for one app from one browser session that stay live when another is minted. */
+export const MINTED_KEPT_PER_APP = 4;
+
+/**
+ * Ends all but the newest minted sessions of this browser session and app. Without it each frame
+ * or redirect sign-in would add a session, and past the account's session cap the oldest, often
+ * the browser's own accounts session, would be dropped. A few stay, so a payload minted a moment
+ * before another (two tabs, a retry, a key rotation in between) still opens.
+ */
+async function keepFewMinted(deps: AccountsDeps, accountId: string, originSessionId: string, clientId: string, now: number): Promise<void> {
+  // Newest first; of equal times the later row (stores answer in insertion order) counts as newer.
+  const earlier = (await deps.store.sso.takeGrants(accountId, originSessionId, clientId)).reverse().sort((a, b) => b.createdAt - a.createdAt);
+  for (const kept of earlier.slice(0, MINTED_KEPT_PER_APP)) await deps.store.sso.addGrant(kept, now - deps.sessions.lifetimeMs);
+  for (const ended of earlier.slice(MINTED_KEPT_PER_APP)) await deps.store.deleteSession(accountId, ended.sessionId);
 }

@@ -66,8 +66,8 @@ export interface SsoRecords {
 
   /** Records a grant and drops those made before `pruneBefore` (their sessions have ended by age). */
   addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void>;
-  /** Removes and answers the grants made from this browser session (its sign-out). */
-  takeGrants(accountId: string, originSessionId: string): Promise<SsoGrantRecord[]>;
+  /** Removes and answers the grants made from this browser session (its sign-out), or only those for one app. */
+  takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]>;
 }
 
 export const SSO_MIGRATION_NAME = 'single sign-on apps and codes';

@@ -159,4 +159,17 @@ describe('single sign-on: back-channel sign-out between two real servers', { tim
     const forged = await fetch(`${appOrigin}/sso/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'logout_token=eyJhbGciOiJub25lIn0.e30.' });
     assert.deepEqual([forged.status, ((await forged.json()) as { errno: number }).errno], [400, 471]);
   });
+
+  it("signing in to the app again and again from one browser keeps few sessions: the browser's own is never crowded out", async () => {
+    const jar = await signedInBrowser();
+    for (let again = 0; again < 25; again += 1) assert.equal((await jar.navigate(`${appOrigin}/login`)).url, `${appOrigin}/`);
+    const account = await store.accountByEmail(EMAIL);
+    // Sign-up's, the browser's, and the newest five minted for the app (past the cap of 20 otherwise).
+    assert.equal((await store.listSessions(account?.id as string)).length, 7);
+    assert.equal((await jar.navigate(`${appOrigin}/login`)).url, `${appOrigin}/`, 'the browser is still signed in at the accounts server');
+    deliveries.length = 0;
+    await fetch(`${accounts}/v1/sso/session`, { method: 'DELETE', headers: { cookie: jar.header(accounts), origin: accounts } });
+    assert.ok(await until(async () => (await appStatus(jar)) === 401, 3000), "the app's current session ended");
+    assert.equal((await store.listSessions(account?.id as string)).length, 1);
+  });
 });
