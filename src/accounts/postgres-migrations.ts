@@ -2,7 +2,7 @@ import type { Migration } from '../store/migrations/migration-list.js';
 import { SESSION_KIND_MIGRATION_NAME, SESSION_KIND_MIGRATION_SQL } from './session-kinds.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { POSTGRES_CONSOLE_MIGRATION } from './postgres-console-records.js';
-import { POSTGRES_SSO_MIGRATION, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
+import { POSTGRES_SSO_BACKCHANNEL_MIGRATION, POSTGRES_SSO_MIGRATION, SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './postgres-sso-records.js';
 
 /**
  * The identity schema on PostgreSQL, numbered like the SQLite list (version 1 is the same logical
@@ -58,4 +58,5 @@ export const identityMigrations: readonly Migration[] = [
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: POSTGRES_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: POSTGRES_SSO_MIGRATION },
   { version: 4, name: SESSION_KIND_MIGRATION_NAME, sql: SESSION_KIND_MIGRATION_SQL },
+  { version: 5, name: SSO_BACKCHANNEL_MIGRATION_NAME, sql: POSTGRES_SSO_BACKCHANNEL_MIGRATION },
 ];

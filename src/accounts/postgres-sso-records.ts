@@ -1,7 +1,22 @@
 import type pg from 'pg';
-import type { CodeConsumption, SsoAppRecord, SsoCodeRecord, SsoRecords } from './sso-records.js';
+import type { CodeConsumption, SsoAppRecord, SsoCodeRecord, SsoGrantRecord, SsoRecords } from './sso-records.js';
 
-export { SSO_MIGRATION_NAME } from './sso-records.js';
+export { SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sso-records.js';
+
+/** Migration 4: where each app is told of sign-outs, and which sessions were minted for which app. */
+export const POSTGRES_SSO_BACKCHANNEL_MIGRATION = `
+  ALTER TABLE sso_apps ADD COLUMN backchannel_logout_uri TEXT;
+  CREATE TABLE sso_grants (
+    account_id         TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    client_id          TEXT    NOT NULL REFERENCES sso_apps (client_id) ON DELETE CASCADE,
+    session_id         TEXT    NOT NULL,
+    origin_session_id  TEXT    NOT NULL,
+    sid                TEXT    NOT NULL,
+    created_at         BIGINT  NOT NULL,
+    PRIMARY KEY (account_id, origin_session_id, session_id)
+  );
+  CREATE INDEX sso_grants_age ON sso_grants (created_at);
+`;
 
 export const POSTGRES_SSO_MIGRATION = `
   CREATE TABLE sso_apps (
@@ -29,7 +44,24 @@ interface AppRow {
   redirect_uri: string;
   origin: string;
   created_at: string;
+  backchannel_logout_uri: string | null;
 }
+interface GrantRow {
+  account_id: string;
+  client_id: string;
+  session_id: string;
+  origin_session_id: string;
+  sid: string;
+  created_at: string;
+}
+const toGrant = (row: GrantRow): SsoGrantRecord => ({
+  accountId: row.account_id,
+  clientId: row.client_id,
+  sessionId: row.session_id,
+  originSessionId: row.origin_session_id,
+  sid: row.sid,
+  createdAt: Number(row.created_at),
+});
 interface CodeRow {
   code_hash: Buffer;
   client_id: string;
@@ -41,7 +73,7 @@ interface CodeRow {
   used_at: string | null;
 }
 
-const toApp = (row: AppRow): SsoAppRecord => ({ clientId: row.client_id, redirectUri: row.redirect_uri, origin: row.origin, createdAt: Number(row.created_at) });
+const toApp = (row: AppRow): SsoAppRecord => ({ clientId: row.client_id, redirectUri: row.redirect_uri, origin: row.origin, createdAt: Number(row.created_at), backchannelLogoutUri: row.backchannel_logout_uri ?? null });
 const toCode = (row: CodeRow): SsoCodeRecord => ({
   codeHash: row.code_hash,
   clientId: row.client_id,
@@ -58,8 +90,8 @@ export class PostgresSsoRecords implements SsoRecords {
 
   async addApp(app: SsoAppRecord): Promise<boolean> {
     const result = await this.pool.query(
-      'INSERT INTO sso_apps (client_id, redirect_uri, origin, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [app.clientId, app.redirectUri, app.origin, app.createdAt],
+      'INSERT INTO sso_apps (client_id, redirect_uri, origin, created_at, backchannel_logout_uri) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+      [app.clientId, app.redirectUri, app.origin, app.createdAt, app.backchannelLogoutUri ?? null],
     );
     return (result.rowCount ?? 0) > 0;
   }
@@ -96,5 +128,22 @@ export class PostgresSsoRecords implements SsoRecords {
     if (fresh) return { kind: 'fresh', code: { ...toCode(fresh), usedAt: null } };
     const seen = (await this.pool.query<CodeRow>('SELECT * FROM sso_codes WHERE code_hash = $1', [codeHash])).rows[0];
     return seen ? { kind: 'replayed', code: toCode(seen) } : { kind: 'unknown' };
+  }
+
+  async addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void> {
+    await this.pool.query('DELETE FROM sso_grants WHERE created_at < $1', [pruneBefore]);
+    await this.pool.query(
+      'INSERT INTO sso_grants (account_id, client_id, session_id, origin_session_id, sid, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
+      [grant.accountId, grant.clientId, grant.sessionId, grant.originSessionId, grant.sid, grant.createdAt],
+    );
+  }
+
+  async takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]> {
+    const rows = (
+      clientId === undefined
+        ? await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 RETURNING *', [accountId, originSessionId])
+        : await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 AND client_id = $3 RETURNING *', [accountId, originSessionId, clientId])
+    ).rows;
+    return rows.map(toGrant);
   }
 }

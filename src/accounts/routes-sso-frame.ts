@@ -74,6 +74,6 @@ export function registerSsoFrameRoutes(scope: FastifyInstance, deps: AccountsDep
       if (accountErrors.is(error, 'invalidSession')) throw accountErrors.error('ssoLoginRequired');
       throw error;
     });
-    reply.header('cache-control', 'no-store').send({ recoveryPayload: await mintPayload(deps, app, signedIn.account.id) });
+    reply.header('cache-control', 'no-store').send({ recoveryPayload: await mintPayload(deps, app, signedIn.account.id, signedIn.session.id) });
   });
 }

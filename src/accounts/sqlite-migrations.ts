@@ -2,7 +2,7 @@ import type { Migration } from '../store/migrations/migration-list.js';
 import { SESSION_KIND_MIGRATION_NAME, SESSION_KIND_MIGRATION_SQL } from './session-kinds.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
 import { SQLITE_CONSOLE_MIGRATION } from './sqlite-console-records.js';
-import { SQLITE_SSO_MIGRATION, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
+import { SQLITE_SSO_BACKCHANNEL_MIGRATION, SQLITE_SSO_MIGRATION, SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
 
 /**
  * The identity schema as numbered migrations, recorded in `accounts_schema_migrations` (not the push
@@ -64,4 +64,5 @@ export const identityMigrations: readonly Migration[] = [
   { version: 2, name: CONSOLE_MIGRATION_NAME, sql: SQLITE_CONSOLE_MIGRATION },
   { version: 3, name: SSO_MIGRATION_NAME, sql: SQLITE_SSO_MIGRATION },
   { version: 4, name: SESSION_KIND_MIGRATION_NAME, sql: SESSION_KIND_MIGRATION_SQL },
+  { version: 5, name: SSO_BACKCHANNEL_MIGRATION_NAME, sql: SQLITE_SSO_BACKCHANNEL_MIGRATION },
 ];

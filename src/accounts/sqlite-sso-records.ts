@@ -1,7 +1,22 @@
 import type Database from 'better-sqlite3';
-import type { CodeConsumption, SsoAppRecord, SsoCodeRecord, SsoRecords } from './sso-records.js';
+import type { CodeConsumption, SsoAppRecord, SsoCodeRecord, SsoGrantRecord, SsoRecords } from './sso-records.js';
 
-export { SSO_MIGRATION_NAME } from './sso-records.js';
+export { SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sso-records.js';
+
+/** Migration 4: where each app is told of sign-outs, and which sessions were minted for which app. */
+export const SQLITE_SSO_BACKCHANNEL_MIGRATION = `
+  ALTER TABLE sso_apps ADD COLUMN backchannel_logout_uri TEXT;
+  CREATE TABLE sso_grants (
+    account_id         TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    client_id          TEXT    NOT NULL REFERENCES sso_apps (client_id) ON DELETE CASCADE,
+    session_id         TEXT    NOT NULL,
+    origin_session_id  TEXT    NOT NULL,
+    sid                TEXT    NOT NULL,
+    created_at         INTEGER NOT NULL,
+    PRIMARY KEY (account_id, origin_session_id, session_id)
+  ) STRICT;
+  CREATE INDEX sso_grants_age ON sso_grants (created_at);
+`;
 
 export const SQLITE_SSO_MIGRATION = `
   CREATE TABLE sso_apps (
@@ -29,7 +44,24 @@ interface AppRow {
   redirect_uri: string;
   origin: string;
   created_at: number;
+  backchannel_logout_uri: string | null;
 }
+interface GrantRow {
+  account_id: string;
+  client_id: string;
+  session_id: string;
+  origin_session_id: string;
+  sid: string;
+  created_at: number;
+}
+const toGrant = (row: GrantRow): SsoGrantRecord => ({
+  accountId: row.account_id,
+  clientId: row.client_id,
+  sessionId: row.session_id,
+  originSessionId: row.origin_session_id,
+  sid: row.sid,
+  createdAt: Number(row.created_at),
+});
 interface CodeRow {
   code_hash: Buffer;
   client_id: string;
@@ -41,7 +73,7 @@ interface CodeRow {
   used_at: number | null;
 }
 
-const toApp = (row: AppRow): SsoAppRecord => ({ clientId: row.client_id, redirectUri: row.redirect_uri, origin: row.origin, createdAt: row.created_at });
+const toApp = (row: AppRow): SsoAppRecord => ({ clientId: row.client_id, redirectUri: row.redirect_uri, origin: row.origin, createdAt: row.created_at, backchannelLogoutUri: row.backchannel_logout_uri ?? null });
 const toCode = (row: CodeRow): SsoCodeRecord => ({
   codeHash: row.code_hash,
   clientId: row.client_id,
@@ -58,8 +90,8 @@ export class SqliteSsoRecords implements SsoRecords {
 
   async addApp(app: SsoAppRecord): Promise<boolean> {
     const result = this.db
-      .prepare('INSERT OR IGNORE INTO sso_apps (client_id, redirect_uri, origin, created_at) VALUES (?, ?, ?, ?)')
-      .run(app.clientId, app.redirectUri, app.origin, app.createdAt);
+      .prepare('INSERT OR IGNORE INTO sso_apps (client_id, redirect_uri, origin, created_at, backchannel_logout_uri) VALUES (?, ?, ?, ?, ?)')
+      .run(app.clientId, app.redirectUri, app.origin, app.createdAt, app.backchannelLogoutUri ?? null);
     return result.changes > 0;
   }
 
@@ -99,5 +131,21 @@ export class SqliteSsoRecords implements SsoRecords {
       return { kind: 'fresh', code: toCode(row) };
     });
     return consume.immediate();
+  }
+
+  async addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void> {
+    this.db.prepare('DELETE FROM sso_grants WHERE created_at < ?').run(pruneBefore);
+    this.db
+      .prepare('INSERT OR IGNORE INTO sso_grants (account_id, client_id, session_id, origin_session_id, sid, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(grant.accountId, grant.clientId, grant.sessionId, grant.originSessionId, grant.sid, grant.createdAt);
+  }
+
+  async takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]> {
+    const rows = (
+      clientId === undefined
+        ? this.db.prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? RETURNING *').all(accountId, originSessionId)
+        : this.db.prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? AND client_id = ? RETURNING *').all(accountId, originSessionId, clientId)
+    ) as GrantRow[];
+    return rows.map(toGrant);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { ssoSessionId } from '../crypto/sso-logout-token.js';
 import { sealRecoveryPacket, SSO_PAYLOAD_LIFETIME_SECONDS } from '../crypto/sso-packet.js';
 import type { AccountsDeps } from './deps.js';
 import { accountErrors } from './errors.js';
@@ -98,7 +99,7 @@ export async function exchangeCode(deps: AccountsDeps, body: z.infer<typeof toke
   // The session the code came from must still be live: signing out in between ends the sign-in.
   const origin = (await deps.store.listSessions(code.accountId)).find((session) => session.id === code.sessionId);
   if (!origin || sessionOver(deps.sessions, origin, now)) throw accountErrors.error('invalidSession');
-  return mintPayload(deps, app, code.accountId);
+  return mintPayload(deps, app, code.accountId, code.sessionId);
 }
 
 function sameChallenge(challenge: string, verifier: string): boolean {
@@ -107,12 +108,33 @@ function sameChallenge(challenge: string, verifier: string): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
-/** A new accounts session for the relying app, its token sealed for the app's back end only. */
-export async function mintPayload(deps: AccountsDeps, app: SsoAppRecord, accountId: string): Promise<{ packet: string; cipherId: string }> {
+/**
+ * A new accounts session for the relying app, its token sealed for the app's back end only, and
+ * recorded as granted from the browser's session `originSessionId` (whose sign-out ends it).
+ */
+export async function mintPayload(deps: AccountsDeps, app: SsoAppRecord, accountId: string, originSessionId: string): Promise<{ packet: string; cipherId: string }> {
   const key = deps.ssoKeys.sealingKey(app.clientId);
   if (!key) throw accountErrors.error('ssoNoKey');
   const now = deps.now();
-  const { sessionToken } = await openSession(deps, accountId, now);
+  await keepFewMinted(deps, accountId, originSessionId, app.clientId, now);
+  const { sessionId, sessionToken } = await openSession(deps, accountId, now);
+  await deps.store.sso.addGrant({ accountId, clientId: app.clientId, sessionId, originSessionId, sid: ssoSessionId(sessionToken), createdAt: now }, now - deps.sessions.lifetimeMs);
   const exp = Math.floor(now / 1000) + SSO_PAYLOAD_LIFETIME_SECONDS;
   return { packet: sealRecoveryPacket(key.key, key.cipherId, app.origin, sessionToken, exp), cipherId: key.cipherId };
+}
+
+/** Sessions minted for one app from one browser session that stay live when another is minted. */
+export const MINTED_KEPT_PER_APP = 4;
+
+/**
+ * Ends all but the newest minted sessions of this browser session and app. Without it each frame
+ * or redirect sign-in would add a session, and past the account's session cap the oldest, often
+ * the browser's own accounts session, would be dropped. A few stay, so a payload minted a moment
+ * before another (two tabs, a retry, a key rotation in between) still opens.
+ */
+async function keepFewMinted(deps: AccountsDeps, accountId: string, originSessionId: string, clientId: string, now: number): Promise<void> {
+  // Newest first; of equal times the later row (stores answer in insertion order) counts as newer.
+  const earlier = (await deps.store.sso.takeGrants(accountId, originSessionId, clientId)).reverse().sort((a, b) => b.createdAt - a.createdAt);
+  for (const kept of earlier.slice(0, MINTED_KEPT_PER_APP)) await deps.store.sso.addGrant(kept, now - deps.sessions.lifetimeMs);
+  for (const ended of earlier.slice(MINTED_KEPT_PER_APP)) await deps.store.deleteSession(accountId, ended.sessionId);
 }

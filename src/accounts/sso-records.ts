@@ -13,6 +13,24 @@ export interface SsoAppRecord {
   /** The relying app's origin: the AAD of its payloads, and who may frame and message the frame page. */
   origin: string;
   createdAt: number;
+  /** Where sign-out is told (OpenID Back-Channel Logout); null: the app is not told. Migration 4. */
+  backchannelLogoutUri?: string | null;
+}
+
+/**
+ * An accounts session minted for a relying app, and the browser session it came from: signing
+ * that browser session out ends the minted one and tells the app (identity migration 5).
+ */
+export interface SsoGrantRecord {
+  accountId: string;
+  clientId: string;
+  /** The session minted for the app (its token went sealed to the app's back end). */
+  sessionId: string;
+  /** The accounts session (the browser's cookie) the sign-in came from. */
+  originSessionId: string;
+  /** The `sid` of its logout token: derived from the minted token (ssoSessionId), so the app can compute it too. */
+  sid: string;
+  createdAt: number;
 }
 
 export interface SsoCodeRecord {
@@ -45,7 +63,13 @@ export interface SsoRecords {
   createCode(code: SsoCodeRecord, now: number): Promise<void>;
   /** Marks the code used, atomically: of two concurrent exchanges exactly one is `fresh`. */
   consumeCode(codeHash: Buffer, at: number): Promise<CodeConsumption>;
+
+  /** Records a grant and drops those made before `pruneBefore` (their sessions have ended by age). */
+  addGrant(grant: SsoGrantRecord, pruneBefore: number): Promise<void>;
+  /** Removes and answers the grants made from this browser session (its sign-out), or only those for one app. */
+  takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]>;
 }
 
 export const SSO_MIGRATION_NAME = 'single sign-on apps and codes';
+export const SSO_BACKCHANNEL_MIGRATION_NAME = 'single sign-on back-channel sign-out';
 export const CLIENT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;

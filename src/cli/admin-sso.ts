@@ -25,6 +25,7 @@ const ADD = defineCommand({
   flags: {
     'redirect-uri': { type: 'string', value: 'URL', help: 'the exact URL codes are sent to (https, or http on loopback and .test names)' },
     origin: { type: 'string', value: 'ORIGIN', help: "the app's origin: payloads are bound to it; it may frame the sign-in frame" },
+    'backchannel-logout-uri': { type: 'string', value: 'URL', help: "where the app's back end takes signed logout tokens when a user signs out (optional)" },
     ...COMMON,
   },
 });
@@ -48,7 +49,7 @@ const SSO_APP: GroupSpec = {
   name: 'admin accounts sso-app',
   summary: 'Relying apps of single sign-on (docs/sso.md).',
   subcommands: {
-    add: { usage: 'add <client_id> --redirect-uri URL --origin ORIGIN', summary: ADD.summary, run: add },
+    add: { usage: 'add <client_id> --redirect-uri URL --origin ORIGIN [--backchannel-logout-uri URL]', summary: ADD.summary, run: add },
     'rotate-key': { usage: 'rotate-key <client_id>', summary: ROTATE.summary, run: rotate },
     list: { usage: 'list', summary: LIST.summary, run: list },
     remove: { usage: 'remove <client_id>', summary: REMOVE.summary, run: remove },
@@ -100,8 +101,10 @@ async function add(argv: string[], out: Out): Promise<number> {
   const redirectUri = webUrl(values['redirect-uri'], 'redirect-uri').toString();
   const origin = webUrl(values.origin, 'origin');
   if (origin.origin !== String(values.origin)) throw new UsageError(`--origin must be an origin only, e.g. ${origin.origin}`);
+  const given = values['backchannel-logout-uri'];
+  const backchannelLogoutUri = given === undefined ? null : webUrl(given, 'backchannel-logout-uri').toString();
   const config = configOf(values);
-  const added = await withStore(config, (store) => store.sso.addApp({ clientId, redirectUri, origin: origin.origin, createdAt: Date.now() }));
+  const added = await withStore(config, (store) => store.sso.addApp({ clientId, redirectUri, origin: origin.origin, createdAt: Date.now(), backchannelLogoutUri }));
   if (!added) throw new UsageError(`an SSO app ${clientId} already exists (remove it first)`);
   out(keyLine(clientId, addSsoKey(ssoKeysPath(path.resolve(config.dataDir)), clientId)));
   return 0;
@@ -121,7 +124,7 @@ async function list(argv: string[], out: Out): Promise<number> {
   const parsed = parseCommand(LIST, argv, out);
   if (!parsed) return 0;
   const apps = await withStore(configOf(parsed.values), (store) => store.sso.listApps());
-  out(apps.length === 0 ? 'no SSO apps\n' : apps.map((app) => `${app.clientId}\t${app.origin}\t${app.redirectUri}\n`).join(''));
+  out(apps.length === 0 ? 'no SSO apps\n' : apps.map((app) => `${app.clientId}\t${app.origin}\t${app.redirectUri}${app.backchannelLogoutUri ? `\t${app.backchannelLogoutUri}` : ''}\n`).join(''));
   return 0;
 }
 

@@ -16,6 +16,6 @@ export { getServiceToken, clientStateFor, IdentityError } from './identity.js';
 export type { ServiceTokenOptions, ServiceToken } from './identity.js';
 export { enrollDevice, renewDevice, EnrollmentError } from './enroll.js';
 export type { DeviceCredentials, EnrollOptions } from './enroll.js';
-export { SsoRelyingParty, MemoryReplayCache, ssoErrors } from './sso.js';
-export type { RelyingPartyOptions, ReplayCache, SsoOutcome, SsoProfile } from './sso.js';
+export { SsoRelyingParty, MemoryReplayCache, RedisReplayCache, replayCacheFor, ssoErrors } from './sso.js';
+export type { LogoutOutcome, RedisSetNx, RelyingPartyOptions, ReplayCache, SsoOutcome, SsoProfile } from './sso.js';
 export { SSO_BROWSER_SCRIPT } from './sso-browser.js';

@@ -17,6 +17,9 @@ const SSO_ERRORS = {
   codeRefused: { status: 400, errno: 468, message: 'The accounts server refused the code' },
   stateMismatch: { status: 400, errno: 469, message: 'The sign-in state does not match this browser' },
   accountsUnreachable: { status: 502, errno: 470, message: 'The accounts server could not be reached' },
+  logoutTokenInvalid: { status: 400, errno: 471, message: 'The logout token does not verify (signature, iss, aud, typ, iat, event or nonce)' },
+  logoutTokenReplayed: { status: 400, errno: 472, message: 'The logout token was already used' },
+  replayCacheUnavailable: { status: 503, errno: 473, message: 'The replay cache could not be reached' },
 } as const satisfies Record<string, EnvelopeDefinition>;
 
 export type SsoErrorCode = keyof typeof SSO_ERRORS;

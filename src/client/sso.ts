@@ -6,33 +6,16 @@
  * `{status: 204, profile}` or `{status, body}` in Herald's envelope, for any web framework.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { fromBase64Url } from '../crypto/base64.js';
+import { BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME_SECONDS, LOGOUT_TOKEN_TYPE, ssoSessionId } from '../crypto/sso-logout-token.js';
 import { CIPHER_ID, openRecoveryPacket, SSO_KEY_BYTES } from '../crypto/sso-packet.js';
 import { errorEnvelope, type EnvelopeDefinition, type ErrorEnvelope, type HttpError } from '../http/errors.js';
 import { ssoErrors, SSO_ERRORS_URL, type SsoErrorCode } from './sso-errors.js';
+import { MemoryReplayCache, type ReplayCache } from './sso-replay.js';
 
 export { ssoErrors } from './sso-errors.js';
-
-/** Remembers payloads already used until they expire. One process: memory; many: back it with Redis (SET NX PX). */
-export interface ReplayCache {
-  /** true when `key` was already recorded (a replay); records it until `expiresAtMs` otherwise. */
-  seen(key: string, expiresAtMs: number): boolean | Promise<boolean>;
-}
-
-export class MemoryReplayCache implements ReplayCache {
-  private readonly entries = new Map<string, number>();
-  constructor(private readonly now: () => number = Date.now) {}
-
-  seen(key: string, expiresAtMs: number): boolean {
-    const now = this.now();
-    if (this.entries.size > 1000) for (const [each, until] of this.entries) if (until <= now) this.entries.delete(each);
-    const until = this.entries.get(key);
-    if (until !== undefined && until > now) return true;
-    this.entries.set(key, expiresAtMs);
-    return false;
-  }
-}
+export { MemoryReplayCache, RedisReplayCache, replayCacheFor, type RedisSetNx, type ReplayCache } from './sso-replay.js';
 
 export interface SsoProfile {
   /** The account id (32 hex). */
@@ -43,8 +26,18 @@ export interface SsoProfile {
 }
 
 export type SsoOutcome =
-  | { status: 204; profile: SsoProfile; /** The accounts session made for this app (keep it server-side, or end it). */ sessionToken: string }
+  | {
+      status: 204;
+      profile: SsoProfile;
+      /** The accounts session made for this app (keep it server-side, or end it). */
+      sessionToken: string;
+      /** The `sid` a logout token will name for this sign-in: keep it with the app's own session. */
+      sid: string;
+    }
   | { status: number; body: ErrorEnvelope };
+
+/** 200: end the app's sessions of `sub` (only the one of `sid` when given); else reply status and body. */
+export type LogoutOutcome = { status: 200; sub: string; sid: string | null } | { status: number; body: ErrorEnvelope };
 
 export interface RelyingPartyOptions {
   /** The accounts server as this back end reaches it (the back channel). */
@@ -83,14 +76,25 @@ export class SsoRelyingParty {
   private jwks: { set: ReturnType<typeof createLocalJWKSet>; at: number } | undefined;
 
   constructor(private readonly options: RelyingPartyOptions) {
-    for (const [cipherId, text] of Object.entries(options.keys)) {
-      const key = fromBase64Url(text);
-      if (!CIPHER_ID.test(cipherId) || !key || key.length !== SSO_KEY_BYTES) throw new Error(`SSO key ${cipherId} must be a 16-hex cipherId and 32 bytes of base64url`);
-      this.keys.set(cipherId, key);
-    }
+    for (const [cipherId, text] of Object.entries(options.keys)) this.addKey(cipherId, text);
     this.now = options.now ?? Date.now;
     this.replay = options.replay ?? new MemoryReplayCache(this.now);
     this.fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * Accepts payloads sealed under one more key (a rotation: `sso-app rotate-key` printed it),
+   * without a restart; the keys held before keep opening until `dropKey`.
+   */
+  addKey(cipherId: string, base64urlKey: string): void {
+    const key = fromBase64Url(base64urlKey);
+    if (!CIPHER_ID.test(cipherId) || !key || key.length !== SSO_KEY_BYTES) throw new Error(`SSO key ${cipherId} must be a 16-hex cipherId and 32 bytes of base64url`);
+    this.keys.set(cipherId, key);
+  }
+
+  /** Stops accepting a retired key (once its payloads, 60 s at most, are gone). */
+  dropKey(cipherId: string): void {
+    this.keys.delete(cipherId);
   }
 
   /** The body the browser posted (`{recoveryPayload: {packet, cipherId}}`) → signed in, or why not. */
@@ -146,10 +150,65 @@ export class SsoRelyingParty {
     if (opened === 'malformed') return refuse('malformedPayload');
     if (opened === 'unopenable') return refuse('packetUnopenable');
     if (opened === 'expired') return refuse('payloadExpired');
-    if (await this.replay.seen(createHash('sha256').update(packet).digest('base64url'), opened.exp * 1000)) return refuse('payloadReplayed');
+    if (await this.once(createHash('sha256').update(packet).digest('base64url'), opened.exp * 1000)) return refuse('payloadReplayed');
     if (!TOKEN.test(opened.token)) return refuse('tokenMalformed');
     const profile = await this.profile(opened.token);
-    return { status: 204, profile, sessionToken: opened.token };
+    return { status: 204, profile, sessionToken: opened.token, sid: ssoSessionId(opened.token) };
+  }
+
+  /** true for a replay; a cache that cannot answer refuses (fails closed) rather than letting one through. */
+  private async once(key: string, expiresAtMs: number): Promise<boolean> {
+    try {
+      return await this.replay.seen(key, expiresAtMs);
+    } catch {
+      return refuse('replayCacheUnavailable');
+    }
+  }
+
+  /**
+   * The accounts server's back-channel sign-out (`POST` of `logout_token=…`, form-encoded): the
+   * token's signature (the JWKS), iss, aud (this client id), typ, iat freshness, the event, no
+   * nonce, jti used once. 200 with who and which sign-in to end, or 400 (reply it as is, no-store).
+   */
+  async verifyLogout(body: unknown): Promise<LogoutOutcome> {
+    return this.answerLogout(async () => {
+      const token = typeof body === 'string' ? new URLSearchParams(body).get('logout_token') : (body as { logout_token?: unknown } | null)?.logout_token;
+      if (typeof token !== 'string' || token.length > 8192) return refuse('logoutTokenInvalid', 'no logout_token');
+      const claims = await this.verifiedLogoutClaims(token);
+      const expires = (claims.exp ?? 0) * 1000;
+      if (await this.once(`jti:${claims.jti as string}`, expires)) return refuse('logoutTokenReplayed');
+      return { status: 200 as const, sub: claims.sub as string, sid: typeof claims.sid === 'string' ? claims.sid : null };
+    });
+  }
+
+  private async verifiedLogoutClaims(token: string): Promise<JWTPayload> {
+    const issuer = this.options.issuer ?? new URL(this.options.accountsUrl).origin;
+    for (const fresh of [false, true]) {
+      try {
+        const { payload } = await jwtVerify(token, await this.keySet(fresh), {
+          algorithms: ['ES256'],
+          issuer,
+          audience: this.options.clientId,
+          typ: LOGOUT_TOKEN_TYPE,
+          requiredClaims: ['iat', 'exp', 'jti', 'sub'],
+          maxTokenAge: LOGOUT_TOKEN_LIFETIME_SECONDS,
+          clockTolerance: 5,
+          currentDate: new Date(this.now()),
+        });
+        const events = payload.events as Record<string, unknown> | undefined;
+        const event = events && typeof events === 'object' ? events[BACKCHANNEL_LOGOUT_EVENT] : undefined;
+        if (!event || typeof event !== 'object') return refuse('logoutTokenInvalid', 'not a back-channel logout event');
+        // Prohibited by the spec, so an ID token can never pass for a logout token.
+        if ('nonce' in payload) return refuse('logoutTokenInvalid', 'a nonce is present');
+        if (typeof payload.iat !== 'number' || payload.iat * 1000 > this.now() + 5000) return refuse('logoutTokenInvalid', 'iat in the future');
+        return payload;
+      } catch (error) {
+        if (error instanceof Refusal) throw error;
+        if (!fresh && (error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY') continue;
+        return refuse('logoutTokenInvalid', (error as { code?: string }).code ?? 'does not verify');
+      }
+    }
+    return refuse('logoutTokenInvalid');
   }
 
   private async profile(token: string): Promise<SsoProfile> {
@@ -189,6 +248,15 @@ export class SsoRelyingParty {
       return await this.fetch(new URL(pathname, this.options.accountsUrl), { ...init, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
     } catch {
       return refuse('accountsUnreachable');
+    }
+  }
+
+  private async answerLogout(work: () => Promise<LogoutOutcome>): Promise<LogoutOutcome> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      return { status: error.failure.status, body: errorEnvelope(error.failure, SSO_ERRORS_URL) };
     }
   }
 

@@ -15,12 +15,12 @@ export function findChromium(): string | null {
   return CHROMIUM_CANDIDATES.find((candidate) => existsSync(candidate)) ?? null;
 }
 
-/** `launch` gives each `newContext()` a fresh, in-memory profile. */
-export function launchChromium(executablePath: string): Promise<Browser> {
+/** `launch` gives each `newContext()` a fresh, in-memory profile; `extraArgs` (host rules, trusted keys) go after the usual ones. */
+export function launchChromium(executablePath: string, extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
 
