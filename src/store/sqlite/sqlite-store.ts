@@ -20,7 +20,7 @@ import type {
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { SqliteDeviceCertificates } from './device-certificates.js';
-import { ChannelCache } from './channel-cache.js';
+import { ChannelCache } from '../channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { latestVersion, migrations, type Migration } from './migrations.js';
