@@ -26,7 +26,7 @@ import { connectionLost, onFreshConnection, RetriedAfterLoss } from './fresh-con
 import { PostgresMessageBatches } from './message-batches.js';
 import { latestVersion, migrations } from './migrations.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
-import { sql, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type WakeupRow } from './statements.js';
+import { sql, toChannelRecord, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type StatsCountsRow, type StatsPendingRow, toStoreStats, type WakeupRow } from './statements.js';
 
 export { sql } from './statements.js';
 
@@ -74,7 +74,7 @@ export class PostgresStore implements Store {
   private closed = false;
   private readonly certificates: PostgresDeviceCertificates;
   private readonly channels = new ChannelCache(CHANNEL_CACHE_DEVICES, CHANNEL_CACHE_MAX_AGE_MS);
-  /** Group commit of saves and acks; exposed read-only for tests (batches run). */
+  /** Group commit of saves and acks (read by tests: batches run). */
   readonly messageBatches = new PostgresMessageBatches((name, values) => this.run(name, values));
 
   constructor(options: PostgresStoreOptions) {
@@ -179,8 +179,8 @@ export class PostgresStore implements Store {
     return (await this.change('touchDevice', [uaid, now])) > 0;
   }
 
-  // Channel writes drop the cache entries they touch before and after the write: a read that
-  // raced the write cannot leave the old entry behind. Other nodes' writes: channel-cache.ts.
+  // Channel writes drop their cache entries before and after the write (a racing read cannot
+  // leave the old entry behind); other nodes' writes: channel-cache.ts.
 
   async dropDevice(uaid: string): Promise<boolean> {
     this.channels.forgetDevice(uaid);
@@ -200,12 +200,7 @@ export class PostgresStore implements Store {
     if (cached) return cached;
     const [row] = await this.run<ChannelRow>('getChannel', [uaid, channelId]);
     if (!row) return null;
-    const channel: ChannelRecord = Object.freeze({
-      uaid: row.uaid,
-      channelId: row.channel_id,
-      senderKeyHash: row.sender_key_hash,
-      createdAt: toNumber(row.created_at),
-    });
+    const channel = toChannelRecord(row);
     this.channels.set(channel);
     return channel;
   }
@@ -256,19 +251,10 @@ export class PostgresStore implements Store {
   }
 
   async stats(now: number): Promise<StoreStats> {
-    const [counts] = await this.run<{ devices: string; channels: string; expired: string }>('statsCounts', [now]);
-    const [pending] = await this.run<{ n: string; devices: string; oldest: string | null; bytes: string }>('statsPending', [now]);
+    const [counts] = await this.run<StatsCountsRow>('statsCounts', [now]);
+    const [pending] = await this.run<StatsPendingRow>('statsPending', [now]);
     const [largest] = await this.run<CountRow>('statsLargest', [now]);
-    return {
-      devices: counts ? toNumber(counts.devices) : 0,
-      channels: counts ? toNumber(counts.channels) : 0,
-      devicesWithBacklog: pending ? toNumber(pending.devices) : 0,
-      largestBacklog: largest ? toNumber(largest.n) : 0,
-      pendingMessages: pending ? toNumber(pending.n) : 0,
-      pendingBytes: pending ? toNumber(pending.bytes) : 0,
-      expiredMessages: counts ? toNumber(counts.expired) : 0,
-      oldestPendingAt: pending?.oldest == null ? null : toNumber(pending.oldest),
-    };
+    return toStoreStats(counts, pending, largest);
   }
 
   async countChannelMessages(uaid: string, channelId: string, now: number): Promise<number> {
@@ -288,8 +274,7 @@ export class PostgresStore implements Store {
   async sweepIdleDevices(before: number): Promise<number> {
     // The row count is the devices only; their channels and messages cascade.
     const swept = await this.change('sweepIdleDevices', [before]);
-    // Which devices went is not known here; the sweep is rare, so the cache starts over.
-    if (swept > 0) this.channels.clear();
+    if (swept > 0) this.channels.clear(); // which devices went is not known; the sweep is rare
     return swept;
   }
 

@@ -3,7 +3,7 @@
  * plans; each is sent as a named prepared statement, parsed once per pooled connection), the rows
  * they return, and the conversions from those rows.
  */
-import type { BlockedSenderKey, ForwardedHeaders, StoredMessage, Urgency } from '../types.js';
+import type { BlockedSenderKey, ChannelRecord, ForwardedHeaders, StoreStats, StoredMessage, Urgency } from '../types.js';
 
 /** Advisory lock key of a device's saves (two int4 keys; the store has the migration lock). */
 const DEVICE_SAVE_LOCK = 0x4865_7201;
@@ -201,5 +201,36 @@ export function toStoredMessage(row: MessageRow): StoredMessage {
     expiresAt: toNumber(row.expires_at),
     data: row.data,
     headers: row.headers,
+  };
+}
+
+/** Frozen: the channel cache hands the same object to every caller. */
+export function toChannelRecord(row: ChannelRow): ChannelRecord {
+  return Object.freeze({ uaid: row.uaid, channelId: row.channel_id, senderKeyHash: row.sender_key_hash, createdAt: toNumber(row.created_at) });
+}
+
+export interface StatsCountsRow {
+  devices: string;
+  channels: string;
+  expired: string;
+}
+
+export interface StatsPendingRow {
+  n: string;
+  devices: string;
+  oldest: string | null;
+  bytes: string;
+}
+
+export function toStoreStats(counts: StatsCountsRow | undefined, pending: StatsPendingRow | undefined, largest: CountRow | undefined): StoreStats {
+  return {
+    devices: counts ? toNumber(counts.devices) : 0,
+    channels: counts ? toNumber(counts.channels) : 0,
+    devicesWithBacklog: pending ? toNumber(pending.devices) : 0,
+    largestBacklog: largest ? toNumber(largest.n) : 0,
+    pendingMessages: pending ? toNumber(pending.n) : 0,
+    pendingBytes: pending ? toNumber(pending.bytes) : 0,
+    expiredMessages: counts ? toNumber(counts.expired) : 0,
+    oldestPendingAt: pending?.oldest == null ? null : toNumber(pending.oldest),
   };
 }
