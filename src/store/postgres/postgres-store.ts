@@ -1,23 +1,9 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  BlockedSenderKey,
-  ChannelRecord,
-  DeviceBacklog,
-  DeviceCertificateRecord,
-  DeviceCertificateStore,
-  EnrollmentCode,
-  StoreStats,
-  DeviceRecord,
-  FetchOptions,
-  ForwardedHeaders,
-  NewMessage,
-  RecordedSecretFingerprint,
-  SecretFingerprint,
-  Store,
-  StoredMessage,
-  Urgency,
-  WakeupAddress,
+  BlockedSenderKey, ChannelRecord, DeviceBacklog, DeviceCertificateRecord, DeviceCertificateStore, EnrollmentCode,
+  StoreStats, DeviceRecord, FetchOptions, ForwardedHeaders, NewMessage, RecordedSecretFingerprint, SecretFingerprint,
+  Store, StoredMessage, Urgency, WakeupAddress
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
