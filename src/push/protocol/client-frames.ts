@@ -55,14 +55,24 @@ export async function unregister(context: FrameContext, message: Frame<'unregist
 export async function ack(context: FrameContext, message: Frame<'ack'>): Promise<Reply> {
   const uaid = requireUaid(context);
   const { outbox, ports } = context;
+  // The deletes of one ack frame go to storage together (a group-committing store gives them one
+  // round trip) rather than one after the other; each message is settled once its delete is done.
+  const deletes: Promise<void>[] = [];
+  const seen = new Set<string>();
   for (const update of message.updates) {
     const pending = outbox.get(update.version);
-    // Acks for versions this connection never sent are ignored: they cannot touch storage.
-    if (!pending || pending.channelId !== update.channelID) continue;
-    if (pending.stored) await ports.store.deleteMessage(uaid, update.version);
-    outbox.settle(update.version);
-    ports.observe?.acked?.(update.code);
+    // Acks for versions this connection never sent are ignored: they cannot touch storage. A
+    // version named twice in one frame counts once, as it did when each delete was awaited.
+    if (!pending || pending.channelId !== update.channelID || seen.has(update.version)) continue;
+    seen.add(update.version);
+    const settle = (): void => {
+      outbox.settle(update.version);
+      ports.observe?.acked?.(update.code);
+    };
+    if (pending.stored) deletes.push(ports.store.deleteMessage(uaid, update.version).then(settle));
+    else settle();
   }
+  await Promise.all(deletes);
   return { frames: [], continueDrain: true };
 }
 

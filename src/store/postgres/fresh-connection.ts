@@ -33,3 +33,14 @@ export async function onFreshConnection<R extends QueryResultRow>(config: pg.Cli
     await client.end().catch(() => {});
   }
 }
+
+/**
+ * A statement failed on its second attempt, after the connection of the first died: the first may
+ * have committed (a group-committed save then finds its own row; message-batches.ts).
+ */
+export class RetriedAfterLoss extends Error {
+  override name = 'RetriedAfterLoss';
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}

@@ -1,33 +1,21 @@
 import pg from 'pg';
 import type { QueryResultRow } from 'pg';
 import type {
-  BlockedSenderKey,
-  ChannelRecord,
-  DeviceBacklog,
-  DeviceCertificateRecord,
-  DeviceCertificateStore,
-  EnrollmentCode,
-  StoreStats,
-  DeviceRecord,
-  FetchOptions,
-  ForwardedHeaders,
-  NewMessage,
-  RecordedSecretFingerprint,
-  SecretFingerprint,
-  Store,
-  StoredMessage,
-  Urgency,
-  WakeupAddress,
+  BlockedSenderKey, ChannelRecord, DeviceBacklog, DeviceCertificateRecord, DeviceCertificateStore, EnrollmentCode,
+  StoreStats, DeviceRecord, FetchOptions, ForwardedHeaders, NewMessage, RecordedSecretFingerprint, SecretFingerprint,
+  Store, StoredMessage, Urgency, WakeupAddress
 } from '../types.js';
 import { SubscriptionMissingError } from '../types.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
 import { PostgresAppStats } from './app-stats.js';
-import { connectionLost, onFreshConnection } from './fresh-connection.js';
+import { ChannelCache } from '../channel-cache.js';
+import { connectionLost, onFreshConnection, RetriedAfterLoss } from './fresh-connection.js';
+import { PostgresMessageBatches } from './message-batches.js';
 import { runPostgresMigrations } from '../migrations/postgres-runner.js';
 import { migrations } from './migrations.js';
 import { createPostgresPool } from './pool.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
-import { sql, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type WakeupRow } from './statements.js';
+import { sql, toChannelRecord, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type StatsCountsRow, type StatsPendingRow, toStoreStats, type WakeupRow } from './statements.js';
 
 export { sql } from './statements.js';
 
@@ -47,6 +35,10 @@ export interface PostgresStoreOptions {
 }
 
 export const DEFAULT_POOL_SIZE = 10;
+/** Devices whose channels each node keeps for the endpoint's check (channel-cache.ts). */
+const CHANNEL_CACHE_DEVICES = 100_000;
+/** How long a node trusts a cached channel that another node may have changed (channel-cache.ts). */
+const CHANNEL_CACHE_MAX_AGE_MS = 5_000;
 
 // Advisory lock keys (two int4 keys); the first says what the lock is for (statements.ts has the other).
 const MIGRATION_LOCK = 0x4865_7200; // "Her\0"
@@ -59,7 +51,8 @@ const UNIQUE_VIOLATION = '23505';
 
 /**
  * The scale-out backend: many Herald processes share one PostgreSQL database. Every method is a
- * single statement (one round trip) on a pooled connection, committed on its own.
+ * single statement (one round trip) on a pooled connection, committed on its own; message saves
+ * and deletes of concurrent requests share one statement (message-batches.ts).
  */
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
@@ -70,6 +63,9 @@ export class PostgresStore implements Store {
   private closed = false;
   private readonly certificates: PostgresDeviceCertificates;
   readonly appStats: PostgresAppStats;
+  private readonly channels = new ChannelCache(CHANNEL_CACHE_DEVICES, CHANNEL_CACHE_MAX_AGE_MS);
+  /** Group commit of saves and acks (read by tests: batches run). */
+  readonly messageBatches = new PostgresMessageBatches((name, values) => this.run(name, values));
 
   constructor(options: PostgresStoreOptions) {
     const opened = createPostgresPool({
@@ -96,6 +92,8 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Writes already queued are committed (or failed) first: close cuts off no accepted request.
+    await this.messageBatches.settled();
     this.closed = true;
     await this.pool.end();
   }
@@ -117,27 +115,37 @@ export class PostgresStore implements Store {
     return (await this.change('touchDevice', [uaid, now])) > 0;
   }
 
+  // Channel writes drop their cache entries before and after the write (a racing read cannot
+  // leave the old entry behind); other nodes' writes: channel-cache.ts.
+
   async dropDevice(uaid: string): Promise<boolean> {
-    return (await this.change('dropDevice', [uaid])) > 0;
+    this.channels.forgetDevice(uaid);
+    const dropped = (await this.change('dropDevice', [uaid])) > 0;
+    this.channels.forgetDevice(uaid);
+    return dropped;
   }
 
   async putChannel(channel: ChannelRecord): Promise<void> {
+    this.channels.forgetChannel(channel.uaid, channel.channelId);
     await this.run('putChannel', [channel.uaid, channel.channelId, channel.senderKeyHash, channel.createdAt]);
+    this.channels.forgetChannel(channel.uaid, channel.channelId);
   }
 
   async getChannel(uaid: string, channelId: string): Promise<ChannelRecord | null> {
+    const cached = this.channels.get(uaid, channelId);
+    if (cached) return cached;
     const [row] = await this.run<ChannelRow>('getChannel', [uaid, channelId]);
     if (!row) return null;
-    return {
-      uaid: row.uaid,
-      channelId: row.channel_id,
-      senderKeyHash: row.sender_key_hash,
-      createdAt: toNumber(row.created_at),
-    };
+    const channel = toChannelRecord(row);
+    this.channels.set(channel);
+    return channel;
   }
 
   async deleteChannel(uaid: string, channelId: string): Promise<boolean> {
-    return (await this.change('deleteChannel', [uaid, channelId])) > 0;
+    this.channels.forgetChannel(uaid, channelId);
+    const deleted = (await this.change('deleteChannel', [uaid, channelId])) > 0;
+    this.channels.forgetChannel(uaid, channelId);
+    return deleted;
   }
 
   async countChannels(uaid: string): Promise<number> {
@@ -146,22 +154,15 @@ export class PostgresStore implements Store {
   }
 
   async saveMessage(message: NewMessage): Promise<void> {
-    await this.run('saveMessage', [
-      message.uaid,
-      message.id,
-      message.channelId,
-      message.topic,
-      message.urgency,
-      message.ttl,
-      message.receivedAt,
-      message.expiresAt,
-      message.data,
-      message.headers === null ? null : JSON.stringify(message.headers),
-    ]).catch((error: unknown) => {
-      // The channel was unregistered between the endpoint's check and this save.
-      if (error instanceof pg.DatabaseError && error.code === FOREIGN_KEY_VIOLATION) throw new SubscriptionMissingError();
+    // The binding the endpoint was shown from the cache is the one the row must still have.
+    const cached = this.channels.get(message.uaid, message.channelId);
+    try {
+      await this.messageBatches.save({ message, expectedKey: cached === undefined ? undefined : cached.senderKeyHash });
+    } catch (error) {
+      // Unregistered or re-bound meanwhile (maybe through another node): the cache learns it too.
+      if (error instanceof SubscriptionMissingError) this.channels.forgetChannel(message.uaid, message.channelId);
       throw error;
-    });
+    }
   }
 
   async fetchMessages(uaid: string, options: FetchOptions): Promise<StoredMessage[]> {
@@ -177,7 +178,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteMessage(uaid: string, id: string): Promise<boolean> {
-    return (await this.change('deleteMessage', [uaid, id])) > 0;
+    return this.messageBatches.delete(uaid, id);
   }
 
   async countMessages(uaid: string, now: number): Promise<number> {
@@ -186,19 +187,10 @@ export class PostgresStore implements Store {
   }
 
   async stats(now: number): Promise<StoreStats> {
-    const [counts] = await this.run<{ devices: string; channels: string; expired: string }>('statsCounts', [now]);
-    const [pending] = await this.run<{ n: string; devices: string; oldest: string | null; bytes: string }>('statsPending', [now]);
+    const [counts] = await this.run<StatsCountsRow>('statsCounts', [now]);
+    const [pending] = await this.run<StatsPendingRow>('statsPending', [now]);
     const [largest] = await this.run<CountRow>('statsLargest', [now]);
-    return {
-      devices: counts ? toNumber(counts.devices) : 0,
-      channels: counts ? toNumber(counts.channels) : 0,
-      devicesWithBacklog: pending ? toNumber(pending.devices) : 0,
-      largestBacklog: largest ? toNumber(largest.n) : 0,
-      pendingMessages: pending ? toNumber(pending.n) : 0,
-      pendingBytes: pending ? toNumber(pending.bytes) : 0,
-      expiredMessages: counts ? toNumber(counts.expired) : 0,
-      oldestPendingAt: pending?.oldest == null ? null : toNumber(pending.oldest),
-    };
+    return toStoreStats(counts, pending, largest);
   }
 
   async countChannelMessages(uaid: string, channelId: string, now: number): Promise<number> {
@@ -217,7 +209,9 @@ export class PostgresStore implements Store {
 
   async sweepIdleDevices(before: number): Promise<number> {
     // The row count is the devices only; their channels and messages cascade.
-    return this.change('sweepIdleDevices', [before]);
+    const swept = await this.change('sweepIdleDevices', [before]);
+    if (swept > 0) this.channels.clear(); // which devices went is not known; the sweep is rare
+    return swept;
   }
 
   async blockSenderKey(entry: BlockedSenderKey): Promise<boolean> {
@@ -272,7 +266,9 @@ export class PostgresStore implements Store {
   }
 
   async dropDevicesOwnedBy(owner: string): Promise<number> {
-    return this.change('dropDevicesOwnedBy', [owner]);
+    const dropped = await this.change('dropDevicesOwnedBy', [owner]);
+    if (dropped > 0) this.channels.clear();
+    return dropped;
   }
 
   async listSecretFingerprints(): Promise<RecordedSecretFingerprint[]> {
@@ -334,6 +330,8 @@ export class PostgresStore implements Store {
         // The first attempt committed before its connection died: the retry found its own row.
         const own = statement.name === 'herald_saveMessage' && second instanceof pg.DatabaseError && second.code === UNIQUE_VIOLATION;
         if (own && second.constraint === 'messages_uaid_id') return { rows: [], rowCount: 1, command: 'INSERT', oid: 0, fields: [] };
+        // A batch of saves sorts out which rows were its own (message-batches.ts).
+        if (statement.name === 'herald_saveMessages') throw new RetriedAfterLoss(second);
         throw second;
       });
     }

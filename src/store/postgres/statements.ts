@@ -3,7 +3,7 @@
  * plans; each is sent as a named prepared statement, parsed once per pooled connection), the rows
  * they return, and the conversions from those rows.
  */
-import type { BlockedSenderKey, ForwardedHeaders, StoredMessage, Urgency } from '../types.js';
+import type { BlockedSenderKey, ChannelRecord, ForwardedHeaders, StoreStats, StoredMessage, Urgency } from '../types.js';
 
 /** Advisory lock key of a device's saves (two int4 keys; the store has the migration lock). */
 const DEVICE_SAVE_LOCK = 0x4865_7201;
@@ -48,6 +48,36 @@ export const sql = {
                 SET seq = excluded.seq, id = excluded.id, urgency = excluded.urgency, ttl = excluded.ttl,
                     received_at = excluded.received_at, expires_at = excluded.expires_at,
                     data = excluded.data, headers = excluded.headers`,
+  // Group commit (message-batches.ts): the saves of many requests in one statement, one round trip.
+  // The advisory locks of every device in the batch are taken first, in uaid order (two batches
+  // lock in the same order), then the rows are inserted in batch order, so seq follows it. A row
+  // is written only when its channel exists and, when the node checked a cached binding, still has
+  // that sender key: a channel re-registered or dropped through another node is refused here
+  // (SubscriptionMissingError), so a stale cache can never store a message the database would not.
+  // RETURNING names the rows written; a row missing from it had no (matching) channel.
+  saveMessages: `WITH batch AS (
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                                        $7::bigint[], $8::bigint[], $9::bytea[], $10::text[], $11::boolean[], $12::bytea[])
+                     WITH ORDINALITY AS b(uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers, checked, key_hash, ord)
+                 ),
+                 device_lock AS (
+                   SELECT count(pg_advisory_xact_lock(${DEVICE_SAVE_LOCK}, hashtext(uaid))) AS n
+                   FROM (SELECT DISTINCT uaid FROM batch ORDER BY uaid) AS devices
+                 )
+                 INSERT INTO messages (uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers)
+                 SELECT b.uaid, b.id, b.channel_id, b.topic, b.urgency, b.ttl, b.received_at, b.expires_at, b.data, b.headers::jsonb
+                 FROM batch AS b CROSS JOIN device_lock
+                 JOIN channels AS c ON c.uaid = b.uaid AND c.channel_id = b.channel_id
+                 WHERE NOT b.checked OR c.sender_key_hash IS NOT DISTINCT FROM b.key_hash
+                 ORDER BY b.ord
+                 ON CONFLICT (uaid, channel_id, topic) DO UPDATE
+                 SET seq = excluded.seq, id = excluded.id, urgency = excluded.urgency, ttl = excluded.ttl,
+                     received_at = excluded.received_at, expires_at = excluded.expires_at,
+                     data = excluded.data, headers = excluded.headers
+                 RETURNING id`,
+  // Acks of many sessions in one statement; RETURNING names the rows that were there.
+  deleteMessages: `DELETE FROM messages AS m USING unnest($1::text[], $2::text[]) AS d(uaid, id)
+                   WHERE m.uaid = d.uaid AND m.id = d.id RETURNING m.uaid, m.id`,
   // The drain: topic messages after the cursor's topicSeq, then messages without a topic after its
   // seq, each group in seq order. Each branch is an ordered seek on its partial index that stops at
   // the limit; the outer sort orders at most 2 × limit rows.
@@ -171,5 +201,36 @@ export function toStoredMessage(row: MessageRow): StoredMessage {
     expiresAt: toNumber(row.expires_at),
     data: row.data,
     headers: row.headers,
+  };
+}
+
+/** Frozen: the channel cache hands the same object to every caller. */
+export function toChannelRecord(row: ChannelRow): ChannelRecord {
+  return Object.freeze({ uaid: row.uaid, channelId: row.channel_id, senderKeyHash: row.sender_key_hash, createdAt: toNumber(row.created_at) });
+}
+
+export interface StatsCountsRow {
+  devices: string;
+  channels: string;
+  expired: string;
+}
+
+export interface StatsPendingRow {
+  n: string;
+  devices: string;
+  oldest: string | null;
+  bytes: string;
+}
+
+export function toStoreStats(counts: StatsCountsRow | undefined, pending: StatsPendingRow | undefined, largest: CountRow | undefined): StoreStats {
+  return {
+    devices: counts ? toNumber(counts.devices) : 0,
+    channels: counts ? toNumber(counts.channels) : 0,
+    devicesWithBacklog: pending ? toNumber(pending.devices) : 0,
+    largestBacklog: largest ? toNumber(largest.n) : 0,
+    pendingMessages: pending ? toNumber(pending.n) : 0,
+    pendingBytes: pending ? toNumber(pending.bytes) : 0,
+    expiredMessages: counts ? toNumber(counts.expired) : 0,
+    oldestPendingAt: pending?.oldest == null ? null : toNumber(pending.oldest),
   };
 }

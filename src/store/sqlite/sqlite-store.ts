@@ -21,7 +21,7 @@ import type {
 import { SubscriptionMissingError } from '../types.js';
 import { SqliteDeviceCertificates } from './device-certificates.js';
 import { SqliteAppStats } from './app-stats.js';
-import { ChannelCache } from './channel-cache.js';
+import { ChannelCache } from '../channel-cache.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { runSqliteMigrations } from '../migrations/sqlite-runner.js';
