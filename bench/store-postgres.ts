@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { cursorAfter } from '../src/store/cursor.js';
-import { openStore } from '../src/store/open-store.js';
+import { openStore } from '../src/store/open/open-store.js';
 import type { DrainCursor, NewMessage, Store } from '../src/store/types.js';
 
 const devices = Number(process.argv[2] ?? 1000);

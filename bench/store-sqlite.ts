@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cursorAfter } from '../src/store/cursor.js';
-import { openStore } from '../src/store/open-store.js';
+import { openStore } from '../src/store/open/open-store.js';
 import type { DrainCursor, NewMessage } from '../src/store/types.js';
 
 const devices = Number(process.argv[2] ?? 1000);

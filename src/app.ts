@@ -32,7 +32,7 @@ import { PushPart } from './push/part.js';
 import { WakeupPart } from './push/wakeup/part.js';
 import { Listeners, type BoundListeners } from './server/listeners.js';
 import type { Part } from './server/part.js';
-import { StoragePart } from './store/part.js';
+import { StoragePart } from './store/open/part.js';
 import type { Store } from './store/types.js';
 import { TokenServerPart } from './tokenserver/part.js';
 import type { RetiredUser } from './tokenserver/routes.js';

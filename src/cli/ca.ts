@@ -11,7 +11,7 @@ import { CaError, DeviceCa } from '../devices/ca.js';
 import { createEnrollmentCode, MAX_CODE_MINUTES } from '../devices/enrollment.js';
 import { DeviceCertificates } from '../devices/registry.js';
 import { exportPrivateKeyPem, newKeyPair, x509 } from '../devices/x509.js';
-import { openStore } from '../store/open-store.js';
+import { openStore } from '../store/open/open-store.js';
 import type { Store } from '../store/types.js';
 import { defineCommand, parseCommand, runGroup, stdout, type Flags, type GroupSpec, type Out } from './command-line.js';
 import { CommandFailure } from './failure.js';

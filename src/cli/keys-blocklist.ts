@@ -13,7 +13,7 @@ import { userInfo } from 'node:os';
 import { loadConfig, resolvePaths } from '../config/load.js';
 import { fromBase64Flexible, toBase64Url } from '../crypto/base64.js';
 import { isP256PublicKey, sha256 } from '../crypto/vapid.js';
-import { openStore } from '../store/open-store.js';
+import { openStore } from '../store/open/open-store.js';
 import type { Store } from '../store/types.js';
 import { defineCommand, parseCommand, stdout, type Flags, type Out } from './command-line.js';
 import { UsageError } from './usage-error.js';

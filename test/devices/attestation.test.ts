@@ -16,7 +16,7 @@ import { AttestationGate, type AttestationReason } from '../../src/devices/attes
 import { DeviceCa } from '../../src/devices/ca.js';
 import { createEnrollmentCode } from '../../src/devices/enrollment.js';
 import { ensureDevCertificate } from '../../src/server/dev-tls.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import type { Store } from '../../src/store/types.js';
 import { RawDevice, startHerald, type Running } from '../helpers/herald.js';
 import { newCsr, post } from '../helpers/enroll.js';

@@ -15,7 +15,7 @@ import { enrollDevice, EnrollmentError, renewDevice } from '../../src/client/enr
 import { DeviceCa } from '../../src/devices/ca.js';
 import { createEnrollmentCode } from '../../src/devices/enrollment.js';
 import { ensureDevCertificate } from '../../src/server/dev-tls.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import type { Store } from '../../src/store/types.js';
 import { newCsr, post, type Answer } from '../helpers/enroll.js';
 import { RawDevice, startHerald, type Running } from '../helpers/herald.js';

@@ -15,7 +15,7 @@ import { DeviceCa } from '../../src/devices/ca.js';
 import { DeviceCertificates } from '../../src/devices/registry.js';
 import { exportPrivateKeyPem, newKeyPair } from '../../src/devices/x509.js';
 import { ensureDevCertificate } from '../../src/server/dev-tls.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import type { Store } from '../../src/store/types.js';
 import { CHANNEL_A, RawDevice, startHerald, type Running } from '../helpers/herald.js';
 

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { Herald, type HeraldOptions } from '../../src/app.js';
 import { resolvePaths, validateConfig } from '../../src/config/load.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import type { Store } from '../../src/store/types.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 

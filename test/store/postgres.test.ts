@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { cursorAfter } from '../../src/store/cursor.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import { latestVersion, migrations } from '../../src/store/postgres/migrations.js';
 import { PostgresStore, sql } from '../../src/store/postgres/postgres-store.js';
 import { parsePostgresUrl } from '../../src/store/postgres/url.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { generateRingKey, type RingKey } from '../../src/crypto/keyring.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import { checkSecretsFingerprint, secretFingerprint, SecretsMismatchError, type KeyRings } from '../../src/store/secrets-fingerprint.js';
 import type { Store } from '../../src/store/types.js';
 import { postgresUnavailable, postgresUrl } from '../helpers/services.js';

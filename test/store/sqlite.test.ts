@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open/open-store.js';
 import { latestVersion, migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore, sql } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';

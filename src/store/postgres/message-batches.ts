@@ -31,8 +31,13 @@ interface DeleteJob {
 }
 
 const MAX_BATCH = 256;
-/** Batches on the wire at once; the pool has more connections for everything else. */
-const MAX_IN_FLIGHT = 4;
+/**
+ * Delete batches on the wire at once; the pool has more connections for everything else. Saves
+ * go one batch at a time: a job held back from a batch (a second replacement of one topic) must
+ * commit after it, and two batches in flight commit in whichever order the server finishes them.
+ */
+const MAX_DELETES_IN_FLIGHT = 4;
+const MAX_SAVES_IN_FLIGHT = 1;
 const UNIQUE_VIOLATION = '23505';
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -46,7 +51,7 @@ export class PostgresMessageBatches {
     this.saves = new WriteBatch<SaveJob, void>({
       run: (jobs) => this.runSaves(jobs),
       maxBatch: MAX_BATCH,
-      maxInFlight: MAX_IN_FLIGHT,
+      maxInFlight: MAX_SAVES_IN_FLIGHT,
       // Two replacements of one topic cannot both go through one ON CONFLICT: the second waits.
       conflicts: ({ message }, taken) => {
         if (message.topic === null) return false;
@@ -56,7 +61,7 @@ export class PostgresMessageBatches {
         return false;
       },
     });
-    this.deletes = new WriteBatch<DeleteJob, boolean>({ run: (jobs) => this.runDeletes(jobs), maxBatch: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT });
+    this.deletes = new WriteBatch<DeleteJob, boolean>({ run: (jobs) => this.runDeletes(jobs), maxBatch: MAX_BATCH, maxInFlight: MAX_DELETES_IN_FLIGHT });
   }
 
   save(job: SaveJob): Promise<void> {
@@ -89,19 +94,18 @@ export class PostgresMessageBatches {
     }
   }
 
+  /** In arrival order, one after the other: run side by side, a later row could take an earlier one's place (its id, its topic). */
   private async saveOneByOne(jobs: BatchJob<SaveJob, void>[], mayHaveCommitted: boolean): Promise<void> {
-    await Promise.all(
-      jobs.map(async (job) => {
-        try {
-          const written = await this.insert([job.input]);
-          if (written.has(job.input.message.id)) job.resolve();
-          else job.reject(new SubscriptionMissingError());
-        } catch (error) {
-          if ((mayHaveCommitted || error instanceof RetriedAfterLoss) && isOwnRow(error)) job.resolve();
-          else job.reject(mapSaveError(error));
-        }
-      }),
-    );
+    for (const job of jobs) {
+      try {
+        const written = await this.insert([job.input]);
+        if (written.has(job.input.message.id)) job.resolve();
+        else job.reject(new SubscriptionMissingError());
+      } catch (error) {
+        if ((mayHaveCommitted || error instanceof RetriedAfterLoss) && isOwnRow(error)) job.resolve();
+        else job.reject(mapSaveError(error));
+      }
+    }
   }
 
   /** One statement for all of them; the ids of the rows it wrote. */

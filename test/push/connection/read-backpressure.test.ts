@@ -11,7 +11,7 @@ import { generateVapidKeyPair } from '../../../src/crypto/vapid.js';
 import { newChannelId, newUaid } from '../../../src/crypto/tokens.js';
 import { SessionRegistry } from '../../../src/push/connection/registry.js';
 import { SocketServer } from '../../../src/push/connection/socket-server.js';
-import { openStore } from '../../../src/store/open-store.js';
+import { openStore } from '../../../src/store/open/open-store.js';
 import type { Store } from '../../../src/store/types.js';
 import { CHANNEL_A, RawDevice } from '../../helpers/herald.js';
 

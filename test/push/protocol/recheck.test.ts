@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { newMessageId } from '../../../src/crypto/tokens.js';
 import { SessionRegistry } from '../../../src/push/connection/registry.js';
 import { PushSession } from '../../../src/push/protocol/session.js';
-import { openStore } from '../../../src/store/open-store.js';
+import { openStore } from '../../../src/store/open/open-store.js';
 import type { NewMessage, Store } from '../../../src/store/types.js';
 import { waitFor } from '../../helpers/wait.js';
 

@@ -8,7 +8,7 @@ import { generateVapidKeyPair } from '../../../src/crypto/vapid.js';
 import { newMessageId } from '../../../src/crypto/tokens.js';
 import { PushSession, type SessionOptions } from '../../../src/push/protocol/session.js';
 import { SessionRegistry } from '../../../src/push/connection/registry.js';
-import { openStore } from '../../../src/store/open-store.js';
+import { openStore } from '../../../src/store/open/open-store.js';
 import type { NewMessage, Store } from '../../../src/store/types.js';
 
 const CHANNEL_A = '5f2f3a1e-0b8c-4d4e-9a5a-1c2b3d4e5f60';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { SenderBlocklist } from '../../../src/push/revocation/blocklist.js';
-import { openStore } from '../../../src/store/open-store.js';
+import { openStore } from '../../../src/store/open/open-store.js';
 import type { Store } from '../../../src/store/types.js';
 import { ManualClock } from '../../helpers/clock.js';
 import { postgresUnavailable, postgresUrl, requireServices } from '../../helpers/services.js';

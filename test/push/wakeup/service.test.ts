@@ -5,7 +5,7 @@ import { fromBase64Url } from '../../../src/crypto/base64.js';
 import { generateRingKey, KeyRing } from '../../../src/crypto/keyring.js';
 import { openWakeupDatagram } from '../../../src/crypto/wakeup.js';
 import { WakeupService } from '../../../src/push/wakeup/service.js';
-import { openStore } from '../../../src/store/open-store.js';
+import { openStore } from '../../../src/store/open/open-store.js';
 import type { Store } from '../../../src/store/types.js';
 import { udpTap } from '../../helpers/udp.js';
 import { waitFor } from '../../helpers/wait.js';

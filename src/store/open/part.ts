@@ -3,10 +3,10 @@
  * Before any other part starts, it checks that this node's key rings are the ones the database
  * has seen (secrets-fingerprint.ts): a node with other secrets must not answer a single endpoint.
  */
-import type { Part } from '../server/part.js';
+import type { Part } from '../../server/part.js';
 import { openStore, type StoreEvents } from './open-store.js';
-import { checkSecretsFingerprint, type KeyRings } from './secrets-fingerprint.js';
-import type { Store } from './types.js';
+import { checkSecretsFingerprint, type KeyRings } from '../secrets-fingerprint.js';
+import type { Store } from '../types.js';
 
 export interface SecretsCheck {
   rings: KeyRings;

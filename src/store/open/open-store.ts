@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { SqliteStore } from './sqlite/sqlite-store.js';
-import type { Store } from './types.js';
+import { SqliteStore } from '../sqlite/sqlite-store.js';
+import type { Store } from '../types.js';
 
 export interface StoreEvents {
   /** A PostgreSQL statement was retried on a fresh connection after its connection was killed. */
@@ -22,7 +22,7 @@ export async function openStore(url: string, events: StoreEvents = {}): Promise<
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
     // Loaded only when named: pg and its pool cost ~100 ms of a cold start that does not use them.
-    const [{ PostgresStore }, { parsePostgresUrl }] = await Promise.all([import('./postgres/postgres-store.js'), import('./postgres/url.js')]);
+    const [{ PostgresStore }, { parsePostgresUrl }] = await Promise.all([import('../postgres/postgres-store.js'), import('../postgres/url.js')]);
     const options = parsePostgresUrl(url);
     if (events.retried) options.onRetry = events.retried;
     return migrated(new PostgresStore(options));
