@@ -133,6 +133,11 @@ export interface DeviceStore {
   /** Deletes the channel and its pending messages. False when it did not exist. */
   deleteChannel(uaid: string, channelId: string): Promise<boolean>;
   countChannels(uaid: string): Promise<number>;
+  /**
+   * Channels (of every device) bound to this sender key hash: an app's subscriptions, as the
+   * console shows them. A count only; which devices hold them is not the app's to see.
+   */
+  countChannelsBySenderKey(keyHash: Buffer): Promise<number>;
 }
 
 /** Stored messages of devices. */

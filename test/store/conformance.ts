@@ -240,6 +240,33 @@ export function runStoreConformance(
         assert.equal(await store.countChannels(newUaid()), 0);
       });
 
+      scenario('channels are counted per sender key, across devices, until unregistered or dropped', async (store) => {
+        const appA = randomBytes(32);
+        const appB = randomBytes(32);
+        const phone = await registerDevice(store);
+        const laptop = await registerDevice(store);
+        const boundTo = async (uaid: string, senderKeyHash: Buffer) => {
+          const channelId = randomUUID();
+          await store.putChannel({ uaid, channelId, senderKeyHash, createdAt: T0 });
+          return channelId;
+        };
+        const phoneA = await boundTo(phone.uaid, appA);
+        await boundTo(phone.uaid, appA);
+        await boundTo(laptop.uaid, appA);
+        await boundTo(laptop.uaid, appB);
+        // registerDevice left an unbound (v1) channel on each device: counted for no key.
+        assert.equal(await store.countChannelsBySenderKey(appA), 3);
+        assert.equal(await store.countChannelsBySenderKey(appB), 1);
+        assert.equal(await store.countChannelsBySenderKey(randomBytes(32)), 0);
+
+        assert.equal(await store.deleteChannel(phone.uaid, phoneA), true);
+        assert.equal(await store.countChannelsBySenderKey(appA), 2);
+
+        assert.equal(await store.dropDevice(laptop.uaid), true);
+        assert.equal(await store.countChannelsBySenderKey(appA), 1);
+        assert.equal(await store.countChannelsBySenderKey(appB), 0);
+      });
+
       scenario('unregistering a channel drops its pending messages', async (store) => {
         const { uaid, channelId } = await registerDevice(store);
         const otherChannel = randomUUID();

@@ -175,6 +175,14 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'channels by sender key',
+    // See the SQLite migration 8.
+    sql: `
+      CREATE INDEX channels_sender_key_hash ON channels (sender_key_hash) WHERE sender_key_hash IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -153,6 +153,11 @@ export class PostgresStore implements Store {
     return row ? toNumber(row.n) : 0;
   }
 
+  async countChannelsBySenderKey(keyHash: Buffer): Promise<number> {
+    const [row] = await this.run<CountRow>('countChannelsBySenderKey', [keyHash]);
+    return row ? toNumber(row.n) : 0;
+  }
+
   async saveMessage(message: NewMessage): Promise<void> {
     // The binding the endpoint was shown from the cache is the one the row must still have.
     const cached = this.channels.get(message.uaid, message.channelId);

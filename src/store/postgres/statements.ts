@@ -30,6 +30,8 @@ export const sql = {
   // Pending messages go with it through ON DELETE CASCADE.
   deleteChannel: 'DELETE FROM channels WHERE uaid = $1 AND channel_id = $2',
   countChannels: 'SELECT count(*) AS n FROM channels WHERE uaid = $1',
+  // Uses the partial index channels_sender_key_hash (migration 8); v1 channels (NULL) never match.
+  countChannelsBySenderKey: 'SELECT count(*) AS n FROM channels WHERE sender_key_hash = $1',
 
   // One statement for both cases. A topic message that finds a pending one of the same topic on its
   // channel takes that row over, with every field new and a new seq (excluded.seq is the sequence

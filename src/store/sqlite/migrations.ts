@@ -177,6 +177,16 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 8,
+    name: 'channels by sender key',
+    // The console's subscription count per app (countChannelsBySenderKey) scanned every channel
+    // without it. Partial: v1 channels (no sender key) are never looked up by key, so they cost
+    // the index nothing.
+    sql: `
+      CREATE INDEX channels_sender_key_hash ON channels (sender_key_hash) WHERE sender_key_hash IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -187,6 +187,10 @@ export class SqliteStore implements Store {
     return this.prepared().countChannels.get(uaid)?.n ?? 0;
   }
 
+  async countChannelsBySenderKey(keyHash: Buffer): Promise<number> {
+    return this.prepared().countChannelsBySenderKey.get(keyHash)?.n ?? 0;
+  }
+
   async saveMessage(message: NewMessage): Promise<void> {
     const s = this.prepared();
     const row = { ...message, headers: message.headers === null ? null : JSON.stringify(message.headers) };

@@ -25,6 +25,8 @@ export const sql = {
   // Pending messages go with it through ON DELETE CASCADE.
   deleteChannel: 'DELETE FROM channels WHERE uaid = ? AND channel_id = ?',
   countChannels: 'SELECT count(*) AS n FROM channels WHERE uaid = ?',
+  // Uses the partial index channels_sender_key_hash (migration 8); v1 channels (NULL) never match.
+  countChannelsBySenderKey: 'SELECT count(*) AS n FROM channels WHERE sender_key_hash = ?',
 
   deleteTopic: 'DELETE FROM messages WHERE uaid = ? AND channel_id = ? AND topic = ?',
   insertMessage: `INSERT INTO messages
@@ -137,6 +139,7 @@ export function prepareStatements(db: Database.Database) {
     getChannel: db.prepare<[string, string], ChannelRow>(sql.getChannel),
     deleteChannel: db.prepare<[string, string]>(sql.deleteChannel),
     countChannels: db.prepare<[string], CountRow>(sql.countChannels),
+    countChannelsBySenderKey: db.prepare<[Buffer], CountRow>(sql.countChannelsBySenderKey),
     deleteTopic: db.prepare<[string, string, string]>(sql.deleteTopic),
     insertMessage: db.prepare<[Omit<NewMessage, 'headers'> & { headers: string | null }]>(sql.insertMessage),
     fetchMessageGroup: db.prepare<
