@@ -2,7 +2,8 @@
  * Apps: a VAPID key pair an account owns. Herald generates it and shows the private key once (it
  * is never stored); revoking puts the key on the sender blocklist (src/push/revocation/), which
  * refuses its next push at once on this node. Revoke and delete ask for the password again.
- *   GET  /console/api/apps               the account's apps, a page at a time (?cursor, ?limit ≤ 100)
+ *   GET  /console/api/apps               the account's apps, a page at a time (?cursor, ?limit ≤ 100), each
+ *                                        with its subscription count (channels bound to its key)
  *   POST /console/api/apps               {name} → the app and its private key, once
  *   POST /console/api/apps/import        {name, publicKey, proof} → an app for a key made elsewhere; proof: a
  *                                        VAPID JWT the key signed for this Herald, since a public key is
@@ -35,6 +36,11 @@ export interface AppView {
   revokedAt: number | null;
 }
 
+/** An app as the list shows it: with how many subscriptions (v2 channels) are bound to its key now. */
+export interface ListedApp extends AppView {
+  subscriptions: number;
+}
+
 export function keyHashOf(publicKey: string): Buffer {
   return sha256(fromBase64Url(publicKey) ?? Buffer.alloc(0));
 }
@@ -55,7 +61,11 @@ export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): vo
     const query = parseBody(pageQuery, request.query);
     reply.header('cache-control', 'no-store');
     const { items, next } = page(await deps.store.console.listApps(account.id), (app) => sortKey(app.createdAt, app.id), query);
-    return { apps: items.map(view), next };
+    // Counted for the page shown only (at most 100 indexed counts), never for every app of the account.
+    const apps: ListedApp[] = await Promise.all(
+      items.map(async (app) => ({ ...view(app), subscriptions: await deps.pushStore().countChannelsBySenderKey(keyHashOf(app.publicKey)) })),
+    );
+    return { apps, next };
   });
 
   scope.post('/apps', async (request, reply) => {

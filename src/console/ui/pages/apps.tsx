@@ -10,6 +10,8 @@ export interface App {
   keyHash: string;
   createdAt: number;
   revokedAt: number | null;
+  /** In the list only: subscriptions bound to the app's key now. */
+  subscriptions?: number;
 }
 
 export function AppsPage({ keys }: { keys: KeyMemory }) {
@@ -150,7 +152,7 @@ function AppsTable({ apps, onRevoke }: { apps: App[]; onRevoke: (app: App) => vo
             <td>{app.name}</td>
             <td><code class="key">{app.publicKey}</code></td>
             <td>{when(app.createdAt)}</td>
-            <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}</td>
+            <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}<br /><span class="subscriptions">{app.subscriptions ?? 0} subscriptions</span></td>
             <td>{app.revokedAt === null && <button type="button" onClick={() => onRevoke(app)}>Revoke…</button>}</td>
           </tr>
         ))}
