@@ -152,11 +152,15 @@ function AppsTable({ apps, onRevoke }: { apps: App[]; onRevoke: (app: App) => vo
             <td>{app.name}</td>
             <td><code class="key">{app.publicKey}</code></td>
             <td>{when(app.createdAt)}</td>
-            <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}<br /><span class="subscriptions">{app.subscriptions ?? 0} subscriptions</span></td>
+            <td class="state">{app.revokedAt === null ? 'active' : `revoked ${when(app.revokedAt)}`}<br /><span class="subscriptions">{subscriptionCount(app.subscriptions ?? 0)}</span></td>
             <td>{app.revokedAt === null && <button type="button" onClick={() => onRevoke(app)}>Revoke…</button>}</td>
           </tr>
         ))}
       </tbody>
     </table>
   );
+}
+
+function subscriptionCount(count: number): string {
+  return count === 1 ? '1 subscription' : `${count} subscriptions`;
 }
