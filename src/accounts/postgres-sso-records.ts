@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import type { CodeConsumption, SsoAppRecord, SsoCodeRecord, SsoGrantRecord, SsoRecords } from './sso-records.js';
+import { toSsoGrant, type CodeConsumption, type SsoAppRecord, type SsoCodeRecord, type SsoGrantRecord, type SsoGrantRow, type SsoRecords } from './sso-records.js';
 
 export { SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sso-records.js';
 
-/** Migration 4: where each app is told of sign-outs, and which sessions were minted for which app. */
+/** Identity migration 5: where each app is told of sign-outs, and which sessions were minted for which app. */
 export const POSTGRES_SSO_BACKCHANNEL_MIGRATION = `
   ALTER TABLE sso_apps ADD COLUMN backchannel_logout_uri TEXT;
   CREATE TABLE sso_grants (
@@ -46,22 +46,6 @@ interface AppRow {
   created_at: string;
   backchannel_logout_uri: string | null;
 }
-interface GrantRow {
-  account_id: string;
-  client_id: string;
-  session_id: string;
-  origin_session_id: string;
-  sid: string;
-  created_at: string;
-}
-const toGrant = (row: GrantRow): SsoGrantRecord => ({
-  accountId: row.account_id,
-  clientId: row.client_id,
-  sessionId: row.session_id,
-  originSessionId: row.origin_session_id,
-  sid: row.sid,
-  createdAt: Number(row.created_at),
-});
 interface CodeRow {
   code_hash: Buffer;
   client_id: string;
@@ -141,9 +125,9 @@ export class PostgresSsoRecords implements SsoRecords {
   async takeGrants(accountId: string, originSessionId: string, clientId?: string): Promise<SsoGrantRecord[]> {
     const rows = (
       clientId === undefined
-        ? await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 RETURNING *', [accountId, originSessionId])
-        : await this.pool.query<GrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 AND client_id = $3 RETURNING *', [accountId, originSessionId, clientId])
+        ? await this.pool.query<SsoGrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 RETURNING *', [accountId, originSessionId])
+        : await this.pool.query<SsoGrantRow>('DELETE FROM sso_grants WHERE account_id = $1 AND origin_session_id = $2 AND client_id = $3 RETURNING *', [accountId, originSessionId, clientId])
     ).rows;
-    return rows.map(toGrant);
+    return rows.map(toSsoGrant);
   }
 }

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { CodeConsumption, SsoAppRecord, SsoCodeRecord, SsoGrantRecord, SsoRecords } from './sso-records.js';
+import { toSsoGrant, type CodeConsumption, type SsoAppRecord, type SsoCodeRecord, type SsoGrantRecord, type SsoGrantRow, type SsoRecords } from './sso-records.js';
 
 export { SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sso-records.js';
 
-/** Migration 4: where each app is told of sign-outs, and which sessions were minted for which app. */
+/** Identity migration 5: where each app is told of sign-outs, and which sessions were minted for which app. */
 export const SQLITE_SSO_BACKCHANNEL_MIGRATION = `
   ALTER TABLE sso_apps ADD COLUMN backchannel_logout_uri TEXT;
   CREATE TABLE sso_grants (
@@ -46,22 +46,6 @@ interface AppRow {
   created_at: number;
   backchannel_logout_uri: string | null;
 }
-interface GrantRow {
-  account_id: string;
-  client_id: string;
-  session_id: string;
-  origin_session_id: string;
-  sid: string;
-  created_at: number;
-}
-const toGrant = (row: GrantRow): SsoGrantRecord => ({
-  accountId: row.account_id,
-  clientId: row.client_id,
-  sessionId: row.session_id,
-  originSessionId: row.origin_session_id,
-  sid: row.sid,
-  createdAt: Number(row.created_at),
-});
 interface CodeRow {
   code_hash: Buffer;
   client_id: string;
@@ -145,7 +129,7 @@ export class SqliteSsoRecords implements SsoRecords {
       clientId === undefined
         ? this.db.prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? RETURNING *').all(accountId, originSessionId)
         : this.db.prepare('DELETE FROM sso_grants WHERE account_id = ? AND origin_session_id = ? AND client_id = ? RETURNING *').all(accountId, originSessionId, clientId)
-    ) as GrantRow[];
-    return rows.map(toGrant);
+    ) as SsoGrantRow[];
+    return rows.map(toSsoGrant);
   }
 }

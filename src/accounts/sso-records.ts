@@ -33,6 +33,25 @@ export interface SsoGrantRecord {
   createdAt: number;
 }
 
+/** An sso_grants row as either backend reads it (PostgreSQL answers BIGINT as a string). */
+export interface SsoGrantRow {
+  account_id: string;
+  client_id: string;
+  session_id: string;
+  origin_session_id: string;
+  sid: string;
+  created_at: number | string;
+}
+
+export const toSsoGrant = (row: SsoGrantRow): SsoGrantRecord => ({
+  accountId: row.account_id,
+  clientId: row.client_id,
+  sessionId: row.session_id,
+  originSessionId: row.origin_session_id,
+  sid: row.sid,
+  createdAt: Number(row.created_at),
+});
+
 export interface SsoCodeRecord {
   /** SHA-256 of the code; the code itself is only in the redirect. */
   codeHash: Buffer;

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { emptyRow, hourOf, quantileMs } from '../ops/app-stats.js';
+import { addCounts, emptyRow, hourOf, quantileMs } from '../ops/app-stats.js';
 import type { AppStatsRow } from '../store/types.js';
 import { parseBody, signedIn, type ConsoleDeps } from './context.js';
 import { appOf, keyHashOf } from './routes-apps.js';
@@ -47,13 +47,7 @@ export function bucketize(rows: readonly AppStatsRow[], fromHour: number, count:
   const sums = Array.from({ length: count }, (_, i) => emptyRow(Buffer.alloc(0), fromHour + i * hours));
   for (const row of rows) {
     const sum = sums[Math.floor((row.hour - fromHour) / hours)];
-    if (!sum) continue;
-    sum.accepted += row.accepted;
-    sum.delivered += row.delivered;
-    sum.stored += row.stored;
-    sum.expired += row.expired;
-    sum.refused += row.refused;
-    row.latency.forEach((n, i) => (sum.latency[i] = (sum.latency[i] ?? 0) + n));
+    if (sum) addCounts(sum, row);
   }
   return sums.map((sum) => ({
     start: sum.hour * 3_600_000,

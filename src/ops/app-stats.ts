@@ -152,14 +152,19 @@ export function mergeRows(rows: AppStatsRow[]): AppStatsRow[] {
       byKey.set(key, { ...row, latency: [...row.latency] });
       continue;
     }
-    sum.accepted += row.accepted;
-    sum.delivered += row.delivered;
-    sum.stored += row.stored;
-    sum.expired += row.expired;
-    sum.refused += row.refused;
-    row.latency.forEach((n, i) => (sum.latency[i] = (sum.latency[i] ?? 0) + n));
+    addCounts(sum, row);
   }
   return [...byKey.values()];
+}
+
+/** Adds `row`'s counts and latency histogram into `sum` (its key and hour stay). */
+export function addCounts(sum: AppStatsRow, row: AppStatsRow): void {
+  sum.accepted += row.accepted;
+  sum.delivered += row.delivered;
+  sum.stored += row.stored;
+  sum.expired += row.expired;
+  sum.refused += row.refused;
+  row.latency.forEach((n, i) => (sum.latency[i] = (sum.latency[i] ?? 0) + n));
 }
 
 export function hourOf(ms: number): number {

@@ -58,13 +58,14 @@ export async function ack(context: FrameContext, message: Frame<'ack'>): Promise
   // The deletes of one ack frame go to storage together (a group-committing store gives them one
   // round trip) rather than one after the other; each message is settled once its delete is done.
   const deletes: Promise<void>[] = [];
-  const seen = new Set<string>();
+  // Only a frame of several updates can name a version twice (most carry one).
+  const seen = message.updates.length > 1 ? new Set<string>() : null;
   for (const update of message.updates) {
     const pending = outbox.get(update.version);
     // Acks for versions this connection never sent are ignored: they cannot touch storage. A
     // version named twice in one frame counts once, as it did when each delete was awaited.
-    if (!pending || pending.channelId !== update.channelID || seen.has(update.version)) continue;
-    seen.add(update.version);
+    if (!pending || pending.channelId !== update.channelID || seen?.has(update.version)) continue;
+    seen?.add(update.version);
     const settle = (): void => {
       outbox.settle(update.version);
       ports.observe?.acked?.(update.code);
