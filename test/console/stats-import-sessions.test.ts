@@ -69,6 +69,11 @@ describe('console: imported apps and their charts', () => {
     assert.ok(Number(hour?.p99Ms) >= Number(hour?.p50Ms));
     const days = await client.request('GET', `/console/api/apps/${app.id}/stats?range=days`);
     assert.equal((days.body.buckets as Array<{ accepted: number }>).at(-1)?.accepted, 3);
+    // A range that does not exist is named, not answered with something else.
+    const typo = await client.request('GET', `/console/api/apps/${app.id}/stats?range=weeks`);
+    assert.equal(typo.status, 400);
+    assert.equal(typo.body.errno, 600);
+    assert.match(String(typo.body.message), /range/);
   });
 
   it('an import that is not a P-256 point is refused with 400 errno 632 saying why, and adds no app', async () => {
