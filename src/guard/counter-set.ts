@@ -50,7 +50,7 @@ export function buildCounterSet(config: GuardConfig, factory: CounterFactory, no
   // A counter refuses the hit after `points`: N strikes ban at the Nth with points = N - 1.
   const { bans } = config;
   const strikes = (name: string, threshold: number) =>
-    config.enabled && threshold > 0 ? factory.counter(name, threshold - 1, bans.windowSeconds) : null;
+    config.enabled && threshold > 0 ? factory.counter(name, threshold - 1, bans.windowSeconds, 'exact') : null;
   return {
     factory,
     bans: redis && health ? new RedisBanList(redis, factory.prefix, now, health) : new MemoryBanList(now),

@@ -110,7 +110,7 @@ export class Guard {
    */
   async start(): Promise<void> {
     if (!this.sharedBus) return;
-    // Loaded only when named: ioredis and rate-limiter-flexible are ~35 ms of a cold start that does not use them.
+    // Loaded only when named: ioredis is a large part of a cold start that does not use it.
     const { openRedisCounters } = await import('./redis-counters.js');
     const { events } = this;
     const factory = openRedisCounters(this.sharedBus, {

@@ -17,8 +17,15 @@ export interface Counter {
   forget(key: string): Promise<void>;
 }
 
+/**
+ * How a shared counter may decide: `leased` in memory from points leased from Redis (the push
+ * path's limits: no round trip per request), `exact` by asking Redis at every hit (a ban's
+ * strikes, which an operator resets on one node for all of them at once).
+ */
+export type CounterUse = 'leased' | 'exact';
+
 export interface CounterFactory {
-  counter(name: string, points: number, seconds: number): Counter;
+  counter(name: string, points: number, seconds: number, use?: CounterUse): Counter;
   /** The Redis client when counters are shared (bans use it too), else null. */
   readonly redis: Redis | null;
   /** Whether Redis answers right now; bans skip it while it does not (null: no Redis). */

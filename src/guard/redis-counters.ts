@@ -1,7 +1,8 @@
 /**
- * The guard's counters in Redis, shared by every node (rate-limiter-flexible; windows timed by
- * Redis). Its own file so that ioredis and rate-limiter-flexible load only when the bus is Redis
- * (the guard imports it at start): a single node never pays for them.
+ * The guard's counters in Redis, shared by every node: leases of each window's points
+ * (redis-leases.ts), so a request is decided in memory and Redis is asked once per lease, not per
+ * request; windows are timed by Redis. Its own file so that ioredis loads only when the bus is
+ * Redis (the guard imports it at start): a single node never pays for it.
  *
  * A Redis failure falls back to an in-memory counter per node, so an outage loosens the limits to
  * per-node ones instead of refusing every sender. Every Redis command answers within
@@ -9,9 +10,9 @@
  * without asking Redis, until a probe finds it answering again.
  */
 import { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RedisHealth, requestPathOptions, type DependencyState } from '../redis/health.js';
-import type { Counter, CounterFactory, RedisCounterEvents } from './limiters.js';
+import { WindowCounter, type Counter, type CounterFactory, type CounterUse, type RedisCounterEvents } from './limiters.js';
+import { ExactCounter, LeasedCounter, withGrantScript } from './redis-leases.js';
 
 export function openRedisCounters(bus: { url: string; keyPrefix: string; commandTimeoutMs?: number }, events: RedisCounterEvents): CounterFactory {
   const redis = new Redis(bus.url, { ...requestPathOptions(bus.commandTimeoutMs ?? 250), lazyConnect: false });
@@ -32,10 +33,12 @@ class RedisCounters implements CounterFactory {
     return this.health.state;
   }
 
-  counter(name: string, points: number, seconds: number): Counter {
+  counter(name: string, points: number, seconds: number, use: CounterUse = 'leased'): Counter {
+    const client = withGrantScript(this.redis);
     const keyPrefix = `${this.prefix}:${name}`;
-    const shared = new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points, duration: seconds });
-    return new FallbackCounter(shared, new RateLimiterMemory({ keyPrefix, points, duration: seconds }), this.health);
+    const windowMs = seconds * 1000;
+    const shared = use === 'leased' ? new LeasedCounter(client, keyPrefix, points, windowMs) : new ExactCounter(client, keyPrefix, points, windowMs);
+    return new FallbackCounter(shared, new WindowCounter(points, seconds * 1000, Date.now), this.health);
   }
 
   async close(): Promise<void> {
@@ -47,37 +50,24 @@ class RedisCounters implements CounterFactory {
 /** Redis' window while Redis answers; this node's own window (the insurance counter) while it does not. */
 class FallbackCounter implements Counter {
   constructor(
-    private readonly shared: RateLimiterAbstract,
-    private readonly local: RateLimiterMemory,
+    private readonly shared: Counter,
+    private readonly local: WindowCounter,
     private readonly health: RedisHealth,
   ) {}
 
-  async hit(key: string): Promise<number | null> {
-    if (this.health.up) {
-      try {
-        return await consume(this.shared, key);
-      } catch (error) {
-        this.health.failed(error);
-      }
-    }
-    // Neither counter answered: let the request through rather than refuse every sender because
-    // the limiter itself failed.
-    return consume(this.local, key).catch(() => null);
+  hit(key: string): number | null | Promise<number | null> {
+    // Redis down: this node's own window decides (per node, so looser; it never refuses everyone).
+    if (!this.health.up) return this.local.hit(key);
+    const decided = this.shared.hit(key);
+    if (!(decided instanceof Promise)) return decided;
+    return decided.catch((error: unknown) => {
+      this.health.failed(error);
+      return this.local.hit(key);
+    });
   }
 
   async forget(key: string): Promise<void> {
-    await this.local.delete(key).catch(() => false);
-    if (this.health.up) await this.shared.delete(key).catch((error: unknown) => this.health.failed(error));
-  }
-}
-
-/** null within the limit, else the ms until a point frees; rejects only when the limiter failed. */
-async function consume(limiter: RateLimiterAbstract, key: string): Promise<number | null> {
-  try {
-    await limiter.consume(key, 1);
-    return null;
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext);
-    throw rejection;
+    await this.local.forget(key);
+    if (this.health.up) await this.shared.forget(key).catch((error: unknown) => this.health.failed(error));
   }
 }
