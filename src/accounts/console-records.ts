@@ -4,6 +4,8 @@
  * they belong to, with the same two backends (migration 2 of each).
  */
 
+import type { KeysetQuery, TimeKey } from '../store/keyset.js';
+
 /** An app: a VAPID public key a developer owns. The private key is never stored. */
 export interface AppRecord {
   /** 32 lowercase hex, random. */
@@ -22,8 +24,8 @@ export type Role = (typeof ROLES)[number];
 
 export interface ConsoleRecords {
   createApp(app: AppRecord): Promise<void>;
-  /** The account's apps, oldest first. */
-  listApps(accountId: string): Promise<AppRecord[]>;
+  /** One page of the account's apps, oldest first: keyed by (createdAt, id). */
+  listAppsPage(accountId: string, query: KeysetQuery<TimeKey>): Promise<AppRecord[]>;
   /** null when the account has no such app. */
   appById(accountId: string, id: string): Promise<AppRecord | null>;
   /** false when the account has no such app. */

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { BEFORE_ALL_TIMES, rowsToRead, type KeysetQuery, type TimeKey } from '../store/keyset.js';
+import { APPS_PAGE_SQL } from './page-queries.js';
 import { ROLES, type AppRecord, type ConsoleRecords, type Role } from './console-records.js';
 
 export const POSTGRES_CONSOLE_MIGRATION = `
@@ -50,8 +52,9 @@ export class PostgresConsoleRecords implements ConsoleRecords {
     ]);
   }
 
-  async listApps(accountId: string): Promise<AppRecord[]> {
-    return (await this.pool.query<AppRow>('SELECT * FROM console_apps WHERE account_id = $1 ORDER BY created_at, id', [accountId])).rows.map(toApp);
+  async listAppsPage(accountId: string, query: KeysetQuery<TimeKey>): Promise<AppRecord[]> {
+    const after = query.after ?? BEFORE_ALL_TIMES;
+    return (await this.pool.query<AppRow>(APPS_PAGE_SQL.postgres, [accountId, after.at, after.id, rowsToRead(query)])).rows.map(toApp);
   }
 
   async appById(accountId: string, id: string): Promise<AppRecord | null> {

@@ -14,10 +14,13 @@ import {
   type IdentityStore,
   type NodeRecord,
   type ServiceUserRecord,
+  type SessionPageQuery,
   type SessionRecord,
   type UserDecision,
   type UserOutcome,
 } from './store.js';
+import { BEFORE_ALL_TIMES, rowsToRead, type KeysetQuery } from '../store/keyset.js';
+import { NODES_PAGE_SQL, SESSIONS_PAGE_SQL } from './page-queries.js';
 
 const MIGRATION_LOCK = 0x4845_5241; // 'HERA'
 const USER_LOCK = 0x4845_5255; // 'HERU'
@@ -218,6 +221,13 @@ export class PostgresIdentityStore implements IdentityStore {
     return (await this.pool.query<SessionRow>('SELECT * FROM sessions WHERE account_id = $1 ORDER BY created_at, id', [accountId])).rows.map(toSession);
   }
 
+  async listSessionsPage(accountId: string, query: SessionPageQuery): Promise<SessionRecord[]> {
+    const after = query.after ?? BEFORE_ALL_TIMES;
+    const live = query.live ?? { usedAfter: -1, createdAfter: -1 };
+    const values = [accountId, after.at, after.id, live.createdAfter, live.usedAfter, rowsToRead(query)];
+    return (await this.pool.query<SessionRow>(SESSIONS_PAGE_SQL.postgres, values)).rows.map(toSession);
+  }
+
   async deleteSession(accountId: string, sessionId: string): Promise<boolean> {
     return ((await this.pool.query('DELETE FROM sessions WHERE account_id = $1 AND id = $2', [accountId, sessionId])).rowCount ?? 0) > 0;
   }
@@ -239,6 +249,10 @@ export class PostgresIdentityStore implements IdentityStore {
         ? await this.pool.query<NodeRow>('SELECT * FROM nodes ORDER BY service, id')
         : await this.pool.query<NodeRow>('SELECT * FROM nodes WHERE service = $1 ORDER BY id', [service]);
     return result.rows.map(toNode);
+  }
+
+  async listNodesPage(query: KeysetQuery<number>): Promise<NodeRecord[]> {
+    return (await this.pool.query<NodeRow>(NODES_PAGE_SQL.postgres, [query.after ?? 0, rowsToRead(query)])).rows.map(toNode);
   }
 
   async setNodeDowned(service: string, url: string, downed: boolean): Promise<boolean> {

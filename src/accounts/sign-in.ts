@@ -104,3 +104,8 @@ export async function openSession(
 export function sessionOver(limits: Pick<SessionLimits, 'idleMs' | 'lifetimeMs'>, session: SessionRecord, now: number): boolean {
   return now - session.lastUsedAt >= limits.idleMs || now - session.createdAt >= limits.lifetimeMs;
 }
+
+/** The bounds `sessionOver` puts on a live session at `now`, for a store to filter by (SessionPageQuery). */
+export function liveSince(limits: Pick<SessionLimits, 'idleMs' | 'lifetimeMs'>, now: number): { usedAfter: number; createdAfter: number } {
+  return { usedAfter: now - limits.idleMs, createdAfter: now - limits.lifetimeMs };
+}

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { BEFORE_ALL_TIMES, rowsToRead, type KeysetQuery, type TimeKey } from '../store/keyset.js';
+import { APPS_PAGE_SQL } from './page-queries.js';
 import { ROLES, type AppRecord, type ConsoleRecords, type Role } from './console-records.js';
 
 export const SQLITE_CONSOLE_MIGRATION = `
@@ -45,8 +47,9 @@ export class SqliteConsoleRecords implements ConsoleRecords {
       .run(app.id, app.accountId, app.name, app.publicKey, app.createdAt, app.revokedAt);
   }
 
-  async listApps(accountId: string): Promise<AppRecord[]> {
-    return (this.db.prepare('SELECT * FROM console_apps WHERE account_id = ? ORDER BY created_at, id').all(accountId) as AppRow[]).map(toApp);
+  async listAppsPage(accountId: string, query: KeysetQuery<TimeKey>): Promise<AppRecord[]> {
+    const after = query.after ?? BEFORE_ALL_TIMES;
+    return (this.db.prepare(APPS_PAGE_SQL.sqlite).all(accountId, after.at, after.id, rowsToRead(query)) as AppRow[]).map(toApp);
   }
 
   async appById(accountId: string, id: string): Promise<AppRecord | null> {

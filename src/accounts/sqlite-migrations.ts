@@ -1,6 +1,7 @@
 import type { Migration } from '../store/migrations/migration-list.js';
 import { SESSION_KIND_MIGRATION_NAME, SESSION_KIND_MIGRATION_SQL } from './session-kinds.js';
 import { CONSOLE_MIGRATION_NAME } from './console-records.js';
+import { PAGE_INDEX_MIGRATION_NAME, PAGE_INDEX_MIGRATION_SQL } from './page-queries.js';
 import { SQLITE_CONSOLE_MIGRATION } from './sqlite-console-records.js';
 import { SQLITE_SSO_BACKCHANNEL_MIGRATION, SQLITE_SSO_MIGRATION, SSO_BACKCHANNEL_MIGRATION_NAME, SSO_MIGRATION_NAME } from './sqlite-sso-records.js';
 
@@ -65,4 +66,5 @@ export const identityMigrations: readonly Migration[] = [
   { version: 3, name: SSO_MIGRATION_NAME, sql: SQLITE_SSO_MIGRATION },
   { version: 4, name: SESSION_KIND_MIGRATION_NAME, sql: SESSION_KIND_MIGRATION_SQL },
   { version: 5, name: SSO_BACKCHANNEL_MIGRATION_NAME, sql: SQLITE_SSO_BACKCHANNEL_MIGRATION },
+  { version: 6, name: PAGE_INDEX_MIGRATION_NAME, sql: PAGE_INDEX_MIGRATION_SQL },
 ];

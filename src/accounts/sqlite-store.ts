@@ -12,10 +12,13 @@ import {
   type IdentityStore,
   type NodeRecord,
   type ServiceUserRecord,
+  type SessionPageQuery,
   type SessionRecord,
   type UserDecision,
   type UserOutcome,
 } from './store.js';
+import { BEFORE_ALL_TIMES, rowsToRead, type KeysetQuery } from '../store/keyset.js';
+import { NODES_PAGE_SQL, SESSIONS_PAGE_SQL } from './page-queries.js';
 
 interface AccountRow {
   id: string;
@@ -184,6 +187,13 @@ export class SqliteIdentityStore implements IdentityStore {
     return rows.map(toSession);
   }
 
+  async listSessionsPage(accountId: string, query: SessionPageQuery): Promise<SessionRecord[]> {
+    const after = query.after ?? BEFORE_ALL_TIMES;
+    const live = query.live ?? { usedAfter: -1, createdAfter: -1 };
+    const rows = this.db.prepare(SESSIONS_PAGE_SQL.sqlite).all(accountId, after.at, after.id, live.createdAfter, live.usedAfter, rowsToRead(query)) as SessionRow[];
+    return rows.map(toSession);
+  }
+
   async deleteSession(accountId: string, sessionId: string): Promise<boolean> {
     return this.db.prepare('DELETE FROM sessions WHERE account_id = ? AND id = ?').run(accountId, sessionId).changes > 0;
   }
@@ -205,6 +215,10 @@ export class SqliteIdentityStore implements IdentityStore {
         : this.db.prepare('SELECT * FROM nodes WHERE service = ? ORDER BY id').all(service)
     ) as NodeRow[];
     return rows.map(toNode);
+  }
+
+  async listNodesPage(query: KeysetQuery<number>): Promise<NodeRecord[]> {
+    return (this.db.prepare(NODES_PAGE_SQL.sqlite).all(query.after ?? 0, rowsToRead(query)) as NodeRow[]).map(toNode);
   }
 
   async setNodeDowned(service: string, url: string, downed: boolean): Promise<boolean> {

@@ -9,6 +9,7 @@
 import type { SessionKind } from './session-kinds.js';
 import type { ConsoleRecords } from './console-records.js';
 import type { SsoRecords } from './sso-records.js';
+import type { KeysetQuery, TimeKey } from '../store/keyset.js';
 
 export interface AccountRecord {
   /** 32 lowercase hex, random; the `sub` of assertions. */
@@ -36,6 +37,15 @@ export interface SessionRecord {
   lastUsedAt: number;
   /** The API that opened it, the only one that accepts it (session-kinds.ts); absent on create: 'accounts'. */
   kind?: SessionKind | 'unknown';
+}
+
+/**
+ * A page of sessions, keyed by (createdAt, id). A session used last at or before `usedAfter`, or
+ * opened at or before `createdAfter`, is over (sign-in.ts `liveSince`) and is not answered: pages
+ * filtered in SQL stay full where filtering rows after the read would leave holes.
+ */
+export interface SessionPageQuery extends KeysetQuery<TimeKey> {
+  live?: { usedAfter: number; createdAfter: number };
 }
 
 export interface NodeRecord {
@@ -108,11 +118,15 @@ export interface IdentityStore {
   sessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null>;
   touchSession(sessionId: string, at: number): Promise<void>;
   listSessions(accountId: string): Promise<SessionRecord[]>;
+  /** One page of the account's sessions in (createdAt, id) order, only those still live (the console's table). */
+  listSessionsPage(accountId: string, query: SessionPageQuery): Promise<SessionRecord[]>;
   /** true when the account had such a session. */
   deleteSession(accountId: string, sessionId: string): Promise<boolean>;
 
   addNode(node: { service: string; url: string; capacity: number }): Promise<NodeRecord>;
   listNodes(service?: string): Promise<NodeRecord[]>;
+  /** One page of every service's nodes in id order (the console's table). */
+  listNodesPage(query: KeysetQuery<number>): Promise<NodeRecord[]>;
   /** true when such a node exists. */
   setNodeDowned(service: string, url: string, downed: boolean): Promise<boolean>;
   hasService(service: string): Promise<boolean>;

@@ -11,15 +11,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountRecord } from '../accounts/store.js';
 import { z } from 'zod';
 import { MAX_PASSWORD_LENGTH } from '../accounts/passwords.js';
-import { openSession, sessionOver } from '../accounts/sign-in.js';
+import { liveSince, openSession } from '../accounts/sign-in.js';
 import { readCookie, setCookie } from './cookies.js';
 import { parseBody, PRE_SESSION_ROUTE, signedIn, sourceKey, type ConsoleDeps, type SignedIn } from './context.js';
 import { consoleErrors } from './errors.js';
-import { page, pageQuery, sortKey } from './paging.js';
+import { keysetQuery, pageOf, pageQuery, timeKeyCodec } from './paging.js';
 
 const signInBody = z.object({ email: z.string().max(254), password: z.string().min(1).max(MAX_PASSWORD_LENGTH * 4) }).strict();
 const PRE_SESSION_PATTERN = /^[0-9a-f]{32}$/;
 const PRE_SESSION_SECONDS = 3600;
+const sessionCursor = timeKeyCodec('sessions');
 
 export function accountView(who: SignedIn): { id: string; email: string; roles: string[]; sessionId: string } {
   return { id: who.account.id, email: who.account.email, roles: who.roles, sessionId: who.session.id };
@@ -85,8 +86,9 @@ function registerSessionList(scope: FastifyInstance, deps: ConsoleDeps): void {
     const { session } = signedIn(request);
     const query = parseBody(pageQuery, request.query);
     const now = deps.now();
-    const live = (await deps.store.listSessions(session.accountId)).filter((each) => !sessionOver(deps.accountSessions, each, now));
-    const { items, next } = page(live, (each) => sortKey(each.createdAt, each.id), query);
+    // Only live sessions, filtered in the store so that a page of over sessions is not an empty page.
+    const rows = await deps.store.listSessionsPage(session.accountId, { ...keysetQuery(sessionCursor, query), live: liveSince(deps.accountSessions, now) });
+    const { items, next } = pageOf(rows, query, sessionCursor, (each) => ({ at: each.createdAt, id: each.id }));
     reply.header('cache-control', 'no-store');
     return {
       sessions: items.map((each) => ({ id: each.id, kind: each.kind ?? 'accounts', createdAt: each.createdAt, lastUsedAt: each.lastUsedAt, current: each.id === session.id })),

@@ -169,6 +169,18 @@ export interface SenderKeyStore {
   isSenderKeyBlocked(keyHash: Buffer): Promise<boolean>;
   /** Every blocked key, oldest first. */
   listBlockedSenderKeys(): Promise<BlockedSenderKey[]>;
+  /**
+   * One page of the blocklist, newest first: keyed by (blockedAt, keyHash), descending, and answered
+   * by an index seek (migration 9), so the console's table never reads the whole list.
+   */
+  listBlockedSenderKeysPage(query: import('./keyset.js').KeysetQuery<BlockedKeyCursor>): Promise<BlockedSenderKey[]>;
+  countBlockedSenderKeys(): Promise<number>;
+}
+
+/** The sort key of the blocklist's pages. */
+export interface BlockedKeyCursor {
+  at: number;
+  keyHash: Buffer;
 }
 
 /** Wake-up addresses (migration 3; docs/wakeup.md). */

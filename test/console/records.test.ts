@@ -20,8 +20,8 @@ async function scenario(store: InspectableIdentityStore): Promise<void> {
   const app = { id: 'c'.repeat(32), accountId: account.id, name: 'Weather', publicKey: 'BPub', createdAt: 5, revokedAt: null };
   await store.console.createApp(app);
   await store.console.createApp({ ...app, id: 'd'.repeat(32), name: 'Later', createdAt: 6 });
-  assert.deepEqual((await store.console.listApps(account.id)).map((each) => each.name), ['Weather', 'Later']);
-  assert.deepEqual(await store.console.listApps('b'.repeat(32)), []);
+  assert.deepEqual((await store.console.listAppsPage(account.id, { after: null, limit: 10 })).map((each) => each.name), ['Weather', 'Later']);
+  assert.deepEqual(await store.console.listAppsPage('b'.repeat(32), { after: null, limit: 10 }), []);
   assert.equal(await store.console.appById('b'.repeat(32), app.id), null, "another account's app is not found");
   assert.equal(await store.console.markAppRevoked(account.id, app.id, 9), true);
   assert.equal(await store.console.markAppRevoked(account.id, app.id, 12), true);

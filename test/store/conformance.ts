@@ -669,6 +669,17 @@ export function runStoreConformance(
         assert.equal(await store.isSenderKeyBlocked(newer), true);
       });
 
+      scenario('pages of the blocklist are newest first, ties by key hash, from a cursor key; the count is every entry', async (store) => {
+        const entries = Array.from({ length: 5 }, (_, i) => ({ keyHash: keyHash(), source: 'operator' as const, reason: 'feed', blockedAt: T0 + (i >> 1) }));
+        for (const entry of entries) await store.blockSenderKey(entry);
+        const order = [...entries].sort((a, b) => b.blockedAt - a.blockedAt || Buffer.compare(b.keyHash, a.keyHash));
+        const first = await store.listBlockedSenderKeysPage({ after: null, limit: 2 });
+        assert.deepEqual(first, order.slice(0, 3), 'limit + 1 rows: the extra one says a next page exists');
+        const last = order[1] as (typeof order)[number];
+        assert.deepEqual(await store.listBlockedSenderKeysPage({ after: { at: last.blockedAt, keyHash: last.keyHash }, limit: 5 }), order.slice(2));
+        assert.equal(await store.countBlockedSenderKeys(), 5);
+      });
+
       scenario('the blocklist is independent of devices: dropping or sweeping them keeps it', async (store) => {
         const hash = keyHash();
         const { uaid, channelId } = await registerDevice(store);

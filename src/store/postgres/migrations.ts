@@ -183,6 +183,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX channels_sender_key_hash ON channels (sender_key_hash) WHERE sender_key_hash IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'blocklist pages',
+    // See the SQLite migration 9.
+    sql: `
+      CREATE INDEX blocked_sender_keys_page ON blocked_sender_keys (blocked_at, key_hash);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -5,7 +5,8 @@ import type {
   StoreStats, DeviceRecord, FetchOptions, ForwardedHeaders, NewMessage, RecordedSecretFingerprint, SecretFingerprint,
   Store, StoredMessage, Urgency, WakeupAddress
 } from '../types.js';
-import { SubscriptionMissingError } from '../types.js';
+import { SubscriptionMissingError, type BlockedKeyCursor } from '../types.js';
+import { AFTER_ALL_BLOCKED, rowsToRead, type KeysetQuery } from '../keyset.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
 import { PostgresAppStats } from './app-stats.js';
 import { ChannelCache } from '../channel-cache.js';
@@ -234,6 +235,17 @@ export class PostgresStore implements Store {
   async listBlockedSenderKeys(): Promise<BlockedSenderKey[]> {
     const rows = await this.run<BlockedRow>('listBlockedSenderKeys', []);
     return rows.map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) }));
+  }
+
+  async listBlockedSenderKeysPage(query: KeysetQuery<BlockedKeyCursor>): Promise<BlockedSenderKey[]> {
+    const after = query.after ?? AFTER_ALL_BLOCKED;
+    const rows = await this.run<BlockedRow>('listBlockedSenderKeysPage', [after.at, after.keyHash, rowsToRead(query)]);
+    return rows.map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) }));
+  }
+
+  async countBlockedSenderKeys(): Promise<number> {
+    const [row] = await this.run<CountRow>('countBlockedSenderKeys', []);
+    return row ? toNumber(row.n) : 0;
   }
 
   async setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean> {

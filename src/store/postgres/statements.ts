@@ -116,6 +116,10 @@ export const sql = {
   unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = $1',
   isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = $1',
   listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
+  // Newest first, a seek on blocked_sender_keys_page (migration 9) from the last key shown.
+  listBlockedSenderKeysPage: `SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys
+                              WHERE (blocked_at, key_hash) < ($1, $2) ORDER BY blocked_at DESC, key_hash DESC LIMIT $3`,
+  countBlockedSenderKeys: 'SELECT count(*) AS n FROM blocked_sender_keys',
   // Written only for a device that exists (a device that never registered leaves nothing behind).
   setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
                      SELECT $1::text, $2::text, $3::integer, $4::integer, $5::bigint

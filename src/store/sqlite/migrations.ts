@@ -187,6 +187,15 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX channels_sender_key_hash ON channels (sender_key_hash) WHERE sender_key_hash IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'blocklist pages',
+    // The console's blocklist table pages newest first by (blocked_at, key_hash): without it each
+    // page sorted the whole list, which an operator's feed-driven blocklist makes large.
+    sql: `
+      CREATE INDEX blocked_sender_keys_page ON blocked_sender_keys (blocked_at, key_hash);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -18,7 +18,8 @@ import type {
   Urgency,
   WakeupAddress,
 } from '../types.js';
-import { SubscriptionMissingError } from '../types.js';
+import { SubscriptionMissingError, type BlockedKeyCursor } from '../types.js';
+import { AFTER_ALL_BLOCKED, rowsToRead, type KeysetQuery } from '../keyset.js';
 import { SqliteDeviceCertificates } from './device-certificates.js';
 import { SqliteAppStats } from './app-stats.js';
 import { ChannelCache } from '../channel-cache.js';
@@ -289,6 +290,17 @@ export class SqliteStore implements Store {
     return this.prepared()
       .listBlockedSenderKeys.all()
       .map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at }));
+  }
+
+  async listBlockedSenderKeysPage(query: KeysetQuery<BlockedKeyCursor>): Promise<BlockedSenderKey[]> {
+    const after = query.after ?? AFTER_ALL_BLOCKED;
+    return this.prepared()
+      .listBlockedSenderKeysPage.all(after.at, after.keyHash, rowsToRead(query))
+      .map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at }));
+  }
+
+  async countBlockedSenderKeys(): Promise<number> {
+    return this.prepared().countBlockedSenderKeys.get()?.n ?? 0;
   }
 
   async setWakeupAddress(uaid: string, address: WakeupAddress): Promise<boolean> {

@@ -60,6 +60,10 @@ export const sql = {
   unblockSenderKey: 'DELETE FROM blocked_sender_keys WHERE key_hash = ?',
   isSenderKeyBlocked: 'SELECT 1 AS n FROM blocked_sender_keys WHERE key_hash = ?',
   listBlockedSenderKeys: 'SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys ORDER BY blocked_at, key_hash',
+  // Newest first, a seek on blocked_sender_keys_page (migration 9) from the last key shown.
+  listBlockedSenderKeysPage: `SELECT key_hash, source, reason, blocked_at FROM blocked_sender_keys
+                              WHERE (blocked_at, key_hash) < (?, ?) ORDER BY blocked_at DESC, key_hash DESC LIMIT ?`,
+  countBlockedSenderKeys: 'SELECT count(*) AS n FROM blocked_sender_keys',
   // Written only for a device that exists (a device that never registered leaves nothing behind).
   setWakeupAddress: `INSERT INTO wakeup_addresses (uaid, host, port, key_id, updated_at)
                      SELECT @uaid, @host, @port, @keyId, @updatedAt WHERE EXISTS (SELECT 1 FROM devices WHERE uaid = @uaid)
@@ -157,6 +161,8 @@ export function prepareStatements(db: Database.Database) {
     unblockSenderKey: db.prepare<[Buffer]>(sql.unblockSenderKey),
     isSenderKeyBlocked: db.prepare<[Buffer], CountRow>(sql.isSenderKeyBlocked),
     listBlockedSenderKeys: db.prepare<[], BlockedRow>(sql.listBlockedSenderKeys),
+    listBlockedSenderKeysPage: db.prepare<[number, Buffer, number], BlockedRow>(sql.listBlockedSenderKeysPage),
+    countBlockedSenderKeys: db.prepare<[], CountRow>(sql.countBlockedSenderKeys),
     setWakeupAddress: db.prepare<[{ uaid: string } & WakeupAddress]>(sql.setWakeupAddress),
     getWakeupAddress: db.prepare<[string], WakeupRow>(sql.getWakeupAddress),
     deleteWakeupAddress: db.prepare<[string]>(sql.deleteWakeupAddress),

@@ -1,14 +1,15 @@
 import { useState } from 'preact/hooks';
 import { api, describe, when } from '../api';
-import { MoreButton, usePaged } from '../paged';
+import { MoreButton, usePaged, type Paged } from '../paged';
 import { useVisiblePolling } from '../polling';
 
 interface Node { id: number; service: string; url: string; capacity: number; currentLoad: number; downed: boolean }
 interface Ban { source: string; reason: string; remainingSeconds: number }
+interface Blocked { keyHash: string; source: string; reason: string; blockedAt: number }
 interface Overview {
   devices: Record<string, number>;
   messages: Record<string, number | null>;
-  blocklist: { total: number; newest: Array<{ keyHash: string; source: string; reason: string; blockedAt: number }> };
+  blocklist: { total: number };
 }
 
 export function OperatorPage() {
@@ -17,6 +18,7 @@ export function OperatorPage() {
   const [error, setError] = useState('');
   const nodes = usePaged<Node>('/operator/nodes', 'nodes', setError);
   const bans = usePaged<Ban>('/operator/bans', 'bans', setError);
+  const blocked = usePaged<Blocked>('/operator/blocklist', 'blocklist', setError);
   const load = () => api<Overview>('GET', '/operator/overview').then(setOverview, (failure: unknown) => setError(describe(failure)));
   useVisiblePolling(() => void load(), []);
 
@@ -62,23 +64,25 @@ export function OperatorPage() {
       </table>
       <MoreButton paged={bans} label="More bans" />
       {lifting && <LiftForm source={lifting} onLift={lift} onCancel={() => setLifting('')} />}
-      <Blocklist blocklist={overview.blocklist} />
+      <Blocklist total={overview.blocklist.total} paged={blocked} />
     </section>
   );
 }
 
-function Blocklist({ blocklist }: { blocklist: Overview['blocklist'] }) {
+/** Newest first, a page at a time: an operator's blocklist can hold many thousand keys. */
+function Blocklist({ total, paged }: { total: number; paged: Paged<Blocked> }) {
   return (
     <>
-      <h2>Sender blocklist ({blocklist.total})</h2>
+      <h2>Sender blocklist ({total})</h2>
       <table>
         <thead><tr><th>Key hash</th><th>By</th><th>Reason</th><th>When</th></tr></thead>
         <tbody>
-          {blocklist.newest.map((entry) => (
+          {paged.items.map((entry) => (
             <tr><td><code class="key">{entry.keyHash}</code></td><td>{entry.source}</td><td>{entry.reason}</td><td>{when(entry.blockedAt)}</td></tr>
           ))}
         </tbody>
       </table>
+      <MoreButton paged={paged} label="More blocked keys" />
     </>
   );
 }
