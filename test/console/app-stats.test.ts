@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { addCounts, AppStatsCounter, bucketOf, emptyRow, hourOf, quantileMs } from '../../src/ops/app-stats.js';
 import { keyHashOf } from '../../src/console/routes-apps.js';
 import { bucketize } from '../../src/console/routes-stats.js';
@@ -18,9 +20,9 @@ import { parsePostgresUrl } from '../../src/store/postgres/url.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { AppStatsRow, AppStatsStore, Store } from '../../src/store/types.js';
 import { ManualClock } from '../helpers/clock.js';
-import { RawDevice, startHerald, type Running } from '../helpers/herald.js';
+import { RawDevice, startHerald, subscribedDevice, type Running } from '../helpers/herald.js';
 import { post, vapidHeader, type VapidKeys } from '../helpers/sender.js';
-import { postgresUnavailable, postgresUrl, requireServices } from '../helpers/services.js';
+import { deleteRedisKeys, postgresUnavailable, postgresUrl, redisUnavailable, redisUrl, requireServices, uniquePrefix } from '../helpers/services.js';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR);
@@ -300,6 +302,53 @@ requireServices([unavailable], (skip) => {
         await store.close();
         await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
         await admin.end();
+      }
+    });
+  });
+});
+
+requireServices([unavailable, await redisUnavailable()], (skip) => {
+  describe('per-app counts across two nodes (PostgreSQL and the Redis bus)', { skip }, () => {
+    it("a push to node B for a device on node A is delivered when A's device acks it: the key crosses the bus", { timeout: 30_000 }, async () => {
+      const schema = `herald_test_${randomBytes(6).toString('hex')}`;
+      const url = new URL(postgresUrl);
+      url.searchParams.set('schema', schema);
+      const keyPrefix = uniquePrefix('app-stats');
+      const shared = { store: { url: url.toString() }, bus: { url: redisUrl, keyPrefix } };
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-test-'));
+      const admin = new pg.Pool({ connectionString: postgresUrl, max: 1 });
+      const nodeA = await startHerald(shared, dataDir);
+      const nodeB = await startHerald(shared, dataDir);
+      const keys = generateVapidKeyPair();
+      try {
+        const subscribed = await subscribedDevice(nodeA.wsUrl, randomUUID(), keys.publicKey);
+        subscribed.device.close();
+        await subscribed.device.closed;
+        // A new connection knows no channel's binding of its own: only the bus can tell it the key.
+        const device = await RawDevice.connect(nodeA.wsUrl);
+        assert.equal(await device.hello(subscribed.uaid), subscribed.uaid);
+        const endpoint = subscribed.endpoint;
+        // The same subscription, POSTed to node B (VAPID's audience is B's origin).
+        const atB = endpoint.replace(nodeA.origin, nodeB.origin);
+        assert.equal((await post(atB, { authorization: vapidHeader(nodeB.origin, keys) })).status, 201);
+        device.ack(await device.next('notification'));
+        device.send({});
+        await device.next('ping');
+        device.close();
+      } finally {
+        await nodeB.stop({ keepData: true });
+        await nodeA.stop({ keepData: true });
+      }
+      const store = new PostgresStore(parsePostgresUrl(url.toString()));
+      try {
+        const row = await countsOf(store, keys, Date.now());
+        assert.deepEqual([row.accepted, row.delivered, row.stored], [1, 1, 0], 'accepted on B, delivered on A');
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+        await deleteRedisKeys(keyPrefix);
+        rmSync(dataDir, { recursive: true, force: true });
       }
     });
   });
