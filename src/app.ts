@@ -239,9 +239,10 @@ export class Herald {
       logger,
       observe: {
         endpoint: observe.endpointObserver(metrics, outages, appStats),
-        session: observe.sessionObserver(metrics, logger, outages),
+        session: observe.sessionObserver(metrics, logger, outages, appStats),
         connections: observe.connectionObserver(metrics),
         sweep: observe.sweepReporter(metrics, logger),
+        expired: observe.expiryObserver(appStats),
         busFailed: observe.busErrorLogger(outages),
         bus: observe.busObserver(metrics, logger, outages),
       },

@@ -2,9 +2,10 @@
  * An app's charts (docs/console.md):
  *   GET /console/api/apps/:id/stats?range=hours|days
  * per hour over the last 48 hours, or per day (UTC) over the last 30 days: messages accepted,
- * delivered (handed live to the device's node), stored (kept for a device away), expired (TTL=0
- * with the device away) and refused (after the app's VAPID signature verified), and p50/p99 of the
- * time to hand a message to the device's node, from the hourly rows src/ops/app-stats.ts flushes.
+ * delivered (acked by the device, code 100), stored (kept for a device away), expired (TTL=0 with
+ * the device away, or deleted by the expiry sweep before the device fetched them) and refused
+ * (after the app's VAPID signature verified), and p50/p99 of the time from the POST's arrival to
+ * the device's ack, from the hourly rows src/ops/app-stats.ts flushes.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';

@@ -1,12 +1,17 @@
 /**
  * Per-app counters for the web console's charts: per sender key (an app's VAPID key hash) and
- * hour, messages accepted / delivered / stored / expired / refused and a latency histogram. The
- * push path only bumps numbers in memory (observers.ts calls `accepted` and `refused`); a timer
- * adds them to the store's hourly rows in one batch every few seconds, and once more at stop.
+ * hour, messages accepted / delivered / stored / expired / refused and a latency histogram
+ * (docs/console.md says what each means). The push path only bumps numbers in memory: the
+ * endpoint's observer calls `accepted` and `refused` when a POST is answered, the device session's
+ * `delivered` when the device acks (with the time since the POST arrived), the sweeper's `expired`
+ * with what it deleted; a timer adds them to the store's hourly rows in one batch every few
+ * seconds, and once more at stop.
  *
  * The common case costs no allocation: the VAPID check hands back the same keyHash Buffer for
- * every message signed with a cached JWT, so the counter finds its entry by that Buffer's
- * identity; only a Buffer not seen since the last flush pays one hex conversion.
+ * every message signed with a cached JWT (and that Buffer travels with a live message to its ack;
+ * the channel cache and the Redis bus's decoder hand out one Buffer per key too), so the counter
+ * finds its entry by that Buffer's identity; only a Buffer not seen since the last flush pays one
+ * hex conversion.
  */
 import type { Part } from '../server/part.js';
 import { LATENCY_BOUNDS_MS, LATENCY_BUCKETS, type AppStatsRow, type AppStatsStore } from '../store/types.js';
@@ -49,17 +54,29 @@ export class AppStatsCounter implements Part {
 
   constructor(private readonly options: AppStatsOptions) {}
 
-  /** A 201: `seconds` is the POST's time to answer; it goes to the histogram when delivered live. */
-  accepted(keyHash: Buffer, outcome: AcceptOutcome, seconds: number): void {
+  /**
+   * A 201. `stored`: the device was away and the message kept; `dropped`: TTL 0 with the device
+   * away, counted as expired (RFC 8030 drops it). A message handed to a connected device counts
+   * only as accepted here: it is delivered when the device acks it (`delivered`).
+   */
+  accepted(keyHash: Buffer, outcome: AcceptOutcome): void {
     const counts = this.entry(keyHash).counts;
     counts.accepted++;
     if (outcome === 'stored') counts.stored++;
     else if (outcome === 'dropped') counts.expired++;
-    else {
-      counts.delivered++;
-      const bucket = bucketOf(seconds * 1000);
-      counts.latency[bucket] = (counts.latency[bucket] ?? 0) + 1;
-    }
+  }
+
+  /** The device acked a message of this key (code 100), `latencyMs` after its POST arrived. */
+  delivered(keyHash: Buffer, latencyMs: number): void {
+    const counts = this.entry(keyHash).counts;
+    counts.delivered++;
+    const bucket = bucketOf(latencyMs);
+    counts.latency[bucket] = (counts.latency[bucket] ?? 0) + 1;
+  }
+
+  /** The expiry sweep deleted `count` stored messages of this key that no device fetched in time. */
+  expired(keyHash: Buffer, count: number): void {
+    this.entry(keyHash).counts.expired += count;
   }
 
   /** A push refused after its VAPID signature verified (the caller checks): the claimed key is proven. */

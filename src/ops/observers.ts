@@ -10,7 +10,7 @@ import type { SweepResult } from '../push/delivery/sweeper.js';
 import type { EndpointObserver } from '../push/endpoint/routes.js';
 import type { SessionObserver } from '../push/protocol/session.js';
 import type { WakeupObserver } from '../push/wakeup/service.js';
-import type { StoreLifecycle } from '../store/types.js';
+import type { SenderKeyCount, StoreLifecycle } from '../store/types.js';
 import type { AppStatsCounter } from './app-stats.js';
 import { errorSummary } from './error-summary.js';
 import type { Metrics } from './metrics.js';
@@ -71,13 +71,13 @@ export function outages(
   return result;
 }
 
-/** `appStats`: the per-app counters of the console's charts (app-stats.ts), fed by VAPID-signed pushes. */
+/** `appStats`: the per-app counters of the console's charts (app-stats.ts): accepted and refused VAPID-signed pushes. */
 export function endpointObserver(metrics: Metrics, outages: Outages, appStats?: AppStatsCounter): EndpointObserver {
   return {
     accepted: (outcome, seconds, senderKeyHash) => {
       metrics.messagesAccepted.inc({ outcome });
       metrics.acceptSeconds.observe(seconds);
-      if (senderKeyHash && appStats) appStats.accepted(senderKeyHash, outcome, seconds);
+      if (senderKeyHash && appStats) appStats.accepted(senderKeyHash, outcome);
     },
     failed: (errno, cause, refusedSender) => {
       metrics.endpointErrors.inc({ errno: String(errno) });
@@ -106,10 +106,12 @@ export function busObserver(metrics: Metrics, logger: Logger, outages: Outages):
   };
 }
 
-export function sessionObserver(metrics: Metrics, logger: Logger, outages: Outages): SessionObserver {
+/** `appStats`: the device acked a message of a key-bound channel, a delivery in the console's charts. */
+export function sessionObserver(metrics: Metrics, logger: Logger, outages: Outages, appStats?: AppStatsCounter): SessionObserver {
   return {
     delivered: (count, fromStorage) => metrics.messagesDelivered.inc({ source: fromStorage ? 'storage' : 'live' }, count),
     acked: (code) => metrics.messagesAcked.inc({ code: String(code ?? 100) }),
+    ...(appStats ? { appDelivered: (keyHash: Buffer, latencyMs: number) => appStats.delivered(keyHash, latencyMs) } : {}),
     reset: () => metrics.deviceResets.inc(),
     violation: (reason) => {
       metrics.protocolViolations.inc();
@@ -126,6 +128,13 @@ export function connectionObserver(metrics: Metrics): { opened(): void; closed()
     opened: () => metrics.connections.inc(),
     closed: () => metrics.connections.dec(),
     readsPaused: () => metrics.socketReadsPaused.inc(),
+  };
+}
+
+/** The expiry sweep's deletions of key-bound channels' messages: "expired" in the console's charts. */
+export function expiryObserver(appStats: AppStatsCounter): (bySenderKey: readonly SenderKeyCount[]) => void {
+  return (bySenderKey) => {
+    for (const { keyHash, count } of bySenderKey) appStats.expired(keyHash, count);
   };
 }
 

@@ -22,7 +22,7 @@ import type { Bus } from './delivery/bus.js';
 import { openBus } from './delivery/open-bus.js';
 import type { RedisBusActivity, RedisBusEvents } from './delivery/redis-bus.js';
 import type { DependencyState } from '../redis/health.js';
-import { Sweeper, type SweepResult } from './delivery/sweeper.js';
+import { Sweeper, type SweepResult, type SweeperOptions } from './delivery/sweeper.js';
 import { DeviceAuthenticator } from './device-auth/device-auth.js';
 import { registerEndpointRoutes, type EndpointObserver } from './endpoint/routes.js';
 import type { EndpointUrls } from './endpoint/urls.js';
@@ -53,6 +53,8 @@ export interface PushPartDeps {
     session: SessionObserver;
     connections: SocketServerEvents;
     sweep: (result: SweepResult | Error) => void;
+    /** Each sweep's expired messages of key-bound channels, per sender key (per-app stats). */
+    expired?: SweeperOptions['expired'];
     busFailed: (error: unknown, during: RedisBusActivity) => void;
     bus?: RedisBusEvents;
   };
@@ -119,7 +121,12 @@ export class PushPart implements Part {
     const push = config.push;
     this.sweeper = new Sweeper(
       this.deps.storage(),
-      { intervalMs: push.sweepIntervalSeconds * 1000, deviceIdleMs: push.deviceIdleDays * 86_400_000, now: this.deps.now },
+      {
+        intervalMs: push.sweepIntervalSeconds * 1000,
+        deviceIdleMs: push.deviceIdleDays * 86_400_000,
+        now: this.deps.now,
+        ...(observe.expired ? { expired: observe.expired } : {}),
+      },
       observe.sweep,
     );
   }

@@ -249,8 +249,12 @@ export interface DeviceCertificateStore {
 
 /** The expiry and idle sweeps. */
 export interface HousekeepingStore {
-  /** Deletes messages with expiresAt <= now; returns how many. */
-  sweepExpiredMessages(now: number): Promise<number>;
+  /**
+   * Deletes messages with expiresAt <= now; says how many, and how many of them were on channels
+   * bound to each sender key (the per-app "expired" count). One statement or transaction: the
+   * counts are of exactly the rows deleted.
+   */
+  sweepExpiredMessages(now: number): Promise<ExpirySweep>;
   /** Drops devices (with channels and messages) whose lastSeenAt < before; returns how many. */
   sweepIdleDevices(before: number): Promise<number>;
   /**
@@ -258,6 +262,19 @@ export interface HousekeepingStore {
    * the tables: an admin request, not something to poll every second on a large database.
    */
   stats(now: number): Promise<StoreStats>;
+}
+
+/** What one expiry sweep deleted. */
+export interface ExpirySweep {
+  /** Every message deleted. */
+  deleted: number;
+  /** Those of key-bound (v2) channels, per sender key hash; v1 channels (no key) are not listed. */
+  bySenderKey: SenderKeyCount[];
+}
+
+export interface SenderKeyCount {
+  keyHash: Buffer;
+  count: number;
 }
 
 export interface StoreStats {

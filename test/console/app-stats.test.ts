@@ -1,19 +1,28 @@
 /**
  * The per-app counters behind the console's charts: the in-memory counter (src/ops/app-stats.ts),
- * the hourly rows it flushes into (push store migration 7) on SQLite and PostgreSQL, and the
- * bucketing and percentiles the stats route answers.
+ * what a running Herald counts (delivered = acked by the device, expired = TTL 0 dropped or swept
+ * from storage) on SQLite and PostgreSQL, the hourly rows it flushes into (push store migration 7),
+ * and the bucketing and percentiles the stats route answers.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { AppStatsCounter, bucketOf, emptyRow, hourOf, quantileMs } from '../../src/ops/app-stats.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { addCounts, AppStatsCounter, bucketOf, emptyRow, hourOf, quantileMs } from '../../src/ops/app-stats.js';
+import { keyHashOf } from '../../src/console/routes-apps.js';
 import { bucketize } from '../../src/console/routes-stats.js';
+import { generateVapidKeyPair } from '../../src/crypto/vapid.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { parsePostgresUrl } from '../../src/store/postgres/url.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { AppStatsRow, AppStatsStore, Store } from '../../src/store/types.js';
-import { postgresUnavailable, postgresUrl, requireServices } from '../helpers/services.js';
+import { ManualClock } from '../helpers/clock.js';
+import { RawDevice, startHerald, subscribedDevice, type Running } from '../helpers/herald.js';
+import { post, vapidHeader, type VapidKeys } from '../helpers/sender.js';
+import { deleteRedisKeys, postgresUnavailable, postgresUrl, redisUnavailable, redisUrl, requireServices, uniquePrefix } from '../helpers/services.js';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR);
@@ -44,22 +53,25 @@ describe('per-app counters', () => {
     let now = T0 + 10;
     const store = recordingStore();
     const counter = new AppStatsCounter({ store: () => store, now: () => now });
-    for (let i = 0; i < 3; i++) counter.accepted(keyA, 'delivered', 0.003);
-    counter.accepted(Buffer.from(keyA), 'stored', 0.001); // another Buffer with the same bytes: the same app
-    counter.accepted(keyA, 'dropped', 0.001);
+    for (let i = 0; i < 3; i++) counter.accepted(keyA, 'delivered');
+    for (let i = 0; i < 2; i++) counter.delivered(keyA, 3); // two of them acked
+    counter.accepted(Buffer.from(keyA), 'stored'); // another Buffer with the same bytes: the same app
+    counter.accepted(keyA, 'dropped');
+    counter.expired(keyA, 4); // swept from storage
     counter.refused(keyA);
-    counter.accepted(keyB, 'stored', 0.002);
+    counter.accepted(keyB, 'stored');
     await counter.flush();
     assert.equal(store.flushes.length, 1);
     const [a, b] = store.flushes[0] ?? [];
     assert.deepEqual(a?.keyHash, keyA);
-    assert.deepEqual({ ...a, latency: undefined, keyHash: undefined }, { keyHash: undefined, hour: hourOf(now), accepted: 5, delivered: 3, stored: 1, expired: 1, refused: 1, latency: undefined });
-    assert.equal(a?.latency[bucketOf(3)], 3, 'three live deliveries in the 5 ms bucket');
+    assert.deepEqual({ ...a, latency: undefined, keyHash: undefined }, { keyHash: undefined, hour: hourOf(now), accepted: 5, delivered: 2, stored: 1, expired: 5, refused: 1, latency: undefined });
+    assert.equal(a?.latency[bucketOf(3)], 2, 'two acks in the 5 ms bucket');
+    assert.equal(a?.latency.reduce((sum, n) => sum + n, 0), 2, 'a handed-over message without its ack has no latency');
     assert.equal(b?.accepted, 1);
     await counter.flush();
     assert.deepEqual(store.flushes[1], [], 'nothing new: an empty batch, the counts were not sent twice');
     now += HOUR;
-    counter.accepted(keyA, 'stored', 0.001);
+    counter.accepted(keyA, 'stored');
     await counter.flush();
     assert.equal(store.flushes[2]?.[0]?.hour, hourOf(T0) + 1);
   });
@@ -68,10 +80,10 @@ describe('per-app counters', () => {
     let now = T0 + HOUR - 1;
     const store = recordingStore();
     const counter = new AppStatsCounter({ store: () => store, now: () => now });
-    counter.accepted(keyA, 'stored', 0.001);
+    counter.accepted(keyA, 'stored');
     now += 2;
-    counter.accepted(keyA, 'stored', 0.001);
-    counter.accepted(keyA, 'stored', 0.001);
+    counter.accepted(keyA, 'stored');
+    counter.accepted(keyA, 'stored');
     await counter.flush();
     const rows = (store.flushes[0] ?? []).map((row) => [row.hour, row.accepted]);
     assert.deepEqual(rows.sort(), [[hourOf(T0), 1], [hourOf(T0) + 1, 2]]);
@@ -80,11 +92,11 @@ describe('per-app counters', () => {
   it('a failed flush keeps its counts for the next one, and stop() flushes what is left', async () => {
     const store = recordingStore();
     const counter = new AppStatsCounter({ store: () => store, now: () => T0, flushIntervalMs: 60_000, onError: () => {} });
-    counter.accepted(keyA, 'stored', 0.001);
+    counter.accepted(keyA, 'stored');
     store.fail = true;
     await counter.flush();
     store.fail = false;
-    counter.accepted(keyA, 'stored', 0.001);
+    counter.accepted(keyA, 'stored');
     await counter.start();
     await counter.stop();
     const sent = store.flushes.flat().reduce((sum, row) => sum + row.accepted, 0);
@@ -151,8 +163,131 @@ describe('hourly app stats rows (push store migration 7)', () => {
   });
 });
 
+/** A connected device with one channel bound to `keys` (v2), and a push signed by them. */
+async function boundDevice(running: Running, keys: VapidKeys, channelId = randomUUID()) {
+  const device = await RawDevice.connect(running.wsUrl);
+  const uaid = await device.hello();
+  const endpoint = await device.register(channelId, keys.publicKey);
+  const push = async (ttl: number) => assert.equal((await post(endpoint, { TTL: String(ttl), authorization: vapidHeader(running.origin, keys) })).status, 201);
+  return { device, uaid, channelId, push };
+}
+
+/** The app's counts over the last hours, summed (a test may cross an hour). */
+async function countsOf(store: Store, keys: VapidKeys, now: number): Promise<AppStatsRow> {
+  const sum = emptyRow(keyHashOf(keys.publicKey), hourOf(now));
+  for (const row of await store.appStats.appStats(sum.keyHash, hourOf(now) - 2, hourOf(now) + 1)) addCounts(sum, row);
+  return sum;
+}
+
+/**
+ * Through a running Herald: what each app's counts say once the devices acked, nacked, left, or
+ * never fetched (docs/console.md, "Per-app stats"). One app per story, so each count is its own.
+ */
+async function deliveryScenario(overrides: Parameters<typeof startHerald>[0]): Promise<void> {
+  const clock = new ManualClock({ ticking: true });
+  const running = await startHerald(overrides, undefined, { now: clock.now });
+  const app = { live: generateVapidKeyPair(), drained: generateVapidKeyPair(), ignored: generateVapidKeyPair(), refused: generateVapidKeyPair(), gone: generateVapidKeyPair(), expired: generateVapidKeyPair() };
+  try {
+    // A live message, acked 300 ms (of Herald's clock) after its POST arrived.
+    const live = await boundDevice(running, app.live);
+    await live.push(60);
+    const notification = await live.device.next('notification');
+    clock.advance(300);
+    live.device.ack(notification);
+
+    // Stored while the device was away, drained at its hello, then acked.
+    const drained = await boundDevice(running, app.drained);
+    drained.device.close();
+    await drained.device.closed;
+    await drained.push(600);
+    const back = await RawDevice.connect(running.wsUrl);
+    assert.equal(await back.hello(drained.uaid), drained.uaid);
+    back.ack(await back.next('notification'));
+
+    // Handed over, never acked: the socket closes first.
+    const ignored = await boundDevice(running, app.ignored);
+    await ignored.push(60);
+    await ignored.device.next('notification');
+    ignored.device.close();
+
+    // Nacked, and acked with 102 ("not delivered"): neither reached the app.
+    const refused = await boundDevice(running, app.refused);
+    await refused.push(60);
+    refused.device.send({ messageType: 'nack', version: (await refused.device.next('notification')).version, code: 302 });
+    await refused.push(60);
+    const notDelivered = await refused.device.next('notification');
+    refused.device.send({ messageType: 'ack', updates: [{ channelID: notDelivered.channelID, version: notDelivered.version, code: 102 }] });
+
+    // The channel is unregistered before the ack: the ack names a message that can no longer count.
+    const gone = await boundDevice(running, app.gone);
+    await gone.push(60);
+    const orphan = await gone.device.next('notification');
+    gone.device.send({ messageType: 'unregister', channelID: gone.channelId });
+    await gone.device.next('unregister');
+    gone.device.ack(orphan);
+
+    // Stored with a 60 s TTL for a device that never comes back; the sweep deletes it.
+    const expired = await boundDevice(running, app.expired);
+    expired.device.close();
+    await expired.device.closed;
+    await expired.push(60);
+
+    // Every ack is handled before the sweep runs (frames are handled in order: a ping answers after them).
+    for (const device of [live.device, back, refused.device, gone.device]) {
+      device.send({});
+      await device.next('ping');
+    }
+    clock.advance(61_000);
+    // The never-acked and the nacked messages stay stored, so they expire too: three in all.
+    assert.equal((await running.herald.sweep()).expiredMessages, 3);
+    for (const device of [live.device, back, refused.device, gone.device]) device.close();
+  } finally {
+    await running.stop({ keepData: true }); // the counter's last flush
+  }
+  const store = await running.store();
+  try {
+    const now = clock.now();
+    const counts = async (keys: VapidKeys) => {
+      const row = await countsOf(store, keys, now);
+      return { accepted: row.accepted, delivered: row.delivered, stored: row.stored, expired: row.expired, latencies: row.latency.reduce((sum, n) => sum + n, 0) };
+    };
+    assert.deepEqual(await counts(app.live), { accepted: 1, delivered: 1, stored: 0, expired: 0, latencies: 1 });
+    const latency = (await countsOf(store, app.live, now)).latency;
+    assert.ok((latency[bucketOf(300)] ?? 0) + (latency[bucketOf(300) + 1] ?? 0) === 1, `measured to the ack, not to the hand-off: ${latency.join(',')}`);
+    assert.deepEqual(await counts(app.drained), { accepted: 1, delivered: 1, stored: 1, expired: 0, latencies: 1 });
+    assert.deepEqual(await counts(app.ignored), { accepted: 1, delivered: 0, stored: 0, expired: 1, latencies: 0 });
+    assert.deepEqual(await counts(app.refused), { accepted: 2, delivered: 0, stored: 0, expired: 1, latencies: 0 }, 'the nacked one expired; the one acked 102 was deleted');
+    assert.deepEqual(await counts(app.gone), { accepted: 1, delivered: 0, stored: 0, expired: 0, latencies: 0 });
+    assert.deepEqual(await counts(app.expired), { accepted: 1, delivered: 0, stored: 1, expired: 1, latencies: 0 });
+  } finally {
+    await store.close();
+    rmSync(running.dataDir, { recursive: true, force: true });
+  }
+}
+
+describe('per-app counts through a running Herald', () => {
+  it('SQLite: delivered means acked (live or drained), with the latency to the ack; expired counts the sweep', { timeout: 30_000 }, async () => {
+    await deliveryScenario({});
+  });
+});
+
 const unavailable = await postgresUnavailable();
 requireServices([unavailable], (skip) => {
+  describe('per-app counts through a running Herald on PostgreSQL', { skip }, () => {
+    it('PostgreSQL: delivered means acked (live or drained), with the latency to the ack; expired counts the sweep', { timeout: 30_000 }, async () => {
+      const schema = `herald_test_${randomBytes(6).toString('hex')}`;
+      const url = new URL(postgresUrl);
+      url.searchParams.set('schema', schema);
+      const admin = new pg.Pool({ connectionString: postgresUrl, max: 1 });
+      try {
+        await deliveryScenario({ store: { url: url.toString() } });
+      } finally {
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+    });
+  });
+
   describe('hourly app stats rows on PostgreSQL', { skip }, () => {
     it('PostgreSQL: flushes add to the row of their key and hour, ranges and pruning', async () => {
       const schema = `herald_test_${randomBytes(6).toString('hex')}`;
@@ -167,6 +302,53 @@ requireServices([unavailable], (skip) => {
         await store.close();
         await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
         await admin.end();
+      }
+    });
+  });
+});
+
+requireServices([unavailable, await redisUnavailable()], (skip) => {
+  describe('per-app counts across two nodes (PostgreSQL and the Redis bus)', { skip }, () => {
+    it("a push to node B for a device on node A is delivered when A's device acks it: the key crosses the bus", { timeout: 30_000 }, async () => {
+      const schema = `herald_test_${randomBytes(6).toString('hex')}`;
+      const url = new URL(postgresUrl);
+      url.searchParams.set('schema', schema);
+      const keyPrefix = uniquePrefix('app-stats');
+      const shared = { store: { url: url.toString() }, bus: { url: redisUrl, keyPrefix } };
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'herald-test-'));
+      const admin = new pg.Pool({ connectionString: postgresUrl, max: 1 });
+      const nodeA = await startHerald(shared, dataDir);
+      const nodeB = await startHerald(shared, dataDir);
+      const keys = generateVapidKeyPair();
+      try {
+        const subscribed = await subscribedDevice(nodeA.wsUrl, randomUUID(), keys.publicKey);
+        subscribed.device.close();
+        await subscribed.device.closed;
+        // A new connection knows no channel's binding of its own: only the bus can tell it the key.
+        const device = await RawDevice.connect(nodeA.wsUrl);
+        assert.equal(await device.hello(subscribed.uaid), subscribed.uaid);
+        const endpoint = subscribed.endpoint;
+        // The same subscription, POSTed to node B (VAPID's audience is B's origin).
+        const atB = endpoint.replace(nodeA.origin, nodeB.origin);
+        assert.equal((await post(atB, { authorization: vapidHeader(nodeB.origin, keys) })).status, 201);
+        device.ack(await device.next('notification'));
+        device.send({});
+        await device.next('ping');
+        device.close();
+      } finally {
+        await nodeB.stop({ keepData: true });
+        await nodeA.stop({ keepData: true });
+      }
+      const store = new PostgresStore(parsePostgresUrl(url.toString()));
+      try {
+        const row = await countsOf(store, keys, Date.now());
+        assert.deepEqual([row.accepted, row.delivered, row.stored], [1, 1, 0], 'accepted on B, delivered on A');
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+        await deleteRedisKeys(keyPrefix);
+        rmSync(dataDir, { recursive: true, force: true });
       }
     });
   });

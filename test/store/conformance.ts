@@ -568,22 +568,34 @@ export function runStoreConformance(
         assert.equal(await store.getMessage(uaid, short.id, atExpiry), null);
         assert.equal(await store.countMessages(uaid, atExpiry), 1);
 
-        assert.equal(await store.sweepExpiredMessages(atExpiry), 1);
+        assert.equal((await store.sweepExpiredMessages(atExpiry)).deleted, 1);
         // Gone for good, even when asked about an earlier moment.
         assert.equal(await store.getMessage(uaid, short.id, T0), null);
         assert.deepEqual(ids(await store.fetchMessages(uaid, { limit: 10, now: T0 })), [long.id]);
-        assert.equal(await store.sweepExpiredMessages(atExpiry), 0);
+        assert.deepEqual(await store.sweepExpiredMessages(atExpiry), { deleted: 0, bySenderKey: [] });
       });
 
-      scenario('the expiry sweep spans all devices and counts what it removed', async (store) => {
+      scenario('the expiry sweep spans all devices and counts what it removed, per sender key of key-bound channels', async (store) => {
         const a = await registerDevice(store);
         const b = await registerDevice(store);
+        const appKey = randomBytes(32);
+        const otherKey = randomBytes(32);
+        // b's channel is bound to an app's key (v2); a second device of another app; a's channel is v1.
+        await store.putChannel({ uaid: b.uaid, channelId: b.channelId, senderKeyHash: appKey, createdAt: T0 });
+        const c = await registerDevice(store);
+        await store.putChannel({ uaid: c.uaid, channelId: c.channelId, senderKeyHash: otherKey, createdAt: T0 });
         await store.saveMessage(message(a.uaid, a.channelId, { ttl: 10 }));
         await store.saveMessage(message(a.uaid, a.channelId, { ttl: 20 }));
         await store.saveMessage(message(b.uaid, b.channelId, { ttl: 10, topic: 'x' }));
+        await store.saveMessage(message(b.uaid, b.channelId, { ttl: 15 }));
         await store.saveMessage(message(b.uaid, b.channelId, { ttl: 3600 }));
-        assert.equal(await store.sweepExpiredMessages(T0), 0);
-        assert.equal(await store.sweepExpiredMessages(T0 + 20_000), 3);
+        await store.saveMessage(message(c.uaid, c.channelId, { ttl: 20 }));
+        assert.deepEqual(await store.sweepExpiredMessages(T0), { deleted: 0, bySenderKey: [] });
+        const swept = await store.sweepExpiredMessages(T0 + 20_000);
+        assert.equal(swept.deleted, 5, 'v1 channels count in the total');
+        const byKey = new Map(swept.bySenderKey.map(({ keyHash, count }) => [keyHash.toString('hex'), count]));
+        assert.deepEqual(Object.fromEntries(byKey), { [appKey.toString('hex')]: 2, [otherKey.toString('hex')]: 1 }, 'only key-bound channels, each under its key');
+        assert.deepEqual(await store.sweepExpiredMessages(T0 + 20_000), { deleted: 0, bySenderKey: [] }, 'counted once');
         assert.equal(await store.countMessages(a.uaid, T0), 0);
         assert.equal(await store.countMessages(b.uaid, T0), 1);
         assert.ok(await store.getChannel(a.uaid, a.channelId), 'channels are not swept with messages');

@@ -189,6 +189,10 @@ describe('sqlite store', () => {
       assert.match(plan(sql.getMessage, ['u', 'i', 0]), /messages_uaid_id/);
       assert.match(plan(sql.deleteTopic, ['u', 'c', 't']), /messages_channel_topic/);
       assert.match(plan(sql.sweepExpiredMessages, [0]), /messages_expires_at/);
+      // The sweep's per-app counts: the same index, then one primary-key seek per row into channels.
+      const expired = plan(sql.expiredBySenderKey, [0]);
+      assert.match(expired, /SEARCH m USING INDEX messages_expires_at/);
+      assert.match(expired, /SEARCH c USING (INDEX sqlite_autoindex_channels_1|PRIMARY KEY)/);
       assert.match(plan(sql.sweepIdleDevices, [0]), /devices_last_seen_at/);
       assert.match(plan(sql.countMessages, ['u', 0]), /INDEX/);
     } finally {

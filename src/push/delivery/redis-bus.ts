@@ -26,7 +26,7 @@ import { RedisHealth, requestPathOptions, type DependencyState } from '../../red
 import type { LiveMessage } from '../protocol/session.js';
 import type { Bus, LocalDevices } from './bus.js';
 import { MissedHandoffs } from './missed-handoffs.js';
-import { decodeFrame, encodeFrame, type NodeFrame } from './redis-frames.js';
+import { decodeFrame, encodeFrame, SenderKeyCodec, type NodeFrame } from './redis-frames.js';
 import { ownerOf, Presence } from './redis-presence.js';
 import { chunks, quit, SCRIPTS, withTimeout } from './redis-scripts.js';
 
@@ -107,6 +107,8 @@ export class RedisBus implements Bus {
   private requests = 0;
   /** Deliveries waiting for the device's node to answer, by request id. */
   private readonly waiting = new Map<string, (ok: boolean) => void>();
+  /** Sender key hashes of deliveries, to and from the wire without a conversion per message. */
+  private readonly senderKeys = new SenderKeyCodec();
   private readonly timers: NodeJS.Timeout[] = [];
   private retrying = false;
   private startError: unknown;
@@ -279,7 +281,7 @@ export class RedisBus implements Bus {
   }
 
   private receive(text: string): void {
-    const frame = decodeFrame(text);
+    const frame = decodeFrame(text, this.senderKeys);
     if (frame === null || this.phase === 'closed') return;
     switch (frame.type) {
       case 'deliver': {
@@ -359,7 +361,7 @@ export class RedisBus implements Bus {
   }
 
   private publish(node: string, frame: NodeFrame): Promise<number> {
-    return this.commands.publish(this.nodeChannel(node), encodeFrame(frame));
+    return this.commands.publish(this.nodeChannel(node), encodeFrame(frame, this.senderKeys));
   }
 
   private async loadScripts(): Promise<void> {

@@ -3,13 +3,18 @@
  * format is tested with plain values. A frame that does not decode is dropped by its receiver (a
  * node of another version, or something else publishing on the channel).
  *
- *   deliver  {"t":"d","r":<request id>,"n":<reply node>,"u":<uaid>,"s":<stored 0|1>,"m":<message>}
+ *   deliver  {"t":"d","r":<request id>,"n":<reply node>,"u":<uaid>,"s":<stored 0|1>,"k"?:<key>,"m":<message>}
  *   answer   {"t":"a","r":<request id>,"ok":<the node had a socket for the device>}
  *   replace  {"t":"x","u":<uaid>,"v":<presence value the newer claim replaced>}
  *   check    {"t":"c","u":<uaid>}  storage holds messages a failed hand-off left for this device
  *
  *   message  {"i":id,"c":channelId,"p":topic|null,"g":urgency,"l":ttl,"a":receivedAt,"e":expiresAt,
  *             "d":base64 data|null,"h":headers|null,"q"?:seq}
+ *   key      the sender key hash the channel is bound to (v2), base64 (44 characters), for the
+ *            per-app "delivered" count at the ack; absent for v1. Older nodes send none and ignore
+ *            it (unknown fields are not read), so nodes of both formats deliver to each other; a
+ *            message from an older node counts as delivered only when the receiving session knows
+ *            its channel's binding (DeviceState.channelKeys).
  */
 import type { LiveMessage } from '../protocol/session.js';
 import type { ForwardedHeaders, Urgency } from '../../store/types.js';
@@ -22,7 +27,41 @@ export type NodeFrame =
 
 const URGENCIES: ReadonlySet<string> = new Set<Urgency>(['very-low', 'low', 'normal', 'high']);
 
-export function encodeFrame(frame: NodeFrame): string {
+/**
+ * Turns sender key hashes into their wire form and back without an allocation per message in the
+ * common case: one app's pushes carry the same few Buffers out (remembered by identity) and the
+ * same strings in (answered with one Buffer per key, which the stats counter then finds by identity).
+ */
+export class SenderKeyCodec {
+  private readonly out = new WeakMap<Buffer, string>();
+  private readonly in = new Map<string, Buffer>();
+
+  constructor(private readonly maxKeys = 10_000) {}
+
+  encode(keyHash: Buffer): string {
+    let text = this.out.get(keyHash);
+    if (text === undefined) {
+      text = keyHash.toString('base64');
+      this.out.set(keyHash, text);
+    }
+    return text;
+  }
+
+  /** The hash, or null when the text is no 32-byte base64 value. */
+  decode(text: string): Buffer | null {
+    let keyHash = this.in.get(text);
+    if (keyHash !== undefined) return keyHash;
+    keyHash = Buffer.from(text, 'base64');
+    if (keyHash.length !== 32) return null;
+    if (this.in.size >= this.maxKeys) this.in.clear();
+    this.in.set(text, keyHash);
+    return keyHash;
+  }
+}
+
+const plainKeys = new SenderKeyCodec(0);
+
+export function encodeFrame(frame: NodeFrame, keys: SenderKeyCodec = plainKeys): string {
   switch (frame.type) {
     case 'answer':
       return JSON.stringify({ t: 'a', r: frame.requestId, ok: frame.ok });
@@ -31,7 +70,7 @@ export function encodeFrame(frame: NodeFrame): string {
     case 'check':
       return JSON.stringify({ t: 'c', u: frame.uaid });
     case 'deliver': {
-      const { message, stored } = frame.live;
+      const { message, stored, senderKeyHash } = frame.live;
       const wire: Record<string, unknown> = {
         i: message.id,
         c: message.channelId,
@@ -44,13 +83,14 @@ export function encodeFrame(frame: NodeFrame): string {
         h: message.headers,
       };
       if ('seq' in message) wire.q = message.seq;
-      return JSON.stringify({ t: 'd', r: frame.requestId, n: frame.replyTo, u: frame.uaid, s: stored ? 1 : 0, m: wire });
+      const k = senderKeyHash ? keys.encode(senderKeyHash) : undefined;
+      return JSON.stringify({ t: 'd', r: frame.requestId, n: frame.replyTo, u: frame.uaid, s: stored ? 1 : 0, k, m: wire });
     }
   }
 }
 
 /** The frame, or null when the text is not one this version understands. */
-export function decodeFrame(text: string): NodeFrame | null {
+export function decodeFrame(text: string, keys: SenderKeyCodec = plainKeys): NodeFrame | null {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -69,7 +109,10 @@ export function decodeFrame(text: string): NodeFrame | null {
       if (!isString(raw.r) || !isString(raw.n) || !isString(raw.u) || (raw.s !== 0 && raw.s !== 1)) return null;
       const message = decodeMessage(raw.m, raw.u);
       if (!message) return null;
-      return { type: 'deliver', requestId: raw.r, replyTo: raw.n, uaid: raw.u, live: { message, stored: raw.s === 1 } };
+      const live: LiveMessage = { message, stored: raw.s === 1 };
+      // A malformed key costs the stats, never the delivery.
+      if (isString(raw.k)) live.senderKeyHash = keys.decode(raw.k);
+      return { type: 'deliver', requestId: raw.r, replyTo: raw.n, uaid: raw.u, live };
     }
     default:
       return null;

@@ -1,8 +1,19 @@
-import type { Store } from '../../store/types.js';
+import type { SenderKeyCount, Store } from '../../store/types.js';
 
 export interface SweepResult {
   expiredMessages: number;
   idleDevices: number;
+}
+
+export interface SweeperOptions {
+  intervalMs: number;
+  deviceIdleMs: number;
+  now?: () => number;
+  /**
+   * The expired messages of key-bound channels, per sender key (the console's per-app "expired"),
+   * told by every sweep, the timer's and one run by hand alike.
+   */
+  expired?: (bySenderKey: readonly SenderKeyCount[]) => void;
 }
 
 /**
@@ -15,7 +26,7 @@ export class Sweeper {
 
   constructor(
     private readonly store: Store,
-    private readonly options: { intervalMs: number; deviceIdleMs: number; now?: () => number },
+    private readonly options: SweeperOptions,
     private readonly report: (result: SweepResult | Error) => void,
   ) {}
 
@@ -33,7 +44,9 @@ export class Sweeper {
 
   private async sweepOnce(): Promise<SweepResult> {
     const now = (this.options.now ?? Date.now)();
-    const expiredMessages = await this.store.sweepExpiredMessages(now);
+    const expired = await this.store.sweepExpiredMessages(now);
+    if (expired.bySenderKey.length > 0) this.options.expired?.(expired.bySenderKey);
+    const expiredMessages = expired.deleted;
     const idleDevices = await this.store.sweepIdleDevices(now - this.options.deviceIdleMs);
     return { expiredMessages, idleDevices };
   }

@@ -125,7 +125,7 @@ async function pushMessage(
   const release = ttl > 0 ? await deps.guard?.reserveBacklog(contents, now, storedBytes(body, forwarded)) : undefined;
 
   const id = newMessageId();
-  const outcome = await acceptMessage(deps.store, deps.bus, {
+  const message = {
     id,
     uaid: contents.uaid,
     channelId: contents.channelId,
@@ -136,7 +136,8 @@ async function pushMessage(
     expiresAt: now + ttl * 1000,
     data: forwarded ? body : null,
     headers: forwarded,
-  })
+  };
+  const outcome = await acceptMessage(deps.store, deps.bus, message, boundSenderKey(contents, sender))
     .catch((error: unknown) => {
       if (error instanceof SubscriptionMissingError) throw senderErrors.error('subscriptionGone');
       throw senderErrors.error('storageUnavailable', { cause: error });
@@ -147,6 +148,15 @@ async function pushMessage(
   deps.observe?.accepted?.(outcome, Number(process.hrtime.bigint() - started) / 1e9, sender?.keyHash ?? null);
   // 201 also when TTL=0 found the device away and the message was dropped: senders rely on it.
   reply.code(201).header('location', location).header('ttl', String(ttl)).send();
+}
+
+/**
+ * The key a v2 subscription is bound to, travelling with the message to the device's ack (per-app
+ * "delivered"). It is the verified sender's Buffer (checkVapid proved the bytes equal), which the
+ * VAPID cache hands out for every push under one JWT: the stats counter finds it by identity.
+ */
+function boundSenderKey(contents: EndpointTokenContents, sender: VerifiedSender | null): Buffer | null {
+  return contents.senderKeyHash !== null && sender !== null ? sender.keyHash : null;
 }
 
 /** The VAPID signature, if any: optional on v1 (checked when present), required on v2 and bound to the sealed key. */

@@ -35,6 +35,7 @@ export async function register(context: FrameContext, message: Frame<'register'>
     if (device.pendingWakeup) await ports.wakeup?.remember(uaid, device.pendingWakeup);
     device.pendingWakeup = null;
     await ports.store.putChannel({ uaid, channelId, senderKeyHash, createdAt: now });
+    device.channelKeys.set(channelId, senderKeyHash);
   } catch {
     return reply({ messageType: 'register', channelID: channelId, status: 500, error: 'storage failure' });
   }
@@ -45,6 +46,7 @@ export async function register(context: FrameContext, message: Frame<'register'>
 export async function unregister(context: FrameContext, message: Frame<'unregister'>): Promise<Reply> {
   const uaid = requireUaid(context);
   await context.ports.store.deleteChannel(uaid, message.channelID);
+  context.device.channelKeys.delete(message.channelID);
   context.outbox.settleChannel(message.channelID);
   context.ports.observe?.unregistered?.();
   // 200 even when the channel did not exist: the device's wish is fulfilled either way. The batch
@@ -69,6 +71,10 @@ export async function ack(context: FrameContext, message: Frame<'ack'>): Promise
     const settle = (): void => {
       outbox.settle(update.version);
       ports.observe?.acked?.(update.code);
+      // Only code 100 is a delivery: 101 (decryption failed) and 102 (not delivered) never reached the app.
+      if (pending.senderKeyHash !== null && (update.code ?? 100) === 100) {
+        ports.observe?.appDelivered?.(pending.senderKeyHash, Math.max(0, ports.now() - pending.receivedAt));
+      }
     };
     if (pending.stored) deletes.push(ports.store.deleteMessage(uaid, update.version).then(settle));
     else settle();

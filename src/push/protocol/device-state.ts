@@ -19,6 +19,12 @@ export class DeviceState {
   /** A wake-up address accepted at hello for a device not recorded yet: stored at its first register. */
   pendingWakeup: WakeupAddress | null = null;
   readonly broadcasts = new Set<string>();
+  /**
+   * The sender key each channel is bound to (null: v1), as far as this connection knows: set by its
+   * registers, dropped by its unregisters, read from storage for channels a drain meets first. A
+   * device has one socket at a time, so nothing else rebinds its channels meanwhile. Per-app stats.
+   */
+  readonly channelKeys = new Map<string, Buffer | null>();
 
   wanted(urgency: Urgency): boolean {
     return URGENCY_RANK[urgency] >= URGENCY_RANK[this.minUrgency];

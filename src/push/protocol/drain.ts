@@ -27,6 +27,8 @@ export interface DrainDeps {
   batchSize: number;
   outbox: Outbox;
   wanted(urgency: Urgency): boolean;
+  /** Runs on each fetched batch before it is sent; awaited only when it returns a promise (channel-keys.ts). */
+  fetched?(uaid: string, batch: readonly StoredMessage[]): Promise<void> | undefined;
 }
 
 export class Drain {
@@ -80,6 +82,8 @@ export class Drain {
         this.storageChanged = false;
         const limit = Math.max(1, Math.min(batchSize, allowance));
         const batch = await store.fetchMessages(uaid, { after: this.cursor, limit, now: this.deps.now() });
+        const learning = this.deps.fetched?.(uaid, batch);
+        if (learning) await learning;
         const toSend = batch.filter((message) => !outbox.has(message.id) && this.deps.wanted(message.urgency));
         if (allowance <= 0 && toSend.length > 0) {
           this.active = false;

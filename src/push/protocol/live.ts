@@ -5,6 +5,12 @@ import type { StoredMessage } from '../../store/types.js';
 export interface LiveMessage {
   message: StoredMessage | Omit<StoredMessage, 'seq'>;
   stored: boolean;
+  /**
+   * The sender key the message's channel is bound to (v2), for the per-app "delivered" count at
+   * the device's ack; null for a v1 channel. Absent when a node of the older bus format sent it:
+   * the session then uses the binding it knows, if any.
+   */
+  senderKeyHash?: Buffer | null;
 }
 
 /** What the device registry needs of a session (PushSession in Herald; plain objects in bus tests). */

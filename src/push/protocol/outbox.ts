@@ -12,6 +12,10 @@ export interface Pending {
   stored: boolean;
   /** Part of the drain batch in flight (the next batch waits for these). */
   inBatch: boolean;
+  /** The key the channel is bound to (null: v1, or unknown): its ack counts as the app's delivery. */
+  senderKeyHash: Buffer | null;
+  /** When the POST arrived: the app's delivery latency runs from here to the ack. */
+  receivedAt: number;
 }
 
 export class Outbox {
@@ -32,8 +36,8 @@ export class Outbox {
   }
 
   /** Records the message as sent and returns its notification frame. */
-  notify(message: LiveMessage['message'], stored: boolean, inBatch: boolean, now: number): ServerMessage {
-    this.pending.set(message.id, { channelId: message.channelId, stored, inBatch });
+  notify(message: LiveMessage['message'], stored: boolean, inBatch: boolean, now: number, senderKeyHash: Buffer | null): ServerMessage {
+    this.pending.set(message.id, { channelId: message.channelId, stored, inBatch, senderKeyHash, receivedAt: message.receivedAt });
     if (inBatch) this.batchOutstanding++;
     const ttl = Math.max(0, Math.round((message.expiresAt - now) / 1000));
     if (message.data === null) return { messageType: 'notification', channelID: message.channelId, version: message.id, ttl };

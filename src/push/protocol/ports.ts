@@ -55,6 +55,11 @@ export interface SessionPortsOf<S extends LiveSession> {
 export interface SessionObserver {
   delivered?(count: number, fromStorage: boolean): void;
   acked?(code: number | null): void;
+  /**
+   * The device acked (code 100) a message of a channel bound to this sender key, `latencyMs`
+   * after its POST arrived (the console's per-app "delivered" and latency).
+   */
+  appDelivered?(senderKeyHash: Buffer, latencyMs: number): void;
   reset?(): void;
   registered?(): void;
   unregistered?(): void;

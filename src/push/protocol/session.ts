@@ -7,6 +7,7 @@
  * with plain values and a real in-memory store.
  */
 import { ack, broadcastSubscribe, nack, ping, register, unregister } from './client-frames.js';
+import { learnChannelKeys } from './channel-keys.js';
 import { DeviceState } from './device-state.js';
 import { Drain } from './drain.js';
 import { FrameBudget } from './frame-budget.js';
@@ -47,6 +48,8 @@ export class PushSession {
       batchSize: options.batchSize,
       outbox: this.outbox,
       wanted: (urgency) => this.device.wanted(urgency),
+      // Only where acks are counted per app: the drained messages' channel bindings.
+      ...(ports.observe?.appDelivered ? { fetched: (uaid, batch) => learnChannelKeys(ports.store, this.device.channelKeys, uaid, batch) } : {}),
     });
     const registerChecks: RegisterCheck[] = [];
     if (ports.isSenderKeyBlocked) registerChecks.push(senderKeyNotBlocked((hash) => ports.isSenderKeyBlocked?.(hash) ?? false));
@@ -102,7 +105,9 @@ export class PushSession {
       return;
     }
     if (!this.device.wanted(live.message.urgency)) return;
-    this.ports.send(this.outbox.notify(live.message, live.stored, false, this.ports.now()));
+    // A node of the older bus format sends no key: the binding this connection knows, if any.
+    const senderKeyHash = live.senderKeyHash !== undefined ? live.senderKeyHash : (this.device.channelKeys.get(live.message.channelId) ?? null);
+    this.ports.send(this.outbox.notify(live.message, live.stored, false, this.ports.now(), senderKeyHash));
     this.ports.observe?.delivered?.(1, false);
   }
 
@@ -253,7 +258,10 @@ export class PushSession {
 
   private sendStored(messages: LiveMessage['message'][]): void {
     const now = this.ports.now();
-    for (const message of messages) this.ports.send(this.outbox.notify(message, true, true, now) satisfies ServerMessage);
+    const keys = this.device.channelKeys;
+    for (const message of messages) {
+      this.ports.send(this.outbox.notify(message, true, true, now, keys.get(message.channelId) ?? null) satisfies ServerMessage);
+    }
     this.ports.observe?.delivered?.(messages.length, true);
   }
 

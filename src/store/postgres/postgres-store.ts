@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { QueryResultRow } from 'pg';
 import type {
   BlockedSenderKey, ChannelRecord, DeviceBacklog, DeviceCertificateRecord, DeviceCertificateStore, EnrollmentCode,
-  StoreStats, DeviceRecord, FetchOptions, ForwardedHeaders, NewMessage, RecordedSecretFingerprint, SecretFingerprint,
+  ExpirySweep, StoreStats, DeviceRecord, FetchOptions, ForwardedHeaders, NewMessage, RecordedSecretFingerprint, SecretFingerprint,
   Store, StoredMessage, Urgency, WakeupAddress
 } from '../types.js';
 import { SubscriptionMissingError, type BlockedKeyCursor } from '../types.js';
@@ -10,6 +10,7 @@ import { AFTER_ALL_BLOCKED, rowsToRead, type KeysetQuery } from '../keyset.js';
 import { PostgresDeviceCertificates } from './device-certificates.js';
 import { PostgresAppStats } from './app-stats.js';
 import { ChannelCache } from '../channel-cache.js';
+import { expirySweepOf, type ExpiredGroupRow } from '../expiry-sweep.js';
 import { connectionLost, onFreshConnection, RetriedAfterLoss } from './fresh-connection.js';
 import { PostgresMessageBatches } from './message-batches.js';
 import { runPostgresMigrations } from '../migrations/postgres-runner.js';
@@ -209,8 +210,8 @@ export class PostgresStore implements Store {
     return { messages: row ? toNumber(row.n) : 0, bytes: row ? toNumber(row.bytes) : 0 };
   }
 
-  async sweepExpiredMessages(now: number): Promise<number> {
-    return this.change('sweepExpiredMessages', [now]);
+  async sweepExpiredMessages(now: number): Promise<ExpirySweep> {
+    return expirySweepOf(await this.run<ExpiredGroupRow>('sweepExpiredMessages', [now]));
   }
 
   async sweepIdleDevices(before: number): Promise<number> {

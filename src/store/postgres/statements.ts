@@ -108,7 +108,14 @@ export const sql = {
   deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(octet_length(data), 0) + coalesce(octet_length(headers::text), 0)), 0) AS bytes
                   FROM messages WHERE uaid = $1 AND expires_at > $2`,
 
-  sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= $1',
+  // The deleted rows, counted per sender key of their channel (NULL: v1) in the same statement, so
+  // the per-app "expired" counts are of exactly the rows this sweep deleted. The outer SELECT sees
+  // the channels as they were before the statement (data-modifying CTE), and the sweep deletes no
+  // channel. LEFT JOIN: a row is counted in the total even if its channel were gone.
+  sweepExpiredMessages: `WITH gone AS (DELETE FROM messages WHERE expires_at <= $1 RETURNING uaid, channel_id)
+                         SELECT c.sender_key_hash AS key_hash, count(*) AS n
+                         FROM gone LEFT JOIN channels AS c ON c.uaid = gone.uaid AND c.channel_id = gone.channel_id
+                         GROUP BY c.sender_key_hash`,
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < $1',
 
   blockSenderKey: `INSERT INTO blocked_sender_keys (key_hash, source, reason, blocked_at) VALUES ($1, $2, $3, $4)

@@ -6,6 +6,7 @@ import type {
   DeviceCertificateRecord,
   DeviceCertificateStore,
   EnrollmentCode,
+  ExpirySweep,
   StoreStats,
   DeviceRecord,
   FetchOptions,
@@ -23,6 +24,7 @@ import { AFTER_ALL_BLOCKED, rowsToRead, type KeysetQuery } from '../keyset.js';
 import { SqliteDeviceCertificates } from './device-certificates.js';
 import { SqliteAppStats } from './app-stats.js';
 import { ChannelCache } from '../channel-cache.js';
+import { expirySweepOf } from '../expiry-sweep.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { runSqliteMigrations } from '../migrations/sqlite-runner.js';
@@ -262,8 +264,15 @@ export class SqliteStore implements Store {
     return { messages: row?.n ?? 0, bytes: row?.bytes ?? 0 };
   }
 
-  async sweepExpiredMessages(now: number): Promise<number> {
-    return this.prepared().sweepExpiredMessages.run(now).changes;
+  async sweepExpiredMessages(now: number): Promise<ExpirySweep> {
+    const s = this.prepared();
+    // One job of the group commit, i.e. inside its transaction: the counts are of exactly the rows
+    // deleted, even with another process (the CLI) writing. A replayed job reruns both statements.
+    return this.groupCommit.write(() => {
+      const swept = expirySweepOf(s.expiredBySenderKey.all(now));
+      swept.deleted = s.sweepExpiredMessages.run(now).changes;
+      return swept;
+    });
   }
 
   async sweepIdleDevices(before: number): Promise<number> {

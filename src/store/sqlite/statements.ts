@@ -3,6 +3,7 @@
  * the rows they return, and the prepared set the store runs.
  */
 import type Database from 'better-sqlite3';
+import type { ExpiredGroupRow } from '../expiry-sweep.js';
 import type { BlockedSenderKey, ForwardedHeaders, NewMessage, StoredMessage, Urgency, WakeupAddress } from '../types.js';
 
 /** SQL of every statement the store runs; exported so tests can check their query plans. */
@@ -52,6 +53,12 @@ export const sql = {
   deviceBacklog: `SELECT count(*) AS n, coalesce(sum(coalesce(length(data), 0) + coalesce(length(headers), 0)), 0) AS bytes
                   FROM messages WHERE uaid = ? AND expires_at > ?`,
 
+  // The sweep's per-app counts: the rows the delete below takes, grouped by their channel's sender
+  // key (NULL: v1). Both run in one transaction (sqlite-store.ts), so they see the same rows.
+  expiredBySenderKey: `SELECT c.sender_key_hash AS key_hash, count(*) AS n
+                       FROM messages AS m LEFT JOIN channels AS c ON c.uaid = m.uaid AND c.channel_id = m.channel_id
+                       WHERE m.expires_at <= ?
+                       GROUP BY c.sender_key_hash`,
   sweepExpiredMessages: 'DELETE FROM messages WHERE expires_at <= ?',
   sweepIdleDevices: 'DELETE FROM devices WHERE last_seen_at < ?',
 
@@ -155,6 +162,7 @@ export function prepareStatements(db: Database.Database) {
     countMessages: db.prepare<[string, number], CountRow>(sql.countMessages),
     countChannelMessages: db.prepare<[string, string, number], CountRow>(sql.countChannelMessages),
     deviceBacklog: db.prepare<[string, number], CountRow & { bytes: number }>(sql.deviceBacklog),
+    expiredBySenderKey: db.prepare<[number], ExpiredGroupRow>(sql.expiredBySenderKey),
     sweepExpiredMessages: db.prepare<[number]>(sql.sweepExpiredMessages),
     sweepIdleDevices: db.prepare<[number]>(sql.sweepIdleDevices),
     blockSenderKey: db.prepare<[BlockedSenderKey]>(sql.blockSenderKey),

@@ -1,7 +1,7 @@
 /** The node-to-node frames of the Redis bus, as plain values: no Redis needed. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeFrame, encodeFrame, type NodeFrame } from '../../../src/push/delivery/redis-frames.js';
+import { decodeFrame, encodeFrame, SenderKeyCodec, type NodeFrame } from '../../../src/push/delivery/redis-frames.js';
 
 const base = {
   id: '0123456789abcdef0123456789abcdef',
@@ -33,6 +33,34 @@ describe('Redis bus frames', () => {
       { type: 'check', uaid: base.uaid },
     ];
     for (const frame of frames) assert.deepEqual(decodeFrame(encodeFrame(frame)), frame);
+  });
+
+  it("a delivery carries its channel's sender key compactly, and each node reads the other's format", () => {
+    const keyHash = Buffer.alloc(32, 7);
+    const live = { stored: true, senderKeyHash: keyHash, message: { ...base, data: null, headers: null } };
+    const frame: NodeFrame = { type: 'deliver', requestId: '1', replyTo: 'n', uaid: base.uaid, live };
+    const sending = new SenderKeyCodec();
+    const text = encodeFrame(frame, sending);
+    assert.equal((JSON.parse(text) as { k: string }).k, keyHash.toString('base64'), '44 characters beside the message');
+    assert.equal(encodeFrame(frame, sending), text);
+    const receiving = new SenderKeyCodec();
+    const first = decodeFrame(text, receiving);
+    assert.deepEqual(first, frame);
+    const again = decodeFrame(text, receiving);
+    assert.ok(first?.type === 'deliver' && again?.type === 'deliver');
+    assert.equal(again.live.senderKeyHash, first.live.senderKeyHash, 'one Buffer per key on the receiving node (the stats counter finds it by identity)');
+
+    // v1: no key on the wire.
+    const v1 = encodeFrame({ ...frame, live: { ...live, senderKeyHash: null } });
+    assert.equal('k' in (JSON.parse(v1) as object), false);
+    // An older node's frame (no "k") is delivered; the session falls back to the binding it knows.
+    const older = decodeFrame(v1);
+    assert.ok(older?.type === 'deliver');
+    assert.equal(older.live.senderKeyHash, undefined);
+    // A malformed key costs the count, not the delivery; an older node reading "k" ignores it.
+    const bad = decodeFrame(text.replace(keyHash.toString('base64'), 'AAAA'));
+    assert.ok(bad?.type === 'deliver');
+    assert.equal(bad.live.senderKeyHash, null);
   });
 
   it('a frame this version does not understand is dropped, not half-read', () => {

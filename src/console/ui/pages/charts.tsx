@@ -48,7 +48,7 @@ export function ChartsPage() {
   return (
     <section>
       <h1>Charts</h1>
-      <p>Per app: messages accepted, delivered at once, stored for a device away, expired (TTL 0, device away) and refused after the app's signature checked; and the time to hand a message to the device's node. Refreshes every {REFRESH_MS / 1000} s while this page is visible.</p>
+      <p>Per app: messages accepted, delivered (acknowledged by the device), stored for a device away, expired (TTL 0 with the device away, or past their TTL in storage before the device fetched them) and refused after the app's signature checked; and the time from the push's arrival to the device's acknowledgement. Refreshes every {REFRESH_MS / 1000} s while this page is visible.</p>
       {error && <p role="alert" class="error">{error}</p>}
       <ChartOptions apps={apps} appId={appId} range={range} onApp={setAppId} onRange={setRange} />
       {apps.length === 0 && <p>No apps yet: create or import one on the Apps page.</p>}
