@@ -1,8 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { z } from 'zod';
+import { generateP256KeyPair } from '../crypto/p256.js';
 
 /**
  * The ES256 keys that sign identity assertions and profile answers, kept in
@@ -27,9 +28,10 @@ export function signingKeysPath(dataDir: string): string {
 }
 
 function newKey(now: number): StoredKey {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' }) as { kty: 'EC'; crv: 'P-256'; x: string; y: string; d: string };
-  return { kid: randomBytes(8).toString('hex'), createdAt: now, retiredAt: null, privateJwk: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d } };
+  // Raw bytes, not generateKeyPairSync + a JWK export, which can deadlock on Node 20 (p256.ts).
+  const { publicKey, privateKey } = generateP256KeyPair();
+  const [x, y, d] = [publicKey.subarray(1, 33), publicKey.subarray(33), privateKey].map((bytes) => bytes.toString('base64url')) as [string, string, string];
+  return { kid: randomBytes(8).toString('hex'), createdAt: now, retiredAt: null, privateJwk: { kty: 'EC', crv: 'P-256', x, y, d } };
 }
 
 function readKeys(file: string): StoredKey[] {

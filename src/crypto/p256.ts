@@ -2,7 +2,7 @@
  * Raw P-256 keys as Web Push carries them: 65-byte uncompressed points and 32-byte scalars.
  * Node wants KeyObjects, so the conversions live here, once.
  */
-import { createECDH, createPrivateKey, createPublicKey, generateKeyPairSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { fromBase64Url, toBase64Url } from './base64.js';
 
 export interface P256KeyPair {
@@ -20,15 +20,21 @@ const CACHE_LIMIT = 512;
 // for many messages, so the endpoint's hot path mostly hits this cache.
 const publicKeyCache = new Map<string, KeyObject>();
 
+/**
+ * A new P-256 key pair as raw bytes. Made with ECDH rather than generateKeyPairSync + a JWK export:
+ * on Node 20 that export can deadlock the process for good (ExportJWK holds the key's mutex while it
+ * allocates; a garbage collection then runs the finished key-generation job's destructor, which
+ * takes the same mutex). It hung a CI run; `node -e` with the two calls in a loop hangs in seconds.
+ */
 export function generateP256KeyPair(): P256KeyPair {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
-  // JWK export pads coordinates and d to the field size, unlike ECDH.getPrivateKey().
-  const x = fromBase64Url(jwk.x ?? '');
-  const y = fromBase64Url(jwk.y ?? '');
-  const d = fromBase64Url(jwk.d ?? '');
-  if (!x || !y || !d || d.length !== COORDINATE_LENGTH) throw new Error('unexpected P-256 key export');
-  return { publicKey: Buffer.concat([Buffer.from([0x04]), x, y]), privateKey: d };
+  const ecdh = createECDH('prime256v1');
+  const publicKey = ecdh.generateKeys();
+  // getPrivateKey() drops leading zero bytes; the scalar is always 32 bytes on the wire.
+  const scalar = ecdh.getPrivateKey();
+  const privateKey = Buffer.alloc(COORDINATE_LENGTH);
+  scalar.copy(privateKey, COORDINATE_LENGTH - scalar.length);
+  if (publicKey.length !== POINT_LENGTH || scalar.length > COORDINATE_LENGTH) throw new Error('unexpected P-256 key');
+  return { publicKey, privateKey };
 }
 
 /** A verifying KeyObject for a raw point, or null when the bytes are not a point on P-256. */
