@@ -110,15 +110,7 @@ export class PostgresMessageBatches {
 
   /** One statement for all of them; the ids of the rows it wrote. */
   private async insert(inputs: SaveJob[]): Promise<Set<string>> {
-    const n = inputs.length;
-    const columns = Array.from({ length: 12 }, () => new Array<unknown>(n));
-    for (let i = 0; i < n; i++) {
-      const { message: m, expectedKey } = inputs[i] as SaveJob;
-      const row = [m.uaid, m.id, m.channelId, m.topic, m.urgency, m.ttl, m.receivedAt, m.expiresAt, m.data,
-        m.headers === null ? null : JSON.stringify(m.headers), expectedKey !== undefined, expectedKey ?? null];
-      for (let c = 0; c < 12; c++) (columns[c] as unknown[])[i] = row[c];
-    }
-    const rows = await this.run<{ id: string }>('saveMessages', columns);
+    const rows = await this.run<{ id: string }>('saveMessages', saveParameters(inputs));
     return new Set(rows.map((row) => row.id));
   }
 
@@ -132,6 +124,37 @@ export class PostgresMessageBatches {
       job.resolve(gone.delete(key));
     }
   }
+}
+
+/**
+ * The parameters of statements.ts' saveMessages: a column array per field, except the bodies and
+ * the key hashes, which go as one Buffer each (binary on the wire) with their lengths in a column.
+ */
+export function saveParameters(inputs: readonly SaveJob[]): unknown[] {
+  const column = <T>(of: (job: SaveJob) => T): T[] => inputs.map(of);
+  const bodies: Buffer[] = [];
+  const keys: Buffer[] = [];
+  for (const { message, expectedKey } of inputs) {
+    if (message.data !== null) bodies.push(message.data);
+    if (expectedKey) keys.push(expectedKey);
+  }
+  return [
+    column(({ message }) => message.uaid),
+    column(({ message }) => message.id),
+    column(({ message }) => message.channelId),
+    column(({ message }) => message.topic),
+    column(({ message }) => message.urgency),
+    column(({ message }) => message.ttl),
+    column(({ message }) => message.receivedAt),
+    column(({ message }) => message.expiresAt),
+    column(({ message }) => (message.data === null ? -1 : message.data.length)),
+    column(({ message }) => (message.headers === null ? null : JSON.stringify(message.headers))),
+    column(({ expectedKey }) => expectedKey !== undefined),
+    // 0: a v1 binding (null) or not checked.
+    column(({ expectedKey }) => (expectedKey ? expectedKey.length : 0)),
+    Buffer.concat(bodies),
+    Buffer.concat(keys),
+  ];
 }
 
 /** The save's id is taken: by its own row, when an attempt before a lost connection committed. */
