@@ -28,7 +28,7 @@ import type { Bus, LocalDevices } from './bus.js';
 import { MissedHandoffs } from './missed-handoffs.js';
 import { decodeFrame, encodeFrame, SenderKeyCodec, type NodeFrame } from './redis-frames.js';
 import { ownerOf, Presence } from './redis-presence.js';
-import { chunks, quit, SCRIPTS, withTimeout } from './redis-scripts.js';
+import { chunks, drop, HANDOFF, quit, runScript, SCRIPTS, withTimeout } from './redis-scripts.js';
 
 export type RedisBusActivity = 'connection' | 'claim' | 'release' | 'refresh' | 'deliver' | 'answer' | 'recheck' | 'close';
 
@@ -252,7 +252,11 @@ export class RedisBus implements Bus {
     // Redis unreachable right now: its leases run out instead of waiting for it here.
     if (!wasRunning || options.release === false || this.commands.status !== 'ready' || !this.health.up) {
       this.commands.disconnect();
-      this.subscriber.disconnect();
+      // Redis answering: once close() resolves it has let go of this node's channel, so a hand-off
+      // to this node reaches nobody and answers at once (the hand-off is one round trip: it would
+      // otherwise race Redis reading this socket's end).
+      if (wasRunning && this.health.up) await drop(this.subscriber);
+      else this.subscriber.disconnect();
       return;
     }
     const releasing = (async () => {
@@ -271,12 +275,15 @@ export class RedisBus implements Bus {
     return false;
   }
 
+  /**
+   * Presence and PUBLISH in one round trip (HANDOFF): the frame names no owner, so it is built
+   * before the owner is known. A device connected nowhere costs its frame's bytes to Redis too.
+   */
   private async routeToOwner(uaid: string, live: LiveMessage, requestId: string): Promise<Route> {
-    const claim = await this.commands.get(this.presence.key(uaid));
-    const owner = claim === null ? null : ownerOf(claim);
-    // Presence naming this node without a local session is a socket that just closed.
-    if (owner === null || owner === this.nodeId) return 'absent';
-    const receivers = await this.publish(owner, { type: 'deliver', requestId, replyTo: this.nodeId, uaid, live });
+    const frame = encodeFrame({ type: 'deliver', requestId, replyTo: this.nodeId, uaid, live });
+    const receivers = await runScript(this.commands, HANDOFF, [this.presence.key(uaid)], [this.nodeId, this.nodeChannel(''), frame]);
+    // -1: no other node's claim; one naming this node without a local session is a socket that just closed.
+    if (typeof receivers !== 'number' || receivers < 0) return 'absent';
     return receivers > 0 ? 'sent' : 'nobody-listens';
   }
 

@@ -1,8 +1,8 @@
 /**
  * The Lua the Redis bus runs, and how it runs it: by SHA, falling back to the source after a Redis
- * restart forgot the loaded scripts; and closing its clients without waiting for a Redis that does
- * not answer. Each script does a compare-and-act on presence values, so a late write for an old
- * socket never touches a newer claim.
+ * restart forgot the loaded scripts; and closing its clients without waiting long for a Redis that
+ * does not answer. Each script does a compare-and-act on presence values, so a late write for an old
+ * socket never touches a newer claim, or acts on what a claim says in the same round trip.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -60,7 +60,23 @@ for i = 1, #stale, 2 do
 end
 return gone`);
 
-export const SCRIPTS: readonly LuaScript[] = [RELEASE, REFRESH, ROLL_CALL];
+/**
+ * A delivery's hand-off in one round trip: reads the device's presence claim and, when it names
+ * another node, publishes the frame on that node's channel. Returns -1 when no other node holds the
+ * device (no claim, a value Herald did not write, or a claim of this node: a socket that just closed
+ * here), else how many subscribers heard the frame (0: its node is gone or not listening yet).
+ * The owner is parsed as ownerOf() does in redis-presence.ts: everything before the last ".", at
+ * least one character. KEYS[1]: presence key; ARGV: this node, channel prefix, frame.
+ * (Lua reads 0 as true: the count is returned as it is, never tested here.)
+ */
+export const HANDOFF = script(`
+local claim = redis.call('GET', KEYS[1])
+if not claim then return -1 end
+local owner = string.match(claim, '^(.+)%.[^.]*$')
+if not owner or owner == ARGV[1] then return -1 end
+return redis.call('PUBLISH', ARGV[2] .. owner, ARGV[3])`);
+
+export const SCRIPTS: readonly LuaScript[] = [RELEASE, REFRESH, ROLL_CALL, HANDOFF];
 
 export async function runScript(client: Redis, lua: LuaScript, keys: string[], args: string[]): Promise<unknown> {
   try {
@@ -86,6 +102,17 @@ const CLOSE_TIMEOUT_MS = 2000;
 export async function quit(client: Redis): Promise<void> {
   await withTimeout(client.quit().catch(() => undefined), CLOSE_TIMEOUT_MS);
   client.disconnect();
+}
+
+/**
+ * Drops the connection at once and resolves when its socket has closed, which Redis does only after
+ * letting go of the client: a channel it subscribed to has no receiver from it any more.
+ */
+export async function drop(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  const closed = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  client.disconnect();
+  await withTimeout(closed, CLOSE_TIMEOUT_MS);
 }
 
 export async function withTimeout(work: Promise<unknown>, ms = CLOSE_TIMEOUT_MS): Promise<void> {

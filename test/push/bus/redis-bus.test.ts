@@ -1,6 +1,7 @@
 /**
  * Two Redis bus nodes in one process, each with its own registry of (plain) sessions, against the
- * real Redis: delivery across nodes, presence leases, releases that must not erase a newer claim,
+ * real Redis: delivery across nodes (one round trip to Redis, watched with MONITOR), what each
+ * presence value means to a hand-off, presence leases, releases that must not erase a newer claim,
  * and a socket replaced by a newer one on the other node.
  */
 import assert from 'node:assert/strict';
@@ -8,7 +9,8 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { SessionRegistry } from '../../../src/push/connection/registry.js';
 import { RecordingSession } from './conformance.js';
-import { RedisBus, type RedisBusOptions } from '../../../src/push/delivery/redis-bus.js';
+import { RedisBus, type FallbackReason, type RedisBusOptions } from '../../../src/push/delivery/redis-bus.js';
+import { decodeFrame, encodeFrame } from '../../../src/push/delivery/redis-frames.js';
 import type { LiveMessage } from '../../../src/push/protocol/session.js';
 import { deleteRedisKeys, redisUnavailable, redisUrl, requireServices, uniquePrefix } from '../../helpers/services.js';
 
@@ -61,6 +63,51 @@ function message(uaid: string, text = 'hello'): LiveMessage {
       expiresAt: now + 60_000,
       data: Buffer.from(text),
       headers: { encoding: 'aes128gcm' },
+    },
+  };
+}
+
+/** Addresses (ip:port) of the Redis connections named `name`, as CLIENT LIST and MONITOR show them. */
+async function addressesOf(redis: Redis, name: string): Promise<Set<string>> {
+  const list = (await redis.client('LIST')) as string;
+  const addresses = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /(?:^| )addr=(\S+)/.exec(line)?.[1] ?? '');
+  return new Set(addresses.filter(Boolean));
+}
+
+interface SeenCommand {
+  name: string;
+  args: string[];
+  /** ip:port of the client, or "lua" for a command a script ran. */
+  source: string;
+}
+
+/** Every command Redis runs from now (MONITOR), until stop(), which waits for a marker to come through. */
+async function watchCommands(): Promise<{ monitor: Redis; stop(): Promise<SeenCommand[]> }> {
+  // monitor() opens a connection of its own: the one it is called on is only its template.
+  const template = new Redis(redisUrl, { lazyConnect: true });
+  const monitor = await template.monitor();
+  template.disconnect();
+  const seen: SeenCommand[] = [];
+  const marker = `end-of-watch-${process.pid}-${Date.now()}`;
+  let ended = false;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) ended = true;
+    if (!ended) seen.push({ name: (args[0] ?? '').toLowerCase(), args: args.slice(1), source });
+  });
+  return {
+    monitor,
+    async stop() {
+      const redis = new Redis(redisUrl);
+      try {
+        await redis.echo(marker);
+      } finally {
+        redis.disconnect();
+      }
+      await until(() => ended);
+      return seen;
     },
   };
 }
@@ -193,6 +240,76 @@ requireServices([unavailable], (skip) => {
         assert.ok(Date.now() - t0 >= 190, 'waited for the answer until the timeout');
       } finally {
         mute.disconnect();
+      }
+    });
+
+    it('a hand-off to another node is one command to Redis: presence read and PUBLISH in one round trip', async () => {
+      const a = await startNode();
+      // No background commands from B while it is watched: no probe, no refresh in the window.
+      const b = await startNode({ retryIntervalMs: 60_000, refreshIntervalMs: 60_000 });
+      const uaid = newUaid();
+      const device = a.connect(uaid);
+      await a.bus.flush();
+      const fromB = await addressesOf(redis as Redis, `herald-${b.bus.nodeId}`);
+      assert.equal(fromB.size, 2, "node B's command and subscriber connections");
+
+      const watched = await watchCommands();
+      try {
+        const live = message(uaid, 'one round trip');
+        assert.equal(await b.bus.deliver(uaid, live), true);
+        assert.deepEqual(device.received, [live]);
+        const seen = await watched.stop();
+        const byB = seen.filter((c) => fromB.has(c.source)).map((c) => c.name);
+        assert.deepEqual(byB, ['evalsha'], 'node B sent one command for the whole hand-off');
+        assert.ok(
+          seen.some((c) => c.source === 'lua' && c.name === 'publish' && c.args[0] === `${PREFIX}:node:${a.bus.nodeId}`),
+          "the frame was published to node A's channel from inside the script",
+        );
+      } finally {
+        watched.monitor.disconnect();
+      }
+    });
+
+    it('what presence says decides the hand-off: nobody, this node, a lapsed node, a node that listens', async () => {
+      const fellBack: FallbackReason[] = [];
+      const b = await startNode({ events: { fellBack: (reason) => fellBack.push(reason) } });
+      const set = (uaid: string, value: string) => (redis as Redis).set(`${PREFIX}:presence:${uaid}`, value, 'PX', 10_000);
+      assert.equal(await b.bus.deliver(newUaid(), message('x')), false, 'connected nowhere');
+      const own = newUaid();
+      await set(own, `${b.bus.nodeId}.42`);
+      assert.equal(await b.bus.deliver(own, message(own)), false, "this node's claim without a session: a socket that just closed");
+      const foreign = newUaid();
+      await set(foreign, 'not-a-claim');
+      assert.equal(await b.bus.deliver(foreign, message(foreign)), false, 'a value Herald did not write');
+      assert.deepEqual(fellBack, [], 'none of these is a hand-off left to storage');
+
+      const lapsed = newUaid();
+      await set(lapsed, 'lapsed.node.3');
+      const t0 = Date.now();
+      assert.equal(await b.bus.deliver(lapsed, message(lapsed)), false);
+      assert.ok(Date.now() - t0 < 400, 'nobody listens on its channel: answered without waiting for the delivery timeout');
+      assert.deepEqual(fellBack, ['node-gone'], 'the owner is everything before the last "." (lapsed.node): a hand-off that missed');
+      assert.equal(b.bus.missedHandoffs, 1);
+
+      // A node that listens hears the whole deliver frame, naming B as the node to answer.
+      const listener = new Redis(redisUrl);
+      try {
+        const heard: string[] = [];
+        listener.on('message', (_channel: string, text: string) => heard.push(text));
+        await listener.subscribe(`${PREFIX}:node:listening`);
+        const held = newUaid();
+        await set(held, 'listening.1');
+        const live = message(held, 'to a listening node');
+        const answered = b.bus.deliver(held, live);
+        await until(() => heard.length === 1);
+        const frame = decodeFrame(heard[0] as string);
+        assert.ok(frame?.type === 'deliver');
+        assert.equal(frame.replyTo, b.bus.nodeId);
+        assert.deepEqual(frame.live, live);
+        await (redis as Redis).publish(`${PREFIX}:node:${b.bus.nodeId}`, encodeFrame({ type: 'answer', requestId: frame.requestId, ok: true }));
+        assert.equal(await answered, true, "the listening node's answer decides");
+      } finally {
+        listener.disconnect();
       }
     });
 
