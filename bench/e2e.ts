@@ -17,6 +17,9 @@
  *   npm run bench -- --only=nchan,mosquitto,e2e       targets herald-sqlite herald-pg mosquitto nchan,
  *                                                     phases e2e drain idle (alias rss) scale
  *   npm run bench -- --scale-steps=1000,10000,50000 --runs=5 --in-flight=128 --payload-bytes=0
+ *   npm run bench -- --only=herald-pg,e2e --cross-node   herald-pg's publisher POSTs each message to a
+ *                                      node other than its subscriber's: every delivery is a hand-off
+ *                                      between nodes over Redis (default: its own node, all local)
  *   npm run bench -- --profile=e2e [--only=herald-pg]   no figures: the e2e (or drain) load once with
  *                                      the server under --cpu-prof; prints and saves its top costs
  * Peers come from Debian's packages: bench/peers/install.sh installs what is missing.
@@ -43,6 +46,7 @@ const { values: flags } = parseArgs({
     'in-flight': { type: 'string' },
     'payload-bytes': { type: 'string' },
     'scale-steps': { type: 'string' },
+    'cross-node': { type: 'boolean', default: false },
     /** --profile only: `section.option=value` for the profiled Herald (e.g. guard.enabled=false). */
     set: { type: 'string', multiple: true },
   },
@@ -50,6 +54,7 @@ const { values: flags } = parseArgs({
 });
 
 const PHASES = ['e2e', 'drain', 'idle', 'scale'] as const;
+const CROSS_NODE_NOTE = "--cross-node is ON: herald-pg POSTs each message to a node other than its subscriber's (every delivery crosses nodes; not comparable with runs without it)";
 type Phase = (typeof PHASES)[number];
 
 const quick = flags.quick === true;
@@ -75,6 +80,7 @@ const params: Params = {
   scaleMessages: quick ? 2000 : 10_000,
   scaleProcesses: 3,
   clusterNodes: 2,
+  crossNode: flags['cross-node'] === true,
   nchanWorkers: 1,
   localAddresses: loopback(1, 4),
   holderAddresses: loopback(5, 14),
@@ -113,6 +119,7 @@ function missingPeers(): string[] {
 async function profile(which: string): Promise<void> {
   if (which !== 'e2e' && which !== 'drain') throw new Error('--profile takes e2e or drain');
   const target = onlyTargets.find((t) => t === 'herald-sqlite' || t === 'herald-pg') ?? 'herald-sqlite';
+  if (params.crossNode) log(CROSS_NODE_NOTE);
   const profileDir = mkdtempSync(path.join(os.tmpdir(), 'herald-cpuprof-'));
   const once = { ...params, runs: 1, latencySeconds: 1 };
   let window: { startNs: bigint; endNs: bigint } | undefined;
@@ -177,6 +184,7 @@ async function main(): Promise<void> {
   const uptimeBefore = uptime();
   const startLoad = round(os.loadavg()[0] ?? 0, 2);
   log(`targets ${targets.join(', ')}; phases ${phases.join(', ')}${quick ? ' (quick)' : ''}; ${uptimeBefore}`);
+  if (params.crossNode) log(CROSS_NODE_NOTE);
   if (startLoad > 0.5) log(`warning: load average ${startLoad} before starting: other work on this machine will skew the figures`);
 
   const results: Partial<Record<TargetName, TargetResults>> = {};
@@ -229,6 +237,7 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\nHerald ${m.commit}, node ${m.node}, ${m.cpus} × ${m.cpuModel} (servers and load generator share them)\n`);
   process.stdout.write(`${m.mosquitto}; ${m.nginx}; nchan ${m.nchan}\n`);
+  if (params.crossNode) process.stdout.write(`${CROSS_NODE_NOTE}\n`);
   for (const target of targets) {
     const r = results[target]!;
     const scaled = r.scale && r.scale.description !== r.description ? `; scale phase: ${r.scale.description}` : '';

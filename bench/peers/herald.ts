@@ -1,7 +1,8 @@
 /**
  * Herald as a benchmark target: one node on SQLite (the default deployment), or N nodes sharing a
  * fresh PostgreSQL schema, a fresh Redis key prefix and one secrets.json (the scale-out deployment).
- * Devices are spread over the nodes (device i on node i mod N); senders POST to either node.
+ * Devices are spread over the nodes (device i on node i mod N); message i is POSTed to node i mod N
+ * (its device's node: delivered locally) or, with crossNode, to the node after its device's.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +29,7 @@ export async function startHeraldSqlite(options: StartOptions = {}): Promise<Run
     ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
     ...(options.settings ? { settings: options.settings } : {}),
   });
-  return heraldTarget('herald-sqlite', [node], 'one node, SQLite (WAL) in a temporary folder', async () => {});
+  return heraldTarget('herald-sqlite', [node], 'one node, SQLite (WAL) in a temporary folder', false, async () => {});
 }
 
 export async function startHeraldPostgres(options: StartOptions = {}): Promise<RunningTarget> {
@@ -58,15 +59,16 @@ export async function startHeraldPostgres(options: StartOptions = {}): Promise<R
     await cleanUp();
     throw error;
   }
-  return heraldTarget('herald-pg', started, `${nodes} nodes, PostgreSQL (schema ${schema}) + Redis bus`, async () => {
+  const how = `${nodes} nodes, PostgreSQL (schema ${schema}) + Redis bus${options.crossNode ? ", each message POSTed to a node other than its device's" : ''}`;
+  return heraldTarget('herald-pg', started, how, options.crossNode === true, async () => {
     await dropSchema(schema);
     await deleteRedisKeys(keyPrefix);
     rmSync(dataDir, { recursive: true, force: true });
   });
 }
 
-function heraldTarget(name: 'herald-sqlite' | 'herald-pg', nodes: HeraldProcess[], description: string, afterStop: () => Promise<void>): RunningTarget {
-  const endpoint: Endpoint = { target: name, subscribeUrls: nodes.map((n) => n.wsUrl), publishUrls: nodes.map((n) => n.origin) };
+function heraldTarget(name: 'herald-sqlite' | 'herald-pg', nodes: HeraldProcess[], description: string, crossNode: boolean, afterStop: () => Promise<void>): RunningTarget {
+  const endpoint: Endpoint = { target: name, subscribeUrls: nodes.map((n) => n.wsUrl), publishUrls: nodes.map((n) => n.origin), ...(crossNode ? { crossNode } : {}) };
   return {
     name,
     endpoint,
@@ -113,11 +115,14 @@ async function deleteRedisKeys(prefix: string): Promise<void> {
 
 /** The client half: raw `ws` devices (bench/lib/devices.ts) and keep-alive POSTs (bench/lib/sender.ts). */
 export function heraldClient(endpoint: Endpoint): TargetClient {
+  /** The node each device registered on, by its endpoint path (crossNode). */
+  const nodeOfDevice = new Map<string, number>();
   return {
     async connect(count: number, options: ConnectOptions): Promise<Subscriber[]> {
       // A reconnecting device gets its stored messages right after hello, before connect() returns:
       // the wrapper is made on first sight, from either side.
       const wrappers = new Map<BenchDevice, HeraldSubscriber>();
+      const urls = endpoint.subscribeUrls.length;
       const wrap = (device: BenchDevice) => {
         let wrapper = wrappers.get(device);
         if (!wrapper) wrappers.set(device, (wrapper = new HeraldSubscriber(device)));
@@ -128,21 +133,33 @@ export function heraldClient(endpoint: Endpoint): TargetClient {
         const uaid = options.resumeKeys?.[i];
         const localAddress = addresses.length > 0 ? addresses[i % addresses.length] : undefined;
         return BenchDevice.connect({
-          url: endpoint.subscribeUrls[i % endpoint.subscribeUrls.length]!,
+          url: endpoint.subscribeUrls[i % urls]!,
           register: uaid === undefined,
           onNotification: (device, _frame, at) => options.onMessage(wrap(device), at),
           ...(uaid ? { uaid } : {}),
           ...(localAddress ? { localAddress } : {}),
         });
       });
+      // A device that registered has its endpoint now; a reconnecting one kept its first node's.
+      devices.forEach((device, i) => {
+        if (device.endpointPath !== '') nodeOfDevice.set(device.endpointPath, i % urls);
+      });
       return devices.map(wrap);
     },
     publisher(inFlight: number, ttlSeconds: number): Publisher {
-      // One sender per node, each with the full socket pool: message i goes to node i mod N.
+      // One sender per node, each with the full socket pool: message i goes to node i mod N, which
+      // is its subscriber's (subscriber i mod devices, on node i mod N when N divides the device
+      // count, as in every phase); with crossNode, to the node after its subscriber's.
       const senders = endpoint.publishUrls.map((origin) => new PushSender(origin, ttlSeconds, inFlight));
+      const pick = (index: number, publishKey: string): number => {
+        if (!endpoint.crossNode) return index % senders.length;
+        const node = nodeOfDevice.get(publishKey);
+        if (node === undefined) throw new Error(`--cross-node: no node known for ${publishKey} (not connected by this client)`);
+        return (node + 1) % senders.length;
+      };
       return {
         async publish(index, publishKey, body) {
-          await senders[index % senders.length]!.post(publishKey, body);
+          await senders[pick(index, publishKey)]!.post(publishKey, body);
         },
         get failures() {
           return senders.reduce((sum, s) => sum + s.failures, 0);

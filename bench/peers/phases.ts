@@ -40,6 +40,8 @@ export interface Params {
   scaleProcesses: number;
   /** Herald-pg nodes in every other phase. */
   clusterNodes: number;
+  /** Herald-pg: each message is POSTed to a node other than its subscriber's (--cross-node). */
+  crossNode: boolean;
   /** Nginx workers in every other phase. */
   nchanWorkers: number;
   /** Source addresses of this process's subscribers. */
@@ -79,7 +81,7 @@ class MessageCounter {
 
 function startOptionsFor(name: TargetName, params: Params, phase: 'e2e' | 'drain' | 'idle' | 'scale', extra: StartOptions = {}): StartOptions {
   const processes = phase === 'scale' ? params.scaleProcesses : name === 'nchan' ? params.nchanWorkers : params.clusterNodes;
-  return { processes, ...(phase === 'idle' || phase === 'scale' ? { inspect: true } : {}), ...extra };
+  return { processes, ...(phase === 'idle' || phase === 'scale' ? { inspect: true } : {}), ...(params.crossNode ? { crossNode: true } : {}), ...extra };
 }
 
 async function withTarget<T>(name: TargetName, options: StartOptions, work: (target: RunningTarget) => Promise<T>): Promise<T> {

@@ -17,6 +17,12 @@ export interface Endpoint {
   subscribeUrls: string[];
   /** Where publishers send: http://host:port for Herald and Nchan, mqtt://… for Mosquitto. One per node. */
   publishUrls: string[];
+  /**
+   * Herald cluster: each message goes to a node other than its subscriber's (the worst a load
+   * balancer can do: every delivery is a hand-off between nodes). Otherwise message i goes to node
+   * i mod N, which is its subscriber's node: every delivery is local.
+   */
+  crossNode?: boolean;
 }
 
 /** One connected subscriber (a Herald device, an MQTT client, an Nchan WebSocket). */
@@ -73,6 +79,8 @@ export interface StartOptions {
   nodeFlags?: string[];
   /** Herald only: `section.option` → value, passed as --set (e.g. guard.enabled = false). */
   settings?: Record<string, string>;
+  /** Herald-pg only: publish each message to a node other than its subscriber's (Endpoint.crossNode). */
+  crossNode?: boolean;
 }
 
 export interface RunningTarget {
