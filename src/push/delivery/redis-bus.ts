@@ -280,7 +280,7 @@ export class RedisBus implements Bus {
    * before the owner is known. A device connected nowhere costs its frame's bytes to Redis too.
    */
   private async routeToOwner(uaid: string, live: LiveMessage, requestId: string): Promise<Route> {
-    const frame = encodeFrame({ type: 'deliver', requestId, replyTo: this.nodeId, uaid, live });
+    const frame = encodeFrame({ type: 'deliver', requestId, replyTo: this.nodeId, uaid, live }, this.senderKeys);
     const receivers = await runScript(this.commands, HANDOFF, [this.presence.key(uaid)], [this.nodeId, this.nodeChannel(''), frame]);
     // -1: no other node's claim; one naming this node without a local session is a socket that just closed.
     if (typeof receivers !== 'number' || receivers < 0) return 'absent';

@@ -255,7 +255,8 @@ requireServices([unavailable], (skip) => {
 
       const watched = await watchCommands();
       try {
-        const live = message(uaid, 'one round trip');
+        // v2: the sender key hash travels with the message (the per-app "delivered" count at the ack).
+        const live: LiveMessage = { ...message(uaid, 'one round trip'), senderKeyHash: Buffer.alloc(32, 7) };
         assert.equal(await b.bus.deliver(uaid, live), true);
         assert.deepEqual(device.received, [live]);
         const seen = await watched.stop();
