@@ -359,6 +359,10 @@ if (unreachable !== null && process.env.CI) {
             assert.match(await plan(sql.sweepExpiredMessages, [10]), /messages_expires_at/);
             assert.match(await plan(sql.sweepIdleDevices, [10]), /devices_last_seen_at/);
             assert.match(await plan(sql.countMessages, ['d7', 0]), /Index/);
+            // Migration 10 left messages without a topic out of messages_channel_topic: a channel's
+            // messages (the backlog cap's count, the foreign key's cascade) seek the primary key's uaid.
+            assert.doesNotMatch(await plan(sql.countChannelMessages, ['d7', 'c7', 0]), /Seq Scan/);
+            assert.doesNotMatch(await plan('DELETE FROM messages WHERE uaid = $1 AND channel_id = $2', ['d7', 'c7']), /Seq Scan/);
           } finally {
             client.release();
           }

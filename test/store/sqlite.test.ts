@@ -188,6 +188,10 @@ describe('sqlite store', () => {
       assert.match(plan(sql.deleteMessage, ['u', 'i']), /messages_uaid_id/);
       assert.match(plan(sql.getMessage, ['u', 'i', 0]), /messages_uaid_id/);
       assert.match(plan(sql.deleteTopic, ['u', 'c', 't']), /messages_channel_topic/);
+      // Migration 10 left messages without a topic out of that index: a channel's messages (the
+      // backlog cap's count, and the channel foreign key's cascade on unregister) seek the uaid.
+      assert.match(plan(sql.countChannelMessages, ['u', 'c', 0]), /SEARCH messages USING INDEX/);
+      assert.match(plan('DELETE FROM messages WHERE uaid = ? AND channel_id = ?', ['u', 'c']), /SEARCH messages USING INDEX/);
       assert.match(plan(sql.sweepExpiredMessages, [0]), /messages_expires_at/);
       // The sweep's per-app counts: the same index, then one primary-key seek per row into channels.
       const expired = plan(sql.expiredBySenderKey, [0]);

@@ -191,6 +191,20 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX blocked_sender_keys_page ON blocked_sender_keys (blocked_at, key_hash);
     `,
   },
+  {
+    version: 10,
+    name: 'topic index of topic messages only',
+    // See the SQLite migration 10. Only topic messages can conflict, so only they need an entry: a
+    // message without a topic (nearly all) costs one index insertion fewer, and one dead entry
+    // fewer to vacuum after its ack. The channel foreign key's cascade finds a channel's messages
+    // through the primary key's uaid prefix (a device holds at most its backlog). saveMessage(s)
+    // name the index's predicate in ON CONFLICT, so PostgreSQL infers it as the arbiter.
+    sql: `
+      CREATE UNIQUE INDEX messages_channel_topic_only ON messages (uaid, channel_id, topic) WHERE topic IS NOT NULL;
+      DROP INDEX messages_channel_topic;
+      ALTER INDEX messages_channel_topic_only RENAME TO messages_channel_topic;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

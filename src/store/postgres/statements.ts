@@ -46,7 +46,7 @@ export const sql = {
                   (uaid, id, channel_id, topic, urgency, ttl, received_at, expires_at, data, headers)
                 SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::bytea, $10::jsonb
                 FROM device_lock
-                ON CONFLICT (uaid, channel_id, topic) DO UPDATE
+                ON CONFLICT (uaid, channel_id, topic) WHERE topic IS NOT NULL DO UPDATE
                 SET seq = excluded.seq, id = excluded.id, urgency = excluded.urgency, ttl = excluded.ttl,
                     received_at = excluded.received_at, expires_at = excluded.expires_at,
                     data = excluded.data, headers = excluded.headers`,
@@ -87,7 +87,7 @@ export const sql = {
                     OR c.sender_key_hash IS NOT DISTINCT FROM
                        (CASE WHEN b.key_length = 0 THEN NULL ELSE substring($14::bytea FROM (b.key_at + 1)::int FOR b.key_length) END)
                  ORDER BY b.ord
-                 ON CONFLICT (uaid, channel_id, topic) DO UPDATE
+                 ON CONFLICT (uaid, channel_id, topic) WHERE topic IS NOT NULL DO UPDATE
                  SET seq = excluded.seq, id = excluded.id, urgency = excluded.urgency, ttl = excluded.ttl,
                      received_at = excluded.received_at, expires_at = excluded.expires_at,
                      data = excluded.data, headers = excluded.headers
