@@ -52,6 +52,11 @@ export function pageOf<T, K>(rows: readonly T[], query: PageQuery, codec: Cursor
   return { items, next: rows.length > query.limit && last !== undefined ? sealCursor(codec, keyOf(last)) : null };
 }
 
+/** A page read from a store: `read` answers at most limit + 1 rows after the cursor's key. */
+export async function storePage<T, K>(codec: CursorCodec<K>, query: PageQuery, read: (keyset: KeysetQuery<K>) => Promise<T[]>, keyOf: (row: T) => K): Promise<Page<T>> {
+  return pageOf(await read(keysetQuery(codec, query)), query, codec, keyOf);
+}
+
 /**
  * A page of a list held in memory, in ascending order of a text key, without sorting the list:
  * one pass keeps the smallest limit + 1 keys after the cursor (smallest-after.ts).

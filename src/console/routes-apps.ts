@@ -19,7 +19,7 @@ import { fromBase64Url, toBase64Url } from '../crypto/base64.js';
 import { generateVapidKeyPair, sha256, verifyVapidJwt } from '../crypto/vapid.js';
 import { confirmPassword, parseBody, signedIn, type ConsoleDeps } from './context.js';
 import { consoleErrors } from './errors.js';
-import { keysetQuery, pageOf, pageQuery, timeKeyCodec } from './paging.js';
+import { pageQuery, storePage, timeKeyCodec } from './paging.js';
 
 const createBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
 const importBody = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(1000), proof: z.string().max(4096) }).strict();
@@ -62,7 +62,7 @@ export function registerAppRoutes(scope: FastifyInstance, deps: ConsoleDeps): vo
     const { account } = signedIn(request);
     const query = parseBody(pageQuery, request.query);
     reply.header('cache-control', 'no-store');
-    const { items, next } = pageOf(await deps.store.console.listAppsPage(account.id, keysetQuery(appCursor, query)), query, appCursor, appKey);
+    const { items, next } = await storePage(appCursor, query, (keyset) => deps.store.console.listAppsPage(account.id, keyset), appKey);
     // Counted for the page shown only (at most 100 indexed counts), never for every app of the account.
     const apps: ListedApp[] = await Promise.all(
       items.map(async (app) => ({ ...view(app), subscriptions: await deps.pushStore().countChannelsBySenderKey(keyHashOf(app.publicKey)) })),

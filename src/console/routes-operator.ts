@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toBase64Url } from '../crypto/base64.js';
 import { confirmPassword, operator, parseBody, type ConsoleDeps } from './context.js';
-import { blockedKeyCursor, DEFAULT_PAGE_SIZE, keysetQuery, nodeCursor, pageInMemory, pageOf, pageQuery, textKeyCodec, type PageQuery } from './paging.js';
+import { blockedKeyCursor, DEFAULT_PAGE_SIZE, nodeCursor, pageInMemory, pageQuery, storePage, textKeyCodec, type PageQuery } from './paging.js';
 
 const liftBody = z.object({ source: z.string().min(1).max(100), password: z.string().min(1).max(4096) }).strict();
 const banCursor = textKeyCodec('bans');
@@ -84,7 +84,7 @@ async function overview(deps: ConsoleDeps) {
 }
 
 async function nodesPage(deps: ConsoleDeps, query: PageQuery) {
-  const found = pageOf(await deps.store.listNodesPage(keysetQuery(nodeCursor, query)), query, nodeCursor, (node) => node.id);
+  const found = await storePage(nodeCursor, query, (keyset) => deps.store.listNodesPage(keyset), (node) => node.id);
   return { items: found.items.map(({ id, service, url, capacity, currentLoad, downed }) => ({ id, service, url, capacity, currentLoad, downed })), next: found.next };
 }
 
@@ -97,8 +97,7 @@ async function bansPage(deps: ConsoleDeps, query: PageQuery) {
 }
 
 async function blocklistPage(deps: ConsoleDeps, query: PageQuery) {
-  const rows = await deps.pushStore().listBlockedSenderKeysPage(keysetQuery(blockedKeyCursor, query));
-  const found = pageOf(rows, query, blockedKeyCursor, (entry) => ({ at: entry.blockedAt, keyHash: entry.keyHash }));
+  const found = await storePage(blockedKeyCursor, query, (keyset) => deps.pushStore().listBlockedSenderKeysPage(keyset), (entry) => ({ at: entry.blockedAt, keyHash: entry.keyHash }));
   return {
     items: found.items.map((entry) => ({ keyHash: toBase64Url(entry.keyHash), source: entry.source, reason: entry.reason, blockedAt: entry.blockedAt })),
     next: found.next,

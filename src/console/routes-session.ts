@@ -15,7 +15,7 @@ import { liveSince, openSession } from '../accounts/sign-in.js';
 import { readCookie, setCookie } from './cookies.js';
 import { parseBody, PRE_SESSION_ROUTE, signedIn, sourceKey, type ConsoleDeps, type SignedIn } from './context.js';
 import { consoleErrors } from './errors.js';
-import { keysetQuery, pageOf, pageQuery, timeKeyCodec } from './paging.js';
+import { pageQuery, storePage, timeKeyCodec } from './paging.js';
 
 const signInBody = z.object({ email: z.string().max(254), password: z.string().min(1).max(MAX_PASSWORD_LENGTH * 4) }).strict();
 const PRE_SESSION_PATTERN = /^[0-9a-f]{32}$/;
@@ -87,8 +87,13 @@ function registerSessionList(scope: FastifyInstance, deps: ConsoleDeps): void {
     const query = parseBody(pageQuery, request.query);
     const now = deps.now();
     // Only live sessions, filtered in the store so that a page of over sessions is not an empty page.
-    const rows = await deps.store.listSessionsPage(session.accountId, { ...keysetQuery(sessionCursor, query), live: liveSince(deps.accountSessions, now) });
-    const { items, next } = pageOf(rows, query, sessionCursor, (each) => ({ at: each.createdAt, id: each.id }));
+    const live = liveSince(deps.accountSessions, now);
+    const { items, next } = await storePage(
+      sessionCursor,
+      query,
+      (keyset) => deps.store.listSessionsPage(session.accountId, { ...keyset, live }),
+      (each) => ({ at: each.createdAt, id: each.id }),
+    );
     reply.header('cache-control', 'no-store');
     return {
       sessions: items.map((each) => ({ id: each.id, kind: each.kind ?? 'accounts', createdAt: each.createdAt, lastUsedAt: each.lastUsedAt, current: each.id === session.id })),

@@ -17,7 +17,7 @@ import { runPostgresMigrations } from '../migrations/postgres-runner.js';
 import { migrations } from './migrations.js';
 import { createPostgresPool } from './pool.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
-import { sql, toChannelRecord, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type StatsCountsRow, type StatsPendingRow, toStoreStats, type WakeupRow } from './statements.js';
+import { sql, toBlockedSenderKey, toChannelRecord, toNumber, toStoredMessage, type BlockedRow, type ChannelRow, type CountRow, type DeviceRow, type MessageRow, type StatementName, type StatsCountsRow, type StatsPendingRow, toStoreStats, type WakeupRow } from './statements.js';
 
 export { sql } from './statements.js';
 
@@ -235,13 +235,13 @@ export class PostgresStore implements Store {
 
   async listBlockedSenderKeys(): Promise<BlockedSenderKey[]> {
     const rows = await this.run<BlockedRow>('listBlockedSenderKeys', []);
-    return rows.map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) }));
+    return rows.map(toBlockedSenderKey);
   }
 
   async listBlockedSenderKeysPage(query: KeysetQuery<BlockedKeyCursor>): Promise<BlockedSenderKey[]> {
     const after = query.after ?? AFTER_ALL_BLOCKED;
     const rows = await this.run<BlockedRow>('listBlockedSenderKeysPage', [after.at, after.keyHash, rowsToRead(query)]);
-    return rows.map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) }));
+    return rows.map(toBlockedSenderKey);
   }
 
   async countBlockedSenderKeys(): Promise<number> {

@@ -233,6 +233,10 @@ export function toStoredMessage(row: MessageRow): StoredMessage {
 }
 
 /** Frozen: the channel cache hands the same object to every caller. */
+export function toBlockedSenderKey(row: BlockedRow): BlockedSenderKey {
+  return { keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: toNumber(row.blocked_at) };
+}
+
 export function toChannelRecord(row: ChannelRow): ChannelRecord {
   return Object.freeze({ uaid: row.uaid, channelId: row.channel_id, senderKeyHash: row.sender_key_hash, createdAt: toNumber(row.created_at) });
 }

@@ -31,7 +31,7 @@ import { runSqliteMigrations } from '../migrations/sqlite-runner.js';
 import { migrations } from './migrations.js';
 import { preparePrivateDatabaseFile } from './private-file.js';
 import { listSecretFingerprints, recordSecretFingerprints } from './secret-fingerprints.js';
-import { prepareStatements, sql, toStoredMessage, type CountRow, type MessageRow, type Statements } from './statements.js';
+import { prepareStatements, sql, toBlockedSenderKey, toStoredMessage, type CountRow, type MessageRow, type Statements } from './statements.js';
 
 export { sql } from './statements.js';
 
@@ -298,14 +298,14 @@ export class SqliteStore implements Store {
   async listBlockedSenderKeys(): Promise<BlockedSenderKey[]> {
     return this.prepared()
       .listBlockedSenderKeys.all()
-      .map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at }));
+      .map(toBlockedSenderKey);
   }
 
   async listBlockedSenderKeysPage(query: KeysetQuery<BlockedKeyCursor>): Promise<BlockedSenderKey[]> {
     const after = query.after ?? AFTER_ALL_BLOCKED;
     return this.prepared()
       .listBlockedSenderKeysPage.all(after.at, after.keyHash, rowsToRead(query))
-      .map((row) => ({ keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at }));
+      .map(toBlockedSenderKey);
   }
 
   async countBlockedSenderKeys(): Promise<number> {

@@ -180,6 +180,10 @@ export function prepareStatements(db: Database.Database) {
   };
 }
 
+export function toBlockedSenderKey(row: BlockedRow): BlockedSenderKey {
+  return { keyHash: row.key_hash, source: row.source, reason: row.reason, blockedAt: row.blocked_at };
+}
+
 export function toStoredMessage(row: MessageRow): StoredMessage {
   return {
     seq: row.seq,
